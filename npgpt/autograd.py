@@ -1,0 +1,193 @@
+"""The op contract: a ``Function`` is a forward and a hand-written backward, side by side.
+
+In the spirit of ``torch.autograd.Function``::
+
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):            # arrays in, array out
+            y = xp.exp(x)
+            ctx.save_for_backward(y)    # keep what backward needs
+            return y
+
+        @staticmethod
+        def backward(ctx, g):           # dL/dy in, one dL/dinput per input out
+            (y,) = ctx.saved
+            return (g * y,)
+
+``Function.apply(*tensors, **options)`` runs ``forward`` on the tensors' arrays and, when a
+gradient is needed, links the output to a ``Context`` that remembers the inputs. ``Tensor.backward``
+walks those links in reverse topological order and calls each ``backward``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+class no_grad:
+    """Context manager (and decorator) inside which ops build no graph and keep no references."""
+
+    def __enter__(self):
+        global _grad_enabled
+        self._prev, _grad_enabled = _grad_enabled, False
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._prev
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class Context:
+    """What one op application remembers for its backward.
+
+    ``saved``: arrays saved by ``save_for_backward``; ``needs_input_grad``: one bool per input, so a
+    backward can skip gradients nobody needs; ``inputs``/``fn``: the graph edge, cleared (with
+    ``saved``) once backward has used it, unless the graph is retained.
+    """
+
+    __slots__ = ("saved", "needs_input_grad", "inputs", "fn", "__dict__")
+
+    def __init__(self):
+        self.saved = ()
+        self.inputs = None
+        self.fn = None
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+
+@dataclass
+class Case:
+    """One gradient-check example of an op: ``fn(*inputs)`` must be differentiable.
+
+    ``torch_fn(torch, *inputs)`` computes the same thing with PyTorch for cross-checks (optional).
+    Inputs are built by ``make(xp, dtype, rng)`` so the same case runs on NumPy or CuPy.
+    """
+
+    name: str
+    fn: Callable
+    make: Callable
+    torch_fn: Callable | None = None
+    kwargs: dict = field(default_factory=dict)
+
+
+class Function:
+    """Base class of every differentiable op.
+
+    Subclasses define ``forward(ctx, *arrays, **options) -> array`` and
+    ``backward(ctx, grad) -> tuple`` (one gradient or None per tensor input, each of its input's
+    shape), and may define ``cases()`` returning ``Case`` examples: ``npgpt gradcheck`` and the
+    test suite discover every op through them.
+    """
+
+    # ops whose inputs may be integer arrays (they pass values through without arithmetic that
+    # needs floats); every other op refuses integer inputs
+    allow_int = False
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def cases(cls) -> list[Case]:
+        return []
+
+    @classmethod
+    def apply(cls, *inputs, **kwargs):
+        from .tensor import Tensor
+
+        arrays = [t.data for t in inputs]
+        if len(inputs) > 1:
+            _check_compatible(cls.__name__, inputs, arrays)
+        if not cls.allow_int:
+            for a in arrays:
+                if a.dtype.kind != "f":
+                    raise TypeError(
+                        f"{cls.__name__}: expected floating-point input, got dtype {a.dtype} "
+                        f"(shape {tuple(a.shape)}); convert with .float() or build it with dtype=float32"
+                    )
+        needs = tuple(t.requires_grad for t in inputs)
+        ctx = Context()
+        ctx.needs_input_grad = needs
+        try:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        except ValueError as e:
+            shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
+            raise ValueError(f"{cls.__name__}: {e} (input shapes: {shapes})") from None
+        track = _grad_enabled and any(needs)
+        result = Tensor._make(out, track)
+        if track:
+            ctx.inputs = inputs
+            ctx.fn = cls
+            result._ctx = ctx
+        return result
+
+
+def _check_compatible(name, tensors, arrays):
+    devs = {t.device for t in tensors}
+    if len(devs) > 1:
+        from .backend import DeviceError
+
+        desc = ", ".join(f"{tuple(a.shape)} on {t.device}" for t, a in zip(tensors, arrays))
+        raise DeviceError(f"{name}: inputs are on different devices ({desc}); move them with .to(device)")
+    dts = {a.dtype for a in arrays if a.dtype.kind == "f"}
+    if len(dts) > 1:
+        desc = ", ".join(f"{tuple(a.shape)} {a.dtype}" for a in arrays)
+        raise TypeError(
+            f"{name}: inputs have different float dtypes ({desc}); npgpt never upcasts silently, "
+            "convert one with .to(dtype)"
+        )
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` back to ``shape``: the backward of NumPy broadcasting.
+
+    A broadcast copies an input along new leading axes and along axes of size 1; each copy
+    contributed to the loss, so the input's gradient is the sum over those copies.
+    """
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1
+    )
+    g = grad.sum(axis=axes, keepdims=True) if axes else grad
+    return g.reshape(shape)
+
+
+def all_functions() -> list[type[Function]]:
+    """Every Function subclass defined so far (the registry is the class hierarchy itself)."""
+    from . import ops  # noqa: F401  (importing defines them)
+
+    seen, out, stack = set(), [], list(Function.__subclasses__())
+    while stack:
+        c = stack.pop()
+        if c in seen:
+            continue
+        seen.add(c)
+        if c.__module__.startswith("npgpt."):  # not test-defined (e.g. planted-bug) ops
+            out.append(c)
+        stack.extend(c.__subclasses__())
+    return sorted(out, key=lambda c: (c.__module__, c.__name__))
+

@@ -1,0 +1,223 @@
+"""Functional forms of every op (``import npgpt.functional as F``), as in ``torch.nn.functional``.
+
+Each function is a thin call of one ``Function`` from ``npgpt.ops``; go there for the forward,
+the backward and the math. Python numbers are accepted where a tensor is expected and become
+constants of the other input's dtype and device.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from .ops.attention import ScaledDotProductAttention
+from .ops.elementwise import GELU, Add, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sqrt, Sub, Tanh
+from .ops.embedding import Dropout, Embedding
+from .ops.layernorm import LayerNorm
+from .ops.matmul import Linear, MatMul
+from .ops.reduce import Max, Mean, Sum, Var
+from .ops.select import MaskedFill, Where
+from .ops.shape import Concat, GetItem, Reshape, Stack, Transpose
+from .ops.softmax import CrossEntropy, LogSoftmax, Softmax
+from .tensor import Tensor, _lift
+
+
+def _pair(a, b):
+    if isinstance(a, Tensor):
+        return a, _lift(b, a)
+    return _lift(a, b), b
+
+
+# ----------------------------------------------------------------------- arithmetic
+def add(a, b):
+    return Add.apply(*_pair(a, b))
+
+
+def sub(a, b):
+    return Sub.apply(*_pair(a, b))
+
+
+def mul(a, b):
+    return Mul.apply(*_pair(a, b))
+
+
+def div(a, b):
+    return Div.apply(*_pair(a, b))
+
+
+def pow(a, b):  # noqa: A001  (mirrors torch.pow)
+    """a ** b; a Python-number exponent is a constant, a tensor exponent gets a gradient."""
+    if isinstance(b, (int, float)) and isinstance(a, Tensor):
+        return Pow.apply(a, exponent=b)
+    a, b = _pair(a, b)
+    return Pow.apply(a, b)
+
+
+def neg(x):
+    return Neg.apply(x)
+
+
+def matmul(a, b):
+    return MatMul.apply(*_pair(a, b))
+
+
+def linear(x, weight, bias=None):
+    """x @ weight^T + bias with weight (out, in), as ``torch.nn.functional.linear``."""
+    return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)
+
+
+# ----------------------------------------------------------------------- unary
+def exp(x):
+    return Exp.apply(x)
+
+
+def log(x):
+    return Log.apply(x)
+
+
+def sqrt(x):
+    return Sqrt.apply(x)
+
+
+def tanh(x):
+    return Tanh.apply(x)
+
+
+def sigmoid(x):
+    return Sigmoid.apply(x)
+
+
+def relu(x):
+    return ReLU.apply(x)
+
+
+def gelu(x, approximate="tanh"):
+    """GELU; ``approximate="tanh"`` is GPT-2's form, ``"none"`` the exact erf form."""
+    return GELU.apply(x, approximate=approximate)
+
+
+# ----------------------------------------------------------------------- reductions
+def sum(x, axis=None, keepdims=False):  # noqa: A001
+    return Sum.apply(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    return Mean.apply(x, axis=axis, keepdims=keepdims)
+
+
+def var(x, axis=None, keepdims=False, correction=0):
+    """Variance; biased (correction=0) by default, pass correction=1 for the unbiased one."""
+    return Var.apply(x, axis=axis, keepdims=keepdims, correction=correction)
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    return Max.apply(x, axis=axis, keepdims=keepdims)
+
+
+# ----------------------------------------------------------------------- shapes
+def reshape(x, *shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return Reshape.apply(x, shape=shape)
+
+
+def transpose(x, *axes):
+    """``transpose(x)`` reverses the axes; ``transpose(x, a, b)`` swaps two axes (as PyTorch);
+    ``transpose(x, (2, 0, 1))`` applies a permutation (as NumPy)."""
+    if len(axes) == 2 and all(isinstance(a, int) for a in axes):
+        return swapaxes(x, *axes)
+    if len(axes) == 1:
+        axes = axes[0]
+    return Transpose.apply(x, axes=tuple(axes) if axes else None)
+
+
+def permute(x, *axes):
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    return Transpose.apply(x, axes=axes)
+
+
+def swapaxes(x, a, b):
+    axes = list(range(x.ndim))
+    axes[a], axes[b] = axes[b], axes[a]
+    return Transpose.apply(x, axes=tuple(axes))
+
+
+def getitem(x, index):
+    return GetItem.apply(x, index=index)
+
+
+def concat(tensors, axis=0):
+    return Concat.apply(*tensors, axis=axis)
+
+
+cat = concat
+
+
+def stack(tensors, axis=0):
+    return Stack.apply(*tensors, axis=axis)
+
+
+def split(x, size_or_sizes, axis=-1):
+    """Split along ``axis`` into pieces of ``size`` (an int) or of the given sizes (a list)."""
+    n = x.shape[axis]
+    sizes = [size_or_sizes] * (n // size_or_sizes) if isinstance(size_or_sizes, int) else list(size_or_sizes)
+    if isinstance(size_or_sizes, int) and n % size_or_sizes:
+        sizes.append(n % size_or_sizes)
+    if builtins.sum(sizes) != n:
+        raise ValueError(f"split: sizes {sizes} do not add up to {n} (axis {axis} of shape {x.shape})")
+    out, start = [], 0
+    ax = axis % x.ndim
+    for s in sizes:
+        idx = (slice(None),) * ax + (slice(start, start + s),)
+        out.append(getitem(x, idx))
+        start += s
+    return out
+
+
+# ----------------------------------------------------------------------- selection
+def where(cond, a, b):
+    """a where cond else b; ``cond`` is a boolean array or tensor and gets no gradient."""
+    a, b = _pair(a, b)
+    return Where.apply(a, b, cond=cond)
+
+
+def masked_fill(x, mask, value):
+    return MaskedFill.apply(x, mask=mask, value=value)
+
+
+# ----------------------------------------------------------------------- neural-network ops
+def softmax(x, axis=-1):
+    return Softmax.apply(x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    return LogSoftmax.apply(x, axis=axis)
+
+
+def cross_entropy(logits, targets, ignore_index=-100):
+    """Mean cross-entropy of integer ``targets`` (...) under ``logits`` (..., C)."""
+    return CrossEntropy.apply(logits, targets=targets, ignore_index=ignore_index)
+
+
+def embedding(ids, weight):
+    """Rows of ``weight`` (V, C) picked by integer ``ids`` (any shape) -> ids.shape + (C,)."""
+    return Embedding.apply(weight, ids=ids)
+
+
+def dropout(x, p=0.5, training=True, rng=None):
+    """Inverted dropout; the identity when not training or p == 0."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    if not training or p == 0.0:
+        return x
+    return Dropout.apply(x, p=p, rng=rng)
+
+
+def layer_norm(x, weight, bias=None, eps=1e-5):
+    """(x - mean) / sqrt(var + eps) * weight + bias over the last axis (one fused op)."""
+    return LayerNorm.apply(x, weight, eps=eps) if bias is None else LayerNorm.apply(x, weight, bias, eps=eps)
+
+
+def scaled_dot_product_attention(q, k, v, causal=True, dropout_p=0.0, rng=None):
+    """softmax(q k^T / sqrt(D) + causal mask) @ v for q (B, H, Tq, D), k/v (B, H, Tk, D)."""
+    return ScaledDotProductAttention.apply(q, k, v, causal=causal, dropout_p=dropout_p, rng=rng)

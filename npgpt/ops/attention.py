@@ -1,0 +1,111 @@
+"""Scaled dot-product attention as one op with a hand-written backward.
+
+Shapes: q (B, H, Tq, D), k and v (B, H, Tk, D), output (B, H, Tq, D). With s = 1/sqrt(D):
+
+    S = q @ k^T * s                 (B, H, Tq, Tk)  scores
+    S = S + mask                    -inf where query i may not see key j (causal: j after i)
+    P = softmax(S, axis=-1)         attention weights, each row sums to 1
+    A = P * M / (1 - p)             dropout on the weights (training only; M ~ Bernoulli(1 - p))
+    O = A @ v
+
+Backward, given dO:
+
+    dv = A^T @ dO
+    dA = dO @ v^T ;  dP = dA * M / (1 - p)
+    dS = P * (dP - sum(dP * P, axis=-1))       (softmax backward)
+    dq = dS @ k * s ;  dk = dS^T @ q * s
+
+When Tq < Tk (new queries appended to a cached past, as in generation), the causal mask is
+offset so query i sits at absolute position Tk - Tq + i and sees keys 0 .. Tk - Tq + i.
+The composed version of the same computation (built from primitive autograd ops) lives in
+``npgpt.nn.attention``; tests hold the two equal.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd import Case, Function
+from ..backend import get_array_module
+from ._cases import rand
+
+_MASKS: dict = {}
+
+
+def causal_bias(xp, Tq, Tk, dtype):
+    """(Tq, Tk) additive mask: 0 where key j <= Tk - Tq + i, -inf after (cached per shape)."""
+    key = (xp.__name__, Tq, Tk, np.dtype(dtype).str)
+    bias = _MASKS.get(key)
+    if bias is None:
+        future = np.arange(Tk)[None, :] > (np.arange(Tq)[:, None] + (Tk - Tq))
+        bias = xp.asarray(np.where(future, -np.inf, 0.0).astype(dtype))
+        if len(_MASKS) > 64:
+            _MASKS.clear()
+        _MASKS[key] = bias
+    return bias
+
+
+class ScaledDotProductAttention(Function):
+    """softmax(q k^T / sqrt(D) + causal mask) (with dropout) @ v; see the module docstring."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, causal=True, dropout_p=0.0, rng=None):
+        xp = get_array_module(q)
+        if q.ndim != 4 or k.shape != v.shape or q.shape[:2] != k.shape[:2] or q.shape[-1] != k.shape[-1]:
+            raise ValueError(
+                f"expected q (B, H, Tq, D) and k, v (B, H, Tk, D), got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
+            )
+        Tq, Tk = q.shape[2], k.shape[2]
+        if causal and Tq > Tk:
+            raise ValueError(f"causal attention needs Tq <= Tk, got Tq={Tq}, Tk={Tk}")
+        scale = 1.0 / math.sqrt(q.shape[-1])
+        s = q @ k.swapaxes(-1, -2)
+        s *= scale
+        if causal:
+            s += causal_bias(xp, Tq, Tk, s.dtype)
+        s -= s.max(axis=-1, keepdims=True)
+        p = xp.exp(s, out=s)
+        p /= p.sum(axis=-1, keepdims=True)
+        a, m = p, None
+        if dropout_p > 0.0:
+            if rng is None or isinstance(rng, (int, np.integer)):
+                rng = xp.random.default_rng(rng)
+            m = (rng.random(p.shape, dtype=np.float32) >= dropout_p).astype(p.dtype)
+            m *= 1.0 / (1.0 - dropout_p)
+            a = p * m
+        ctx.save_for_backward(q, k, v, p, a, m)
+        ctx.scale = scale
+        return a @ v
+
+    @staticmethod
+    def backward(ctx, g):
+        q, k, v, p, a, m = ctx.saved
+        dv = a.swapaxes(-1, -2) @ g
+        dp = g @ v.swapaxes(-1, -2)
+        if m is not None:
+            dp *= m
+        # softmax backward, in place on dp: dS = P * (dP - sum(dP * P))
+        dp -= (dp * p).sum(axis=-1, keepdims=True)
+        dp *= p
+        dp *= ctx.scale
+        dq = dp @ k
+        dk = dp.swapaxes(-1, -2) @ q
+        return dq, dk, dv
+
+    @classmethod
+    def cases(cls):
+        from ..functional import scaled_dot_product_attention as sdpa
+
+        def mk(B, H, Tq, Tk, D):
+            return lambda xp, dt, rng: [rand(xp, dt, rng, (B, H, Tq, D)), rand(xp, dt, rng, (B, H, Tk, D)), rand(xp, dt, rng, (B, H, Tk, D))]
+
+        tref = lambda t, q, k, v, c=True: t.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=c)  # noqa: E731
+        return [
+            Case("causal (2,2,5,4)", lambda q, k, v: sdpa(q, k, v), mk(2, 2, 5, 5, 4), tref),
+            Case("no mask (1,3,4,2)", lambda q, k, v: sdpa(q, k, v, causal=False), mk(1, 3, 4, 4, 2),
+                 lambda t, q, k, v: tref(t, q, k, v, False)),
+            Case("cached Tq=2 Tk=5", lambda q, k, v: sdpa(q, k, v), mk(1, 2, 2, 5, 3)),
+            Case("dropout 0.2", lambda q, k, v: sdpa(q, k, v, dropout_p=0.2, rng=3), mk(1, 2, 4, 4, 3)),
+        ]

@@ -1,0 +1,369 @@
+"""Elementwise ops: arithmetic with NumPy broadcasting, and the unary functions.
+
+Each backward multiplies the upstream gradient ``g`` by the local derivative, then ``unbroadcast``
+sums it back to the input's shape (the gradient of a broadcast copy is the sum over the copies).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..autograd import Case, Function, unbroadcast
+from ..backend import get_array_module
+from ._cases import rand, randpos
+
+# shape pairs that exercise broadcasting in both directions, size-1 axes and 0-d scalars
+BROADCAST_SHAPES = [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 1), (1, 5)), ((1, 4), (3, 1, 4)), ((), (2, 3))]
+
+
+def _binary_cases(fn, torch_fn, make_b=rand):
+    return [
+        Case(f"{sa}x{sb}", fn, lambda xp, dt, rng, sa=sa, sb=sb: [rand(xp, dt, rng, sa), make_b(xp, dt, rng, sb)], torch_fn)
+        for sa, sb in BROADCAST_SHAPES
+    ]
+
+
+def _unary_cases(fn, torch_fn, make=rand, shapes=((3, 4), (2, 1, 3), ())):
+    return [Case(f"{s}", fn, lambda xp, dt, rng, s=s: [make(xp, dt, rng, s)], torch_fn) for s in shapes]
+
+
+class Add(Function):
+    """z = a + b.  dz/da = 1, dz/db = 1 (then summed over broadcast axes)."""
+
+    allow_int = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = a.shape, b.shape
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        return unbroadcast(g, sa), unbroadcast(g, sb)
+
+    @classmethod
+    def cases(cls):
+        return _binary_cases(lambda a, b: a + b, lambda t, a, b: a + b)
+
+
+class Sub(Function):
+    """z = a - b.  dz/da = 1, dz/db = -1."""
+
+    allow_int = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = a.shape, b.shape
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        gb = unbroadcast(-g, sb) if ctx.needs_input_grad[1] else None
+        return unbroadcast(g, sa), gb
+
+    @classmethod
+    def cases(cls):
+        return _binary_cases(lambda a, b: a - b, lambda t, a, b: a - b)
+
+
+class Mul(Function):
+    """z = a * b.  dz/da = b, dz/db = a."""
+
+    allow_int = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        ga = unbroadcast(g * b, a.shape) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(g * a, b.shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+    @classmethod
+    def cases(cls):
+        return _binary_cases(lambda a, b: a * b, lambda t, a, b: a * b)
+
+
+class Div(Function):
+    """z = a / b.  dz/da = 1/b, dz/db = -a/b^2 = -z/b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        z = a / b
+        ctx.save_for_backward(b, z)
+        ctx.shape_a = a.shape
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        b, z = ctx.saved
+        gb_full = g / b
+        ga = unbroadcast(gb_full, ctx.shape_a) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(-gb_full * z, b.shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+    @classmethod
+    def cases(cls):
+        return _binary_cases(lambda a, b: a / b, lambda t, a, b: a / b, make_b=randpos)
+
+
+class Pow(Function):
+    """z = a ** b.  dz/da = b a^(b-1), dz/db = a^b log(a) (needs a > 0 where b's grad is wanted).
+
+    A Python number exponent is passed as ``exponent`` and gets no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b=None, exponent=None):
+        if b is None:
+            ctx.exponent = exponent
+            ctx.save_for_backward(a)
+            return a**exponent
+        z = a**b
+        ctx.exponent = None
+        ctx.save_for_backward(a, b, z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.exponent is not None:
+            (a,) = ctx.saved
+            p = ctx.exponent
+            return (g * (p * a ** (p - 1)),)
+        a, b, z = ctx.saved
+        xp = get_array_module(a)
+        ga = unbroadcast(g * b * a ** (b - 1), a.shape) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(g * z * xp.log(a), b.shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+    @classmethod
+    def cases(cls):
+        scalar = [
+            Case(f"{s}**{p}", lambda a, p=p: a**p, lambda xp, dt, rng, s=s: [randpos(xp, dt, rng, s)], lambda t, a, p=p: a**p)
+            for s, p in [((3, 4), 2), ((2, 3), 0.5), ((), 3), ((4,), -1.5)]
+        ]
+        tensor = [
+            Case(f"{sa}**{sb}", lambda a, b: a**b, lambda xp, dt, rng, sa=sa, sb=sb: [randpos(xp, dt, rng, sa), rand(xp, dt, rng, sb)], lambda t, a, b: a**b)
+            for sa, sb in [((3, 4), (3, 4)), ((2, 3), (3,)), ((3, 1), ())]
+        ]
+        return scalar + tensor
+
+
+class Neg(Function):
+    """z = -a.  dz/da = -1."""
+
+    allow_int = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, g):
+        return (-g,)
+
+    @classmethod
+    def cases(cls):
+        return _unary_cases(lambda a: -a, lambda t, a: -a)
+
+
+class Exp(Function):
+    """y = e^x.  dy/dx = e^x = y (saved, so backward costs one multiply)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = get_array_module(x).exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return (g * y,)
+
+    @classmethod
+    def cases(cls):
+        return _unary_cases(lambda a: a.exp(), lambda t, a: a.exp())
+
+
+class Log(Function):
+    """y = ln x.  dy/dx = 1/x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return get_array_module(x).log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return (g / x,)
+
+    @classmethod
+    def cases(cls):
+        return _unary_cases(lambda a: a.log(), lambda t, a: a.log(), make=randpos)
+
+
+class Sqrt(Function):
+    """y = sqrt(x).  dy/dx = 1 / (2 sqrt(x)) = 0.5 / y."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = get_array_module(x).sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return (g * 0.5 / y,)
+
+    @classmethod
+    def cases(cls):
+        return _unary_cases(lambda a: a.sqrt(), lambda t, a: a.sqrt(), make=randpos)
+
+
+class Tanh(Function):
+    """y = tanh x.  dy/dx = 1 - y^2."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = get_array_module(x).tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return (g * (1 - y * y),)
+
+    @classmethod
+    def cases(cls):
+        return _unary_cases(lambda a: a.tanh(), lambda t, a: a.tanh())
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e^-x).  dy/dx = y (1 - y)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = get_array_module(x)
+        # 0.5 * (1 + tanh(x/2)) is the same function and never overflows in exp
+        y = 0.5 * (1 + xp.tanh(0.5 * x))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return (g * y * (1 - y),)
+
+    @classmethod
+    def cases(cls):
+        return _unary_cases(lambda a: a.sigmoid(), lambda t, a: a.sigmoid())
+
+
+class ReLU(Function):
+    """y = max(x, 0).  dy/dx = 1 where x > 0, else 0 (0 at the kink, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        mask = x > 0
+        ctx.save_for_backward(mask)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved
+        return (g * mask,)
+
+    @classmethod
+    def cases(cls):
+        # keep inputs away from the kink at 0, where finite differences are meaningless
+        def away(xp, dt, rng, s):
+            a = rand(xp, dt, rng, s)
+            return a + 0.1 * xp.sign(a)
+
+        return _unary_cases(lambda a: a.relu(), lambda t, a: a.relu(), make=away)
+
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+class GELU(Function):
+    """Gaussian Error Linear Unit, y = x Phi(x).
+
+    ``approximate="tanh"`` (GPT-2's form): y = 0.5 x (1 + t), t = tanh(u), u = c (x + 0.044715 x^3),
+    c = sqrt(2/pi);  dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3*0.044715 x^2).
+    The backward reuses t from the forward instead of recomputing a tanh.
+
+    ``approximate="none"`` (exact): y = 0.5 x (1 + erf(x / sqrt 2));
+    dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi).
+    """
+
+    @staticmethod
+    def forward(ctx, x, approximate="tanh"):
+        xp = get_array_module(x)
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            x2 = x * x
+            inner = x2 * 0.044715
+            inner += 1.0
+            inner *= x
+            inner *= _SQRT_2_OVER_PI
+            t = xp.tanh(inner, out=inner)
+            ctx.save_for_backward(x, x2, t)
+            y = t + 1.0
+            y *= x
+            y *= 0.5
+            return y
+        if approximate != "none":
+            raise ValueError(f"approximate must be 'tanh' or 'none', got {approximate!r}")
+        cdf = 0.5 * (1.0 + _erf(xp, x / math.sqrt(2.0)))
+        ctx.save_for_backward(x, cdf)
+        return x * cdf
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = get_array_module(g)
+        if ctx.approximate == "tanh":
+            x, x2, t = ctx.saved
+            # d = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 k x^2), built with few temporaries
+            d = x2 * (3 * 0.044715 * _SQRT_2_OVER_PI)
+            d += _SQRT_2_OVER_PI
+            d *= x
+            d *= 1.0 - t * t
+            d += 1.0
+            d += t
+            d *= 0.5
+            d *= g
+            return (d,)
+        x, cdf = ctx.saved
+        pdf = xp.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+        return (g * (cdf + x * pdf),)
+
+    @classmethod
+    def cases(cls):
+        return _unary_cases(
+            lambda a: a.gelu(), lambda t, a: t.nn.functional.gelu(a, approximate="tanh"), shapes=((3, 4), (2, 5))
+        ) + [
+            Case("exact", lambda a: a.gelu(approximate="none"), lambda xp, dt, rng: [rand(xp, dt, rng, (3, 4))],
+                 lambda t, a: t.nn.functional.gelu(a))
+        ]
+
+
+def _erf(xp, x):
+    """erf for NumPy (via math.erf, vectorised) or CuPy (cupyx.scipy.special.erf)."""
+    if xp.__name__ == "numpy":
+        import numpy as np
+
+        return np.vectorize(math.erf, otypes=[x.dtype])(x)
+    from cupyx.scipy.special import erf
+
+    return erf(x)

@@ -1,0 +1,87 @@
+"""Layer normalization as one op with a hand-derived backward.
+
+Over the last axis (C features) of x (..., C), with gain gamma (C,) and bias beta (C,):
+
+    mu   = mean(x)                      (subtract the mean ...)
+    var  = mean((x - mu)^2)             (... biased variance, as in the paper and PyTorch)
+    rstd = 1 / sqrt(var + eps)          (eps inside the square root)
+    xhat = (x - mu) * rstd
+    y    = xhat * gamma + beta
+
+Backward, with dxhat = g * gamma, and means taken over the C features:
+
+    dgamma = sum over rows of g * xhat,    dbeta = sum over rows of g
+    dx     = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+
+Derivation: xhat depends on x directly and through mu and rstd. d mu/dx_j = 1/C removes the mean
+of dxhat; d rstd/dx_j = -rstd^3 (x_j - mu)/C, which with rstd^2 (x_j - mu)^2 = xhat_j^2 gives the
+last term. A constant row (var = 0) is fine: xhat = 0 and dx = rstd * (dxhat - mean(dxhat)).
+"""
+
+from __future__ import annotations
+
+from ..autograd import Case, Function
+from ..backend import get_array_module
+from ._cases import rand
+
+
+class LayerNorm(Function):
+    """y = (x - mean) / sqrt(var + eps) * gamma + beta over the last axis (see module docstring)."""
+
+    @staticmethod
+    def forward(ctx, x, gamma, beta=None, eps=1e-5):
+        xp = get_array_module(x)
+        C = x.shape[-1]
+        if gamma.shape != (C,):
+            raise ValueError(f"gamma has shape {tuple(gamma.shape)}, expected ({C},) for inputs with {C} features")
+        xc = x - x.mean(axis=-1, keepdims=True)
+        var = (xc * xc).mean(axis=-1, keepdims=True)
+        rstd = 1.0 / xp.sqrt(var + eps)
+        xhat = xc
+        xhat *= rstd  # reuse xc's buffer: the centred input is not needed again
+        y = xhat * gamma
+        if beta is not None:
+            y += beta
+        ctx.save_for_backward(xhat, rstd, gamma)
+        ctx.has_beta = beta is not None
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, rstd, gamma = ctx.saved
+        C = xhat.shape[-1]
+        g2 = g.reshape(-1, C)
+        xh2 = xhat.reshape(-1, C)
+        dgamma = (g2 * xh2).sum(axis=0) if ctx.needs_input_grad[1] else None
+        dbeta = g2.sum(axis=0) if ctx.has_beta and ctx.needs_input_grad[2] else None
+        dx = None
+        if ctx.needs_input_grad[0]:
+            dxhat = g * gamma
+            a = dxhat.mean(axis=-1, keepdims=True)
+            b = (dxhat * xhat).mean(axis=-1, keepdims=True)
+            dx = dxhat
+            dx -= a
+            dx -= xhat * b
+            dx *= rstd
+        return (dx, dgamma, dbeta) if ctx.has_beta else (dx, dgamma)
+
+    @classmethod
+    def cases(cls):
+        from ..functional import layer_norm
+
+        def mk(shape, bias=True, constant_row=False):
+            def make(xp, dt, rng):
+                x = rand(xp, dt, rng, shape)
+                if constant_row:
+                    x[0] = 0.7  # var = 0: eps keeps it finite
+                ins = [x, 1 + 0.1 * rand(xp, dt, rng, shape[-1:])]
+                return ins + [rand(xp, dt, rng, shape[-1:])] if bias else ins
+            return make
+
+        tln = lambda t, x, w, b=None: t.nn.functional.layer_norm(x, x.shape[-1:], w, b, 1e-5)  # noqa: E731
+        return [
+            Case("(4,6)", lambda x, w, b: layer_norm(x, w, b), mk((4, 6)), tln),
+            Case("(2,3,5)", lambda x, w, b: layer_norm(x, w, b), mk((2, 3, 5)), tln),
+            Case("no bias", lambda x, w: layer_norm(x, w), mk((3, 4), bias=False), tln),
+            Case("constant row", lambda x, w, b: layer_norm(x, w, b), mk((3, 5), constant_row=True), tln),
+        ]

@@ -1,0 +1,167 @@
+"""Reductions: sum, mean, var, max over an axis (or several, or all), with ``keepdims``.
+
+The backward of a reduction spreads the output gradient back over the reduced axes: first
+``_expand`` puts the reduced axes back as size 1, then broadcasting copies it to the input's shape.
+"""
+
+from __future__ import annotations
+
+from ..autograd import Case, Function
+from ..backend import get_array_module
+from ._cases import distinct, rand
+
+AXES = [None, 0, -1, (0, 2), (-1, -2)]
+
+
+def normalize_axis(axis, ndim):
+    """None -> all axes; int or tuple -> sorted tuple of non-negative axes (with range checks)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
+        out.append(a % ndim if ndim else 0)
+    return tuple(sorted(set(out)))
+
+
+def _expand(g, ndim, axes, keepdims):
+    """Re-insert the reduced axes of ``g`` as size-1 axes so it broadcasts over the input."""
+    if keepdims or not axes:
+        return g
+    shape = list(g.shape)
+    for a in axes:
+        shape.insert(a, 1)
+    return g.reshape(shape)
+
+
+def _reduce_cases(fn_of_axis, torch_of_axis, make=rand):
+    cases = []
+    for axis in AXES:
+        for keep in (False, True):
+            cases.append(
+                Case(
+                    f"axis={axis},keepdims={keep}",
+                    lambda a, axis=axis, keep=keep: fn_of_axis(a, axis, keep),
+                    lambda xp, dt, rng: [make(xp, dt, rng, (2, 3, 4))],
+                    lambda t, a, axis=axis, keep=keep: torch_of_axis(t, a, axis, keep),
+                )
+            )
+    cases.append(Case("scalar", lambda a: fn_of_axis(a, None, False), lambda xp, dt, rng: [make(xp, dt, rng, ())],
+                      lambda t, a: torch_of_axis(t, a, None, False)))
+    return cases
+
+
+def _tdims(a, axis):
+    return tuple(range(a.dim())) if axis is None else axis
+
+
+class Sum(Function):
+    """y = sum of x over ``axis``.  dy/dx = 1: every input element gets the output's gradient."""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        axes = normalize_axis(axis, x.ndim)
+        ctx.meta = x.shape, axes, keepdims
+        return x.sum(axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, axes, keepdims = ctx.meta
+        xp = get_array_module(g)
+        return (xp.broadcast_to(_expand(g, len(shape), axes, keepdims), shape),)
+
+    @classmethod
+    def cases(cls):
+        return _reduce_cases(lambda a, ax, k: a.sum(axis=ax, keepdims=k),
+                             lambda t, a, ax, k: a.sum(dim=_tdims(a, ax), keepdim=k))
+
+
+class Mean(Function):
+    """y = sum(x) / n over ``axis`` (n = number of reduced elements).  dy/dx = 1/n."""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        axes = normalize_axis(axis, x.ndim)
+        n = 1
+        for a in axes:
+            n *= x.shape[a]
+        ctx.meta = x.shape, axes, keepdims, n
+        return x.mean(axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, axes, keepdims, n = ctx.meta
+        xp = get_array_module(g)
+        return (xp.broadcast_to(_expand(g, len(shape), axes, keepdims) * (1.0 / n), shape),)
+
+    @classmethod
+    def cases(cls):
+        return _reduce_cases(lambda a, ax, k: a.mean(axis=ax, keepdims=k),
+                             lambda t, a, ax, k: a.mean(dim=_tdims(a, ax), keepdim=k))
+
+
+class Var(Function):
+    """y = sum((x - mean)^2) / (n - correction) over ``axis``.
+
+    ``correction=0`` (the default, as NumPy and LayerNorm) is the biased variance; ``correction=1``
+    is the unbiased estimator (PyTorch's default).  dy/dx_i = 2 (x_i - mean) / (n - correction)
+    (the mean's own dependence on x_i cancels because the deviations sum to zero).
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False, correction=0):
+        axes = normalize_axis(axis, x.ndim)
+        n = 1
+        for a in axes:
+            n *= x.shape[a]
+        if n - correction <= 0:
+            raise ValueError(f"var over {n} elements with correction={correction} divides by zero")
+        xc = x - x.mean(axis=axes, keepdims=True)
+        ctx.save_for_backward(xc)
+        ctx.meta = axes, keepdims, n - correction
+        return (xc * xc).sum(axis=axes, keepdims=keepdims) / (n - correction)
+
+    @staticmethod
+    def backward(ctx, g):
+        (xc,) = ctx.saved
+        axes, keepdims, denom = ctx.meta
+        return (_expand(g, xc.ndim, axes, keepdims) * (2.0 / denom) * xc,)
+
+    @classmethod
+    def cases(cls):
+        return _reduce_cases(lambda a, ax, k: a.var(axis=ax, keepdims=k),
+                             lambda t, a, ax, k: a.var(dim=_tdims(a, ax), keepdim=k, correction=0)) + [
+            Case("correction=1", lambda a: a.var(axis=-1, correction=1), lambda xp, dt, rng: [rand(xp, dt, rng, (3, 5))],
+                 lambda t, a: a.var(dim=-1, correction=1))
+        ]
+
+
+class Max(Function):
+    """y = max of x over ``axis``.
+
+    dy/dx_i = 1 where x_i equals the max, else 0. Ties share the gradient equally (each of k tied
+    maxima gets g/k), as ``torch.amax`` does, so the result does not depend on element order.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        axes = normalize_axis(axis, x.ndim)
+        y = x.max(axis=axes, keepdims=True)
+        mask = x == y
+        ctx.save_for_backward(mask)
+        ctx.meta = axes, keepdims
+        return y if keepdims else y.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved
+        axes, keepdims = ctx.meta
+        count = mask.sum(axis=axes, keepdims=True).astype(g.dtype)
+        return (_expand(g, mask.ndim, axes, keepdims) * mask / count,)
+
+    @classmethod
+    def cases(cls):
+        return _reduce_cases(lambda a, ax, k: a.max(axis=ax, keepdims=k),
+                             lambda t, a, ax, k: a.amax(dim=_tdims(a, ax), keepdim=k), make=distinct)

@@ -1,0 +1,201 @@
+"""Ops that move values around without arithmetic: reshape, transpose, indexing, concat, stack,
+and copies to another dtype or device. Their backward moves the gradient back the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Case, Function
+from ..backend import get_array_module, to_device
+from ._cases import rand
+
+
+class Reshape(Function):
+    """y = x viewed with a new shape (same elements, row-major order).  dx = dy reshaped back."""
+
+    allow_int = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g.reshape(ctx.in_shape),)
+
+    @classmethod
+    def cases(cls):
+        return [
+            Case("(3,4)->(2,6)", lambda a: a.reshape(2, 6), lambda xp, dt, rng: [rand(xp, dt, rng, (3, 4))], lambda t, a: a.reshape(2, 6)),
+            Case("(2,3,4)->(-1,)", lambda a: a.reshape(-1), lambda xp, dt, rng: [rand(xp, dt, rng, (2, 3, 4))], lambda t, a: a.reshape(-1)),
+            Case("()->(1,1)", lambda a: a.reshape(1, 1), lambda xp, dt, rng: [rand(xp, dt, rng, ())], lambda t, a: a.reshape(1, 1)),
+        ]
+
+
+class Transpose(Function):
+    """y = x with its axes permuted by ``axes`` (reversed when None).  dx = dy permuted back."""
+
+    allow_int = True
+
+    @staticmethod
+    def forward(ctx, x, axes=None):
+        axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(a % x.ndim for a in axes)
+        if sorted(axes) != list(range(x.ndim)):
+            raise ValueError(f"axes {axes} are not a permutation of {x.ndim} dimensions")
+        ctx.axes = axes
+        return x.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g.transpose(tuple(np.argsort(ctx.axes))),)
+
+    @classmethod
+    def cases(cls):
+        mk = lambda xp, dt, rng: [rand(xp, dt, rng, (2, 3, 4))]  # noqa: E731
+        return [
+            Case("reverse", lambda a: a.transpose(), mk, lambda t, a: a.permute(2, 1, 0)),
+            Case("permute(1,2,0)", lambda a: a.permute(1, 2, 0), mk, lambda t, a: a.permute(1, 2, 0)),
+            Case("swapaxes(-1,-2)", lambda a: a.swapaxes(-1, -2), mk, lambda t, a: a.transpose(-1, -2)),
+        ]
+
+
+def _plain_index(index):
+    """Tensors inside an index become arrays; report whether any advanced (array) index is used."""
+    from ..tensor import Tensor
+
+    items = index if isinstance(index, tuple) else (index,)
+    items = tuple(i.data if isinstance(i, Tensor) else i for i in items)
+    advanced = any(not isinstance(i, (int, slice, type(None), type(Ellipsis))) for i in items)
+    return (items if isinstance(index, tuple) else items[0]), advanced
+
+
+class GetItem(Function):
+    """y = x[index] (basic slicing or integer/boolean array indexing).
+
+    dx = zeros with dy scattered to where each element came from. With array indexing the same
+    element may be picked several times, so the scatter *adds* (``add.at``) instead of assigning.
+    """
+
+    allow_int = True
+
+    @staticmethod
+    def forward(ctx, x, index):
+        index, advanced = _plain_index(index)
+        ctx.meta = x.shape, x.dtype, index, advanced
+        try:
+            return x[index]
+        except IndexError as e:
+            raise ValueError(f"index {index!r}: {e}") from None
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, dtype, index, advanced = ctx.meta
+        xp = get_array_module(g)
+        dx = xp.zeros(shape, dtype=g.dtype)
+        if advanced:
+            xp.add.at(dx, index, g)
+        else:
+            dx[index] = g
+        return (dx,)
+
+    @classmethod
+    def cases(cls):
+        mk = lambda xp, dt, rng: [rand(xp, dt, rng, (4, 5))]  # noqa: E731
+        ids = np.array([0, 2, 2, 3])  # a repeated index: its gradient must accumulate
+        return [
+            Case("[1:3, ::2]", lambda a: a[1:3, ::2], mk, lambda t, a: a[1:3, ::2]),
+            Case("[-1]", lambda a: a[-1], mk, lambda t, a: a[-1]),
+            Case("[..., None, 1]", lambda a: a[..., None, 1], mk, lambda t, a: a[..., None, 1]),
+            Case("[ids] repeated", lambda a: a[ids], mk, lambda t, a: a[t.as_tensor(ids)]),
+            Case("[ids, ids+1]", lambda a: a[ids, ids + 1], mk, lambda t, a: a[t.as_tensor(ids), t.as_tensor(ids + 1)]),
+        ]
+
+
+class Concat(Function):
+    """y = the inputs joined along ``axis``.  Each input's gradient is its slice of dy."""
+
+    allow_int = True
+
+    @staticmethod
+    def forward(ctx, *xs, axis=0):
+        xp = get_array_module(xs[0])
+        ctx.axis = axis
+        ctx.sizes = [x.shape[axis] for x in xs]
+        return xp.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = get_array_module(g)
+        return tuple(xp.split(g, np.cumsum(ctx.sizes)[:-1].tolist(), axis=ctx.axis))
+
+    @classmethod
+    def cases(cls):
+        from ..functional import concat
+
+        return [
+            Case("axis=0", lambda a, b: concat([a, b], axis=0), lambda xp, dt, rng: [rand(xp, dt, rng, (2, 3)), rand(xp, dt, rng, (4, 3))],
+                 lambda t, a, b: t.cat([a, b], 0)),
+            Case("axis=-1 x3", lambda a, b, c: concat([a, b, c], axis=-1),
+                 lambda xp, dt, rng: [rand(xp, dt, rng, (2, 1)), rand(xp, dt, rng, (2, 3)), rand(xp, dt, rng, (2, 2))],
+                 lambda t, a, b, c: t.cat([a, b, c], -1)),
+        ]
+
+
+class Stack(Function):
+    """y = the inputs (all one shape) stacked along a new ``axis``.  Gradient i = dy taken at i."""
+
+    allow_int = True
+
+    @staticmethod
+    def forward(ctx, *xs, axis=0):
+        xp = get_array_module(xs[0])
+        out = xp.stack(xs, axis=axis)
+        ctx.axis = axis % out.ndim
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = get_array_module(g)
+        return tuple(xp.take(g, i, axis=ctx.axis) for i in range(g.shape[ctx.axis]))
+
+    @classmethod
+    def cases(cls):
+        from ..functional import stack
+
+        mk = lambda xp, dt, rng: [rand(xp, dt, rng, (2, 3)) for _ in range(3)]  # noqa: E731
+        return [
+            Case("axis=0", lambda a, b, c: stack([a, b, c]), mk, lambda t, a, b, c: t.stack([a, b, c])),
+            Case("axis=-1", lambda a, b, c: stack([a, b, c], axis=-1), mk, lambda t, a, b, c: t.stack([a, b, c], -1)),
+        ]
+
+
+class ToDtype(Function):
+    """y = x converted to ``dtype``.  dx = dy converted back to x's dtype."""
+
+    allow_int = True
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g.astype(ctx.in_dtype),)
+
+
+class ToDevice(Function):
+    """y = x copied to ``device``.  dx = dy copied back to x's device."""
+
+    allow_int = True
+
+    @staticmethod
+    def forward(ctx, x, device):
+        ctx.in_device = "cpu" if isinstance(x, np.ndarray) else "cuda"
+        return to_device(x, device)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (to_device(g, ctx.in_device),)
