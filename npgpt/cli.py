@@ -1,0 +1,37 @@
+"""The ``npgpt`` command line: one subcommand per job, each defined next to the code it runs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# module that defines ``add_parser(subparsers)`` for each subcommand, in the order --help lists them
+COMMANDS = ["npgpt.train", "npgpt.sample", "npgpt.check_ops", "npgpt.bench"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="npgpt", description="A GPT built from scratch in NumPy.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue  # a command not written yet
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
