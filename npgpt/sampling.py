@@ -1,0 +1,66 @@
+"""Choosing the next token from the model's logits: temperature, top-k, top-p (nucleus).
+
+All functions work on the last position's logits, shape (B, V), as arrays of either module.
+
+* temperature T: sample from softmax(logits / T). T -> 0 sharpens to the most likely token
+  (T = 0 means greedy: argmax); T > 1 flattens the distribution.
+* top-k: keep only the k most likely tokens (the rest get probability 0), renormalise.
+* top-p: keep the smallest set of most likely tokens whose probabilities add up to at least p.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .backend import get_array_module
+
+
+def check_sampling_args(temperature, top_k, top_p):
+    """Raise ValueError for settings that have no meaning."""
+    if temperature is None or not np.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"temperature must be a number >= 0 (0 = greedy), got {temperature}")
+    if top_k is not None and (int(top_k) != top_k or top_k < 1):
+        raise ValueError(f"top_k must be an integer >= 1 (or None for no limit), got {top_k}")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must be in (0, 1] (or None for no limit), got {top_p}")
+
+
+def filter_logits(logits, temperature=1.0, top_k=None, top_p=None):
+    """Scaled logits (B, V) with tokens outside top-k / top-p set to -inf (returns a new array)."""
+    xp = get_array_module(logits)
+    z = logits / logits.dtype.type(temperature)
+    V = z.shape[-1]
+    if top_k is not None and top_k < V:
+        kth = xp.partition(z, V - int(top_k), axis=-1)[:, V - int(top_k), None]
+        z = xp.where(z < kth, -np.inf, z)
+    if top_p is not None and top_p < 1.0:
+        order = xp.argsort(-z, axis=-1)
+        zs = xp.take_along_axis(z, order, axis=-1)
+        ps = xp.exp(zs - zs[:, :1])
+        ps /= ps.sum(axis=-1, keepdims=True)
+        # a token is dropped when the tokens ranked above it already reach top_p
+        drop_sorted = (xp.cumsum(ps, axis=-1) - ps) >= top_p
+        drop = xp.zeros_like(drop_sorted)
+        xp.put_along_axis(drop, order, drop_sorted, axis=-1)
+        z = xp.where(drop, -np.inf, z)
+    return z
+
+
+def sample_next(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
+    """Next token ids (B,) from last-position logits (B, V).
+
+    ``rng`` is a ``numpy.random.Generator`` (or a CuPy one for CuPy logits); the draw is one
+    uniform number per row, pushed through the inverse of the filtered distribution's CDF.
+    """
+    check_sampling_args(temperature, top_k, top_p)
+    xp = get_array_module(logits)
+    if temperature == 0:
+        return logits.argmax(axis=-1)
+    z = filter_logits(logits.astype(np.float64), temperature, top_k, top_p)
+    p = xp.exp(z - z.max(axis=-1, keepdims=True))
+    cdf = xp.cumsum(p, axis=-1)
+    if rng is None:
+        rng = xp.random.default_rng()
+    u = xp.asarray(rng.random((logits.shape[0], 1))) * cdf[:, -1:]
+    ids = (cdf <= u).sum(axis=-1)  # first index whose cumulative mass exceeds u
+    return xp.minimum(ids, logits.shape[-1] - 1)
