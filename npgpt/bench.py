@@ -1,0 +1,261 @@
+"""``npgpt bench``: npgpt against a PyTorch eager reference of the same architecture and weights.
+
+Each measurement runs in its own process (``python -m npgpt.bench --worker ...``): OpenBLAS's
+worker thread busy-waits after each call and would steal a core from PyTorch's thread pool if both
+ran in one process. The two libraries' processes alternate (A B A B ...), each warms up first,
+and the report gives the median over runs of each process's median, and the ratio npgpt / PyTorch.
+
+Measured per configuration: a training step (forward + backward + AdamW), a forward pass without
+gradients, the peak resident memory a training step adds, and greedy generation speed (tokens/s)
+with and without npgpt's KV cache (inside the context window, where the cache is exact and pays).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+CONFIGS = {
+    # name: (n_layer, n_head, n_embd, block_size, batch_size)
+    "tiny": (2, 2, 64, 32, 8),
+    "baby": (4, 4, 128, 64, 12),
+    "mid": (6, 6, 384, 256, 8),
+}
+VOCAB = 65
+
+
+def _model_config(name):
+    from .nn import GPTConfig
+
+    L, H, C, T, _ = CONFIGS[name]
+    return GPTConfig(vocab_size=VOCAB, block_size=T, n_layer=L, n_head=H, n_embd=C)
+
+
+def _batches(name, n, seed=0):
+    _, _, _, T, B = CONFIGS[name]
+    rng = np.random.default_rng(seed)
+    return [(rng.integers(0, VOCAB, (B, T)), rng.integers(0, VOCAB, (B, T))) for _ in range(n)]
+
+
+# ----------------------------------------------------------------------------- workers
+def _time_steps(step, batches, warmup, sync=lambda: None):
+    """Median milliseconds per call of ``step`` after ``warmup`` calls (``sync`` waits for a GPU)."""
+    for x, y in batches[:warmup]:
+        step(x, y)
+    sync()
+    times = []
+    for x, y in batches[warmup:]:
+        t = time.perf_counter()
+        step(x, y)
+        sync()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e3
+
+
+def _device_batches(name, n, device):
+    """Batches already on ``device``, so no host-to-device copy is timed, and a sync function."""
+    batches = _batches(name, n)
+    if device == "cpu":
+        return batches, lambda: None
+    from .backend import cupy_module
+
+    cp = cupy_module()
+    return [(cp.asarray(x), cp.asarray(y)) for x, y in batches], cp.cuda.Device().synchronize
+
+
+def _npgpt_worker(name, what, steps, device):
+    from .memory import current_rss_bytes, peak_rss_bytes, tune_malloc
+    from .nn import GPT
+    from .optim import AdamW
+
+    tune_malloc()
+    model = GPT(_model_config(name), rng=np.random.default_rng(0), device=device)
+    out = {}
+    if what == "train":
+        opt = AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.99), weight_decay=0.1)
+
+        def step(x, y):
+            _, loss = model(x, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+        batches, sync = _device_batches(name, steps + 3, device)
+        rss0 = current_rss_bytes()
+        out["ms"] = _time_steps(step, batches, 3, sync)
+        out["peak_mb"] = (peak_rss_bytes() - rss0) / 2**20
+    elif what == "forward":
+        from .autograd import no_grad
+
+        model.eval()
+
+        def fwd(x, y):
+            with no_grad():
+                model(x)
+
+        batches, sync = _device_batches(name, steps + 3, device)
+        out["ms"] = _time_steps(fwd, batches, 3, sync)
+    else:  # generate: 1-token prompt, tokens that stay inside the context window
+        model.eval()
+        n_new = CONFIGS[name][3] - 1
+        idx = np.zeros((1, 1), dtype=np.int64)
+        for key, cache in (("tok_s_cache", True), ("tok_s_nocache", False)):
+            model.generate(idx, 4, temperature=0, use_cache=cache)
+            t = time.perf_counter()
+            model.generate(idx, n_new, temperature=0, use_cache=cache)
+            out[key] = n_new / (time.perf_counter() - t)
+    return out
+
+
+def _torch_worker(name, what, steps, device):
+    import torch
+
+    from .memory import current_rss_bytes, peak_rss_bytes
+    from .nn import GPT
+    from .reference.torch_gpt import TorchGPT, load_npgpt_weights
+
+    torch.manual_seed(0)
+    cfg = _model_config(name)
+    model = TorchGPT(cfg)
+    load_npgpt_weights(model, GPT(cfg, rng=np.random.default_rng(0)).state_dict())
+    dev = torch.device(device)
+    model.to(dev)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    out = {}
+    tb = [(torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)) for x, y in _batches(name, steps + 3)]
+    if what == "train":
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.99), weight_decay=0.1)
+
+        def step(x, y):
+            _, loss = model(x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        rss0 = current_rss_bytes()
+        out["ms"] = _time_steps(step, tb, 3, sync)
+        out["peak_mb"] = (peak_rss_bytes() - rss0) / 2**20
+    elif what == "forward":
+        model.eval()
+
+        def fwd(x, y):
+            with torch.no_grad():
+                model(x)
+
+        out["ms"] = _time_steps(fwd, tb, 3, sync)
+    else:  # greedy generation without a cache (the reference model has none), as nanoGPT does
+        model.eval()
+        n_new = CONFIGS[name][3] - 1
+        idx = torch.zeros((1, 1), dtype=torch.long, device=dev)
+
+        def gen(n):
+            ids = idx
+            with torch.no_grad():
+                for _ in range(n):
+                    logits, _ = model(ids[:, -cfg.block_size:])
+                    ids = torch.cat([ids, logits[:, -1].argmax(-1, keepdim=True)], 1)
+
+        gen(4)
+        t = time.perf_counter()
+        gen(n_new)
+        out["tok_s_nocache"] = n_new / (time.perf_counter() - t)
+    return out
+
+
+# ----------------------------------------------------------------------------- driver
+def _run_worker(lib, name, what, steps, device):
+    cmd = [sys.executable, "-m", "npgpt.bench", "--worker", lib, name, what, str(steps), device]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"benchmark worker {' '.join(cmd[3:])} failed:\n{res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _median(runs, key):
+    vals = [r[key] for r in runs if key in r]
+    return statistics.median(vals) if vals else float("nan")
+
+
+def run_benchmark(configs=("tiny", "baby", "mid"), repeats=3, steps=20, device="cpu", log=print):
+    """Alternate npgpt and torch worker processes; returns a list of result rows (dicts)."""
+    try:
+        import torch  # noqa: F401
+
+        have_torch = True
+    except ImportError:
+        have_torch = False
+        log("PyTorch is not installed: only npgpt's own numbers are measured "
+            "(pip install -e '.[reference]' to compare against PyTorch)")
+    rows = []
+    for name in configs:
+        n_steps = max(5, steps // 4) if name == "mid" else steps
+        for what in ("train", "forward", "generate"):
+            a, b = [], []
+            for _ in range(repeats):
+                a.append(_run_worker("npgpt", name, what, n_steps, device))
+                if have_torch:
+                    b.append(_run_worker("torch", name, what, n_steps, device))
+            row = {"config": name, "measure": what}
+            if what == "generate":
+                row.update(npgpt_cache=_median(a, "tok_s_cache"), npgpt_nocache=_median(a, "tok_s_nocache"),
+                           torch_nocache=_median(b, "tok_s_nocache") if b else None)
+                row["cache_speedup"] = row["npgpt_cache"] / row["npgpt_nocache"]
+            else:
+                row.update(npgpt_ms=_median(a, "ms"), torch_ms=_median(b, "ms") if b else None)
+                row["ratio"] = row["npgpt_ms"] / row["torch_ms"] if b else None
+                if what == "train":
+                    row.update(npgpt_peak_mb=_median(a, "peak_mb"), torch_peak_mb=_median(b, "peak_mb") if b else None)
+            rows.append(row)
+            log(format_row(row))
+    return rows
+
+
+def _fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def format_row(r):
+    L, H, C, T, B = CONFIGS[r["config"]]
+    shape = f"{r['config']} ({L}L {H}H {C}C T{T} B{B})"
+    if r["measure"] == "generate":
+        return (f"{shape:<28} generate   npgpt+cache {_fmt(r['npgpt_cache'], '8.0f')} tok/s   npgpt {_fmt(r['npgpt_nocache'], '6.0f')} tok/s"
+                f"   torch {_fmt(r['torch_nocache'], '6.0f')} tok/s   cache speed-up {r['cache_speedup']:.1f}x")
+    extra = ""
+    if r["measure"] == "train":
+        extra = f"   peak +{_fmt(r['npgpt_peak_mb'], '.0f')} MB vs +{_fmt(r['torch_peak_mb'], '.0f')} MB"
+    return (f"{shape:<28} {r['measure']:<9}  npgpt {_fmt(r['npgpt_ms'], '8.2f')} ms   torch {_fmt(r['torch_ms'], '8.2f')} ms"
+            f"   ratio {_fmt(r['ratio'], '.2f')}{extra}")
+
+
+def add_parser(sub):
+    p = sub.add_parser("bench", help="time npgpt against a PyTorch eager reference (same model and weights)")
+    p.add_argument("--configs", nargs="*", default=["tiny", "baby", "mid"], choices=list(CONFIGS))
+    p.add_argument("--repeats", type=int, default=3, help="worker processes per library and measurement")
+    p.add_argument("--steps", type=int, default=20, help="timed steps per worker (mid uses a quarter)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--json", help="also write the results to this JSON file")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    import platform
+
+    print(f"npgpt bench: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy {np.__version__}; "
+          "medians of per-process medians, each library in its own processes, alternating")
+    rows = run_benchmark(args.configs, args.repeats, args.steps, args.device)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows, "configs": CONFIGS, "cpus": os.cpu_count()}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--worker":
+    lib, name, what, steps, device = sys.argv[2:7]
+    res = _npgpt_worker(name, what, int(steps), device) if lib == "npgpt" else _torch_worker(name, what, int(steps), device)
+    print(json.dumps(res))
