@@ -4,4 +4,4 @@ Importing this package defines them all; ``npgpt.autograd.all_functions()`` list
 ``npgpt gradcheck`` checks each through its ``cases()``.
 """
 
-from . import attention, elementwise, embedding, layernorm, matmul, reduce, select, shape, softmax  # noqa: F401
+from . import attention, elementwise, embedding, layernorm, matmul, reduce, rope, select, shape, softmax  # noqa: F401
