@@ -1,0 +1,37 @@
+"""One transformer block, pre-LayerNorm (GPT-2, GPT-3):
+
+    x = x + attn(ln_1(x))      tokens exchange information
+    x = x + mlp(ln_2(x))       each token is processed on its own
+
+The residual stream x is never normalised itself, only the copies entering each sublayer; this
+keeps a clean gradient path from the loss to the embeddings and is what makes deep stacks train
+stably. (GPT-1 and the original Transformer were post-LN: x = LN(x + sublayer(x)).)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .attention import CausalSelfAttention
+from .init import as_generator
+from .layers import LayerNorm
+from .mlp import MLP
+from .module import Module
+
+
+class Block(Module):
+    """``ln_1``, ``attn``, ``ln_2``, ``mlp``; ``forward(x, cache=None)``: (B, T, C) -> (B, T, C)."""
+
+    def __init__(self, config, dtype=np.float32, device="cpu", rng=None):
+        super().__init__()
+        rng = as_generator(rng)
+        ln = dict(eps=config.ln_eps, bias=config.bias, dtype=dtype, device=device)
+        self.ln_1 = LayerNorm(config.n_embd, **ln)
+        self.attn = CausalSelfAttention(config, dtype=dtype, device=device, rng=rng)
+        self.ln_2 = LayerNorm(config.n_embd, **ln)
+        self.mlp = MLP(config, dtype=dtype, device=device, rng=rng)
+
+    def forward(self, x, cache=None):
+        x = x + self.attn(self.ln_1(x), cache=cache)
+        x = x + self.mlp(self.ln_2(x))
+        return x
