@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import autograd
-from .backend import check_device, device_of, get_array_module, to_device, xp_for_device
+from .backend import DeviceError, check_device, device_of, get_array_module, to_device, xp_for_device
 
 DEFAULT_DTYPE = np.float32
 
@@ -113,7 +113,12 @@ class Tensor:
             if device_or_dtype == self.device:
                 return self
             return ToDevice.apply(self, device=device_or_dtype)
-        dt = np.dtype(device_or_dtype)
+        try:
+            dt = np.dtype(device_or_dtype)
+        except TypeError:
+            raise DeviceError(
+                f"to(): {device_or_dtype!r} is neither a device ('cpu', 'cuda') nor a dtype"
+            ) from None
         return self if dt == self.dtype else ToDtype.apply(self, dtype=dt)
 
     def float(self):
@@ -156,15 +161,24 @@ class Tensor:
                 continue
             ctx = node._ctx
             if ctx is None:  # a leaf: accumulate (copy first, g may be shared with other tensors)
-                if node.grad is None:
-                    node.grad = g.astype(node.dtype, copy=True)
-                else:
-                    node.grad = node.grad + g
+                acc = g.astype(node.dtype, copy=True) if node.grad is None else node.grad + g
+                # asarray: arithmetic on 0-d NumPy arrays gives NumPy scalars; .grad stays an array
+                node.grad = get_array_module(node.data).asarray(acc)
                 continue
             in_grads = ctx.fn.backward(ctx, g)
-            for inp, ig in zip(ctx.inputs, in_grads):
+            if len(in_grads) != len(ctx.inputs):
+                raise RuntimeError(
+                    f"{ctx.fn.__name__}.backward returned {len(in_grads)} gradients for {len(ctx.inputs)} inputs"
+                )
+            for i, (inp, ig) in enumerate(zip(ctx.inputs, in_grads)):
                 if ig is None or not inp.requires_grad:
                     continue
+                if ig.shape != inp.data.shape or ig.dtype != inp.data.dtype:
+                    # caught here, a wrong backward cannot silently broadcast or upcast downstream
+                    raise RuntimeError(
+                        f"{ctx.fn.__name__}.backward returned a gradient of shape {tuple(ig.shape)} "
+                        f"{ig.dtype} for input {i} of shape {inp.shape} {inp.dtype}"
+                    )
                 k = id(inp)
                 # never add in place: ``ig`` may alias the upstream gradient or another input's
                 grads[k] = ig if k not in grads else grads[k] + ig

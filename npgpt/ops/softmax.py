@@ -93,7 +93,7 @@ class CrossEntropy(Function):
         z = logits.reshape(-1, C)
         t = xp.asarray(getattr(targets, "data", targets)).reshape(-1)
         if t.dtype.kind not in "iu":
-            raise TypeError(f"targets must be integers, got dtype {t.dtype}")
+            raise TypeError(f"CrossEntropy: targets must be integers, got dtype {t.dtype}")
         if t.shape[0] != z.shape[0]:
             raise ValueError(f"targets {tuple(targets.shape)} do not match logits {tuple(logits.shape)}")
         valid = t != ignore_index
