@@ -1,0 +1,79 @@
+"""Shared test helpers (kept small; import them with ``from conftest import ...``).
+
+- ``require_torch()``: import and return torch, or skip the test with TORCH_SKIP_REASON. With
+  ``NPGPT_REQUIRE_TORCH=1`` (set in CI) a missing torch fails the test instead of skipping it.
+- ``torch``: fixture form of ``require_torch()``; mark such tests with ``@pytest.mark.torch``.
+- ``requires_cuda``: a skip marker for tests that need CuPy and a GPU (one clear reason, taken from
+  the ``DeviceError`` npgpt raises); use it with ``@pytest.mark.cuda``, e.g.
+  ``pytestmark = [pytest.mark.cuda, requires_cuda]``.
+- ``op_cases()``: pytest params ``(op class, Case)``, one per gradient-check case of every registered
+  op, with ids like ``Add-(3,4)x(3,4)``; ``make_inputs(case, xp, dtype)`` builds a case's arrays.
+- ``rng``: fixture, a ``numpy.random.Generator`` seeded with 0. NumPy's global seed is also reset
+  before every test, so nothing depends on test order.
+
+Torch tests pass ``dtype=torch.float64`` explicitly: nothing here changes torch's global default dtype.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from npgpt.autograd import all_functions
+from npgpt.backend import DeviceError, cuda_available, cupy_module
+
+TORCH_SKIP_REASON = "torch not installed: cross-checks skipped"
+
+
+def require_torch():
+    """Return the torch module, or skip (fail when NPGPT_REQUIRE_TORCH=1) if it does not import."""
+    try:
+        import torch
+    except ImportError:
+        if os.environ.get("NPGPT_REQUIRE_TORCH") == "1":
+            pytest.fail("NPGPT_REQUIRE_TORCH=1 but torch does not import: cross-checks cannot run")
+        pytest.skip(TORCH_SKIP_REASON)
+    return torch
+
+
+@pytest.fixture
+def torch():
+    return require_torch()
+
+
+def _cuda_skip_reason() -> str:
+    try:
+        cupy_module()
+        return ""
+    except DeviceError as e:  # says whether CuPy is missing or sees no GPU
+        return f"needs CuPy and a GPU: {e}"
+
+
+CUDA_AVAILABLE = cuda_available()
+requires_cuda = pytest.mark.skipif(not CUDA_AVAILABLE, reason=_cuda_skip_reason() or "needs CuPy and a GPU")
+
+
+def case_id(op, case) -> str:
+    return f"{op.__name__}-{case.name}".replace(", ", ",").replace(" ", "_")
+
+
+def op_cases(keep=lambda op, case: True):
+    """``pytest.param(op, case)`` for every Case of every registered op (those ``keep`` accepts)."""
+    return [pytest.param(op, c, id=case_id(op, c)) for op in all_functions() for c in op.cases() if keep(op, c)]
+
+
+def make_inputs(case, xp=np, dtype=np.float64, seed=0):
+    """The case's input arrays: drawn from a seeded generator, so every backend sees the same numbers."""
+    return case.make(xp, dtype, np.random.default_rng(seed))
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _fixed_seed():
+    np.random.seed(0)
