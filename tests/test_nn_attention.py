@@ -28,7 +28,8 @@ def randomize(module, seed=0, std=0.5):
     difference's rounding noise (~1e-8) dominates the relative error."""
     rng = np.random.default_rng(seed)
     for name, p in module.named_parameters():
-        p.data[...] = rng.standard_normal(p.shape) * std + (1.0 if name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight")) else 0.0)
+        gain = name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight"))
+        p.data[...] = rng.standard_normal(p.shape) * std + (1.0 if gain else 0.0)
     return module
 
 
@@ -220,4 +221,20 @@ def test_block_is_pre_ln_residual():
     ref = h + block.mlp(block.ln_2(h))
     np.testing.assert_allclose(block(x).numpy(), ref.numpy(), atol=0)
     names = [n for n, _ in block.named_parameters()]
-    assert names[:2] == ["ln_1.weight", "ln_1.bias"] and "attn.c_attn.weight" in names and names[-1] == "mlp.c_proj.bias"
+    assert names[:2] == ["ln_1.weight", "ln_1.bias"] and "attn.c_attn.weight" in names
+    assert names[-1] == "mlp.c_proj.bias"
+
+
+def test_kv_cache_switches_between_buffer_and_graph_modes():
+    attn = randomize(CausalSelfAttention(cfg(), dtype=F64, rng=0))
+    x = x64(1, 6, 8, seed=4)
+    full = attn(x).numpy()
+    cache = KVCache()
+    with npgpt.no_grad():
+        a = attn(x[:, :2], cache=cache).numpy()  # buffer mode
+    b = attn(x[:, 2:4], cache=cache)  # gradients on: continues as a graph
+    assert b.requires_grad and cache.k.requires_grad
+    with npgpt.no_grad():
+        c = attn(x[:, 4:], cache=cache).numpy()  # back into a buffer
+    assert cache.length == 6 and not cache.k.requires_grad
+    np.testing.assert_allclose(np.concatenate([a, b.numpy(), c], axis=1), full, atol=1e-12)

@@ -173,7 +173,8 @@ def test_sinusoidal_encoding_is_fixed_and_passes_the_input_gradient():
     pe = SinusoidalPositionalEncoding(10, 6, dtype=F64)
     assert list(pe.parameters()) == [] and pe.state_dict() == {}
     x = x64(2, 4, 6)
-    np.testing.assert_allclose(pe(x, offset=3).numpy() - x.numpy(), np.broadcast_to(sinusoidal_table(10, 6)[3:7], x.shape), atol=1e-15)
+    added = pe(x, offset=3).numpy() - x.numpy()
+    np.testing.assert_allclose(added, np.broadcast_to(sinusoidal_table(10, 6)[3:7], x.shape), atol=1e-15)
     check(lambda x: pe(x, 2), [x])
     assert SinusoidalPositionalEncoding(4, 6).pe.dtype == np.float32
     with pytest.raises(ValueError, match="block_size=10"):

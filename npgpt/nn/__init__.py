@@ -7,6 +7,7 @@
 from .attention import CausalSelfAttention, KVCache, attention_composed, causal_mask
 from .block import Block
 from .config import PRESETS, GPTConfig, parameter_count
+from .gpt import GPT
 from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, layer_norm_composed
 from .mlp import MLP
 from .module import Module, ModuleDict, ModuleList, Parameter
@@ -24,5 +25,5 @@ __all__ = [
     "LearnedPositionalEmbedding", "SinusoidalPositionalEncoding", "RotaryEmbedding", "apply_rope_composed",
     "sinusoidal_table",
     "CausalSelfAttention", "KVCache", "attention_composed", "causal_mask",
-    "MLP", "Block", "GPTConfig", "PRESETS", "parameter_count",
+    "MLP", "Block", "GPTConfig", "PRESETS", "parameter_count", "GPT",
 ]

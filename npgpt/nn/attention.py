@@ -95,13 +95,20 @@ class KVCache:
     def __len__(self):
         return self.length
 
+    def _held(self, a):
+        if a is None or not self._buffered:
+            return a
+        return Tensor._make(a[:, :, : self.length], False)  # a view of the filled part of the buffer
+
     @property
     def k(self):
-        return None if self._k is None else (Tensor._make(self._k[:, :, : self.length], False) if self._buffered else self._k)
+        """Cached keys (B, H, length, hs) as a Tensor, or None when empty."""
+        return self._held(self._k)
 
     @property
     def v(self):
-        return None if self._v is None else (Tensor._make(self._v[:, :, : self.length], False) if self._buffered else self._v)
+        """Cached values (B, H, length, hs) as a Tensor, or None when empty."""
+        return self._held(self._v)
 
     def crop(self, n):
         """Forget every position from n on (e.g. to roll back a speculative step)."""
@@ -112,42 +119,48 @@ class KVCache:
         self.length = n
 
     def append(self, k, v):
-        T_new = k.shape[2]
+        """Add k, v (B, H, T_new, hs); return all cached (k, v), each (B, H, length, hs)."""
         if self._k is not None and (k.shape[:2] != self._kshape[:2] or k.shape[3] != self._kshape[3]):
             raise ValueError(f"KVCache.append: new keys {k.shape} do not match cached (B, H, *, hs) = {self._kshape}")
         self._kshape = k.shape
         use_buffer = not (is_grad_enabled() and (k.requires_grad or v.requires_grad))
-        if self._k is not None and use_buffer != self._buffered:
-            # switching modes (rare): bring what is held into the new form
-            k_old, v_old = self.k, self.v
-            n = self.length
+        if self._k is not None and use_buffer != self._buffered:  # switching modes (rare)
+            k_old, v_old, n = self.k, self.v, self.length
             self.reset()
-            if n:
-                self.append(k_old, v_old)
-        if not use_buffer:
-            if self._k is None:
-                self._k, self._v = k, v
+            if use_buffer:
+                self._write(k_old.data, v_old.data)
             else:
-                self._k, self._v = F.concat([self._k, k], axis=2), F.concat([self._v, v], axis=2)
-            self.length += T_new
-            return self._k, self._v
-        need = self.length + T_new
+                self._k, self._v, self.length = k_old, v_old, n
+        if use_buffer:
+            self._write(k.data, v.data)
+            return self.k, self.v
+        if self._k is None:
+            self._k, self._v = k, v
+        else:  # differentiable: gradients flow back into earlier steps' keys and values
+            self._k, self._v = F.concat([self._k, k], axis=2), F.concat([self._v, v], axis=2)
+        self.length += k.shape[2]
+        return self._k, self._v
+
+    def _write(self, k, v):
+        """Copy arrays k, v into the buffer after the held positions, growing it if needed."""
+        need = self.length + k.shape[2]
         if self._k is None or need > self._k.shape[2]:
-            xp = get_array_module(k.data)
-            cap = max(need, self.max_len or 0, 2 * (self._k.shape[2] if self._k is not None else 0))
+            xp = get_array_module(k)
+            old = self._k.shape[2] if self._k is not None else 0
+            cap = max(need, self.max_len or 0, 2 * old)
             B, H, _, hs = k.shape
             nk, nv = xp.empty((B, H, cap, hs), dtype=k.dtype), xp.empty((B, H, cap, hs), dtype=v.dtype)
             if self._k is not None:
                 nk[:, :, : self.length] = self._k[:, :, : self.length]
                 nv[:, :, : self.length] = self._v[:, :, : self.length]
             self._k, self._v, self._buffered = nk, nv, True
-        self._k[:, :, self.length:need] = k.data
-        self._v[:, :, self.length:need] = v.data
+        self._k[:, :, self.length:need] = k
+        self._v[:, :, self.length:need] = v
         self.length = need
-        return self.k, self.v
 
     def __repr__(self):
-        return f"KVCache(length={self.length}, shape={None if self._k is None else self._kshape[:2] + (self.length,) + self._kshape[3:]})"
+        shape = None if self._k is None else self._kshape[:2] + (self.length,) + self._kshape[3:]
+        return f"KVCache(length={self.length}, shape={shape})"
 
 
 class CausalSelfAttention(Module):
