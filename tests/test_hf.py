@@ -213,3 +213,23 @@ def test_save_hf_refuses_non_gpt2_models(tmp_path):
         model = GPT(GPTConfig(vocab_size=V, block_size=T, n_layer=1, n_head=2, n_embd=8, **kw), rng=0)
         with pytest.raises(ValueError, match="save_hf"):
             model.save_hf(tmp_path)
+
+
+def test_sharded_safetensors_with_index(tmp_path):
+    """Large checkpoints are split into shards listed in model.safetensors.index.json."""
+    from safetensors.numpy import save_file
+
+    cfg = GPTConfig(vocab_size=V, block_size=T, n_layer=2, n_head=2, n_embd=8)
+    model = GPT(cfg, rng=6)
+    state = nphf.npgpt_to_hf_state(model)
+    names = list(state)
+    shards = {"model-00001-of-00002.safetensors": names[: len(names) // 2],
+              "model-00002-of-00002.safetensors": names[len(names) // 2:]}
+    for shard, keys in shards.items():
+        save_file({k: state[k] for k in keys}, tmp_path / shard)
+    weight_map = {k: shard for shard, keys in shards.items() for k in keys}
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    (tmp_path / "config.json").write_text(json.dumps(nphf.config_to_hf(cfg)))
+    again = GPT.from_hf(tmp_path)
+    for k, v in model.state_dict().items():
+        assert np.array_equal(v, again.state_dict()[k]), k
