@@ -140,7 +140,7 @@ def test_hub_style_keys_buffers_and_tied_lm_head_are_accepted(tmp_path):
 
     cfg = GPTConfig(vocab_size=V, block_size=T, n_layer=1, n_head=2, n_embd=8)
     model = GPT(cfg, rng=4)
-    state = {k[len("transformer."):]: v for k, v in nphf.npgpt_to_hf_state(model).items()}
+    state = {k.removeprefix("transformer."): v for k, v in nphf.npgpt_to_hf_state(model).items()}
     state["h.0.attn.bias"] = np.tril(np.ones((T, T), np.float32))[None, None]
     state["h.0.attn.masked_bias"] = np.array(-1e4, np.float32)
     state["lm_head.weight"] = state["wte.weight"].copy()

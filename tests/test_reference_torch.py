@@ -124,5 +124,5 @@ def test_load_npgpt_weights_checks_names_and_shapes():
 
 def test_reference_package_imports_without_torch():
     code = "import sys, npgpt, npgpt.nn, npgpt.reference; assert 'torch' not in sys.modules, 'torch was imported'"
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr

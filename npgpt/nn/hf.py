@@ -186,7 +186,7 @@ def hf_to_npgpt_state(weights, config):
     state, unexpected, mis_shaped = {}, [], []
     lm_head = None
     for key, a in weights.items():
-        name = key[len("transformer."):] if key.startswith("transformer.") else key
+        name = key.removeprefix("transformer.")
         if _BUFFER.search(name):
             continue
         if name == "lm_head.weight":
