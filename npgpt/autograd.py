@@ -160,6 +160,16 @@ def _check_compatible(name, tensors, arrays):
         )
 
 
+def array_of(x):
+    """The array inside a Tensor, or ``x`` itself (an array, list or number).
+
+    (Not ``getattr(x, "data", x)``: NumPy and CuPy arrays have a ``.data`` buffer attribute too.)
+    """
+    from .tensor import Tensor
+
+    return x.data if isinstance(x, Tensor) else x
+
+
 def unbroadcast(grad, shape):
     """Sum ``grad`` back to ``shape``: the backward of NumPy broadcasting.
 

@@ -66,7 +66,7 @@ class GPT(Module):
         self.set_rng(rng.spawn(1)[0] if has_seed_seq else np.random.default_rng(rng.integers(2**63)))
 
     # ----------------------------------------------------------------- forward
-    def forward(self, idx, targets=None, cache=None):
+    def forward(self, idx, targets=None, cache=None, last_only=False):
         cfg = self.config
         wte = self.transformer.wte.weight
         ids = self._check_ids(idx, "idx")
@@ -86,6 +86,8 @@ class GPT(Module):
         x = self.transformer.drop(x)
         for i, block in enumerate(self.transformer.h):
             x = block(x, cache=None if cache is None else cache[i])
+        if last_only:  # generation needs only the next token's logits: skip the head elsewhere
+            x = x[:, -1:]
         x = self.transformer.ln_f(x)
         logits = F.linear(x, wte)  # (B, T, V): x @ wte^T, the tied output head
 
@@ -117,6 +119,22 @@ class GPT(Module):
         return a
 
     # ----------------------------------------------------------------- helpers
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, rng=None, use_cache=True):
+        """Prompt ``idx`` (B, T) followed by ``max_new_tokens`` sampled ids (see ``npgpt.generation``).
+
+        temperature 0 = greedy; ``top_k``, ``top_p`` restrict sampling; ``rng`` a numpy Generator or
+        seed; ``use_cache`` runs each new token alone against cached keys/values (exact).
+        """
+        from ..generation import generate
+
+        return generate(self, idx, max_new_tokens, temperature, top_k, top_p, rng, use_cache)
+
+    def generate_stream(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, rng=None, use_cache=True):
+        """Like ``generate`` but yields each step's new ids (B,) as soon as they are chosen."""
+        from ..generation import generate_stream
+
+        return generate_stream(self, idx, max_new_tokens, temperature, top_k, top_p, rng, use_cache)
+
     def new_cache(self, max_len=None):
         """An empty KV cache for generation: a list of one ``KVCache`` per block."""
         return [KVCache(max_len or self.config.block_size) for _ in range(self.config.n_layer)]

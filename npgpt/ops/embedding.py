@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Case, Function
+from ..autograd import Case, Function, array_of
 from ..backend import get_array_module
 from ._cases import rand
 
@@ -19,7 +19,7 @@ class Embedding(Function):
     @staticmethod
     def forward(ctx, weight, ids):
         xp = get_array_module(weight)
-        ids = xp.asarray(getattr(ids, "data", ids))
+        ids = xp.asarray(array_of(ids))
         if ids.dtype.kind not in "iu":
             raise TypeError(f"embedding ids must be integers, got dtype {ids.dtype}")
         V = weight.shape[0]

@@ -6,13 +6,13 @@ and gets no gradient. The gradient flows only to the values that were chosen.
 
 from __future__ import annotations
 
-from ..autograd import Case, Function, unbroadcast
+from ..autograd import Case, Function, array_of, unbroadcast
 from ..backend import get_array_module
 from ._cases import rand
 
 
 def _cond_array(cond):
-    return getattr(cond, "data", cond)
+    return array_of(cond)
 
 
 class Where(Function):

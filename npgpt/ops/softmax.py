@@ -6,7 +6,7 @@ numerator and denominator) but keeps every ``exp`` at most 1, so nothing overflo
 
 from __future__ import annotations
 
-from ..autograd import Case, Function
+from ..autograd import Case, Function, array_of
 from ..backend import get_array_module
 from ._cases import rand
 
@@ -91,7 +91,7 @@ class CrossEntropy(Function):
         xp = get_array_module(logits)
         C = logits.shape[-1]
         z = logits.reshape(-1, C)
-        t = xp.asarray(getattr(targets, "data", targets)).reshape(-1)
+        t = xp.asarray(array_of(targets)).reshape(-1)
         if t.dtype.kind not in "iu":
             raise TypeError(f"CrossEntropy: targets must be integers, got dtype {t.dtype}")
         if t.shape[0] != z.shape[0]:

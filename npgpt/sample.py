@@ -1,0 +1,77 @@
+"""``npgpt sample``: load a checkpoint and stream generated text to the terminal."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+
+def load_for_sampling(checkpoint, device="cpu"):
+    """(model in eval mode, tokenizer) from a checkpoint folder written by ``npgpt train``."""
+    from .checkpoint import CheckpointError, read_checkpoint
+    from .data import CharTokenizer
+    from .nn import GPT, GPTConfig
+
+    ck = read_checkpoint(checkpoint)
+    if ck["tokenizer_json"] is None:
+        raise CheckpointError(f"{ck['path']} holds no tokenizer.json: it cannot turn text into ids")
+    dtype = np.dtype(ck["config"].get("train", {}).get("dtype", "float32"))
+    model = GPT(GPTConfig.from_dict(ck["config"]["model"]), dtype=dtype)
+    model.load_state_dict(ck["model"])
+    model.to(device)
+    model.eval()
+    return model, CharTokenizer.from_json(ck["tokenizer_json"])
+
+
+def sample_text(checkpoint, prompt="\n", max_new_tokens=500, temperature=1.0, top_k=None, top_p=None, seed=None,
+                device="cpu", stream=False, out=None):
+    """Generate ``max_new_tokens`` characters after ``prompt``; returns prompt + continuation.
+
+    With ``stream=True`` each character is written to ``out`` (stdout) as soon as it is made.
+    """
+    from .sampling import check_sampling_args
+
+    check_sampling_args(temperature, top_k, top_p)
+    model, tok = load_for_sampling(checkpoint, device)
+    ids = tok.encode(prompt)[None, :]  # names any character the vocabulary lacks
+    out = out or sys.stdout
+    if stream:
+        out.write(prompt)
+        out.flush()
+    pieces = []
+    for token in model.generate_stream(ids, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                                       rng=np.random.default_rng(seed)):
+        ch = tok.decode([int(token[0])])
+        pieces.append(ch)
+        if stream:
+            out.write(ch)
+            out.flush()
+    return prompt + "".join(pieces)
+
+
+def add_parser(sub):
+    p = sub.add_parser("sample", help="generate text from a trained checkpoint, streamed as it is made")
+    p.add_argument("--checkpoint", default="runs/shakespeare/checkpoint", help="checkpoint folder (default: %(default)s)")
+    p.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    p.add_argument("--max-new-tokens", type=int, default=500, help="characters to generate (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; higher = more random (default: %(default)s)")
+    p.add_argument("--top-k", type=int, default=None, help="sample only from the k most likely tokens")
+    p.add_argument("--top-p", type=float, default=None, help="sample only from the smallest set with probability >= p")
+    p.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from .checkpoint import CheckpointError
+    from .data import DataError
+
+    try:
+        sample_text(args.checkpoint, args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.top_p,
+                    args.seed, args.device, stream=True)
+    except (CheckpointError, DataError, ValueError) as e:
+        print(f"\nnpgpt sample: {e}", file=sys.stderr)
+        return 2
+    print()
+    return 0

@@ -1,0 +1,308 @@
+"""Training a GPT on a text file: ``npgpt train``.
+
+One step: sample a batch of random windows (x, y = x shifted by one), forward to the mean
+cross-entropy of predicting each next character, backward, clip the global gradient norm,
+set the learning rate from the warmup + cosine schedule, and take an AdamW step. The whole
+model is trained end to end on this one objective (a causal language model).
+
+Every ``eval_interval`` steps the train and val losses are measured on fixed batches, a line is
+appended to ``log.jsonl``, ``loss.png`` is redrawn and a checkpoint is written (atomically).
+``--resume`` continues from that checkpoint exactly: model, optimizer, schedule position and
+random-number generators are restored, so a resumed run matches an uninterrupted one bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import read_checkpoint, restore_rng, rng_state, save_checkpoint
+
+
+def _f(default, help):  # noqa: A002
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run; each is a ``--flag`` of ``npgpt train``."""
+
+    data: str = _f("shakespeare", "text file to train on ('shakespeare' = the corpus shipped with npgpt)")
+    out_dir: str = _f("runs/shakespeare", "folder for the checkpoint, log.jsonl and loss.png")
+    # model
+    n_layer: int = _f(4, "transformer blocks")
+    n_head: int = _f(4, "attention heads per block")
+    n_embd: int = _f(128, "width of the residual stream")
+    block_size: int = _f(64, "context length in characters")
+    dropout: float = _f(0.0, "dropout probability")
+    bias: bool = _f(True, "biases in Linear and LayerNorm layers")
+    pos_encoding: str = _f("learned", "learned | sinusoidal | rope")
+    attention: str = _f("fused", "fused (one op, fast) | composed (primitive ops, for reading)")
+    # optimisation
+    batch_size: int = _f(12, "sequences per step")
+    max_steps: int = _f(2000, "optimizer steps")
+    lr: float = _f(1e-3, "peak learning rate")
+    min_lr: float = _f(1e-4, "learning rate at the end of the cosine decay")
+    warmup_steps: int = _f(100, "linear warmup steps")
+    weight_decay: float = _f(0.1, "AdamW decoupled weight decay (matrices and embeddings only)")
+    beta1: float = _f(0.9, "AdamW beta1")
+    beta2: float = _f(0.99, "AdamW beta2")
+    grad_clip: float = _f(1.0, "clip the global gradient norm to this (0 = off)")
+    # bookkeeping
+    eval_interval: int = _f(250, "evaluate, log and checkpoint every this many steps")
+    eval_batches: int = _f(20, "fixed batches per split for each evaluation")
+    seed: int = _f(1337, "seed for initialisation, batches and dropout")
+    device: str = _f("cpu", "cpu | cuda")
+    dtype: str = _f("float32", "float32 | float64")
+    sample_chars: int = _f(300, "characters sampled at the end (0 = none)")
+    progress: bool = _f(True, "show a progress bar")
+
+    def model_config(self, vocab_size):
+        from .nn import GPTConfig
+
+        return GPTConfig(vocab_size=vocab_size, block_size=self.block_size, n_layer=self.n_layer,
+                         n_head=self.n_head, n_embd=self.n_embd, dropout=self.dropout, bias=self.bias,
+                         pos_encoding=self.pos_encoding, attention=self.attention)
+
+    @classmethod
+    def from_file(cls, path):
+        """Settings from a TOML or JSON file (keys are the field names)."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        values = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
+        return cls(**values)
+
+
+@dataclass
+class TrainResult:
+    step: int
+    train_loss: float
+    val_loss: float
+    seconds: float
+    out_dir: Path
+    interrupted: bool = False
+    history: list = field(default_factory=list)
+
+
+def _load_data(cfg):
+    from .data import TextDataset, load_text, shakespeare_path
+
+    path = shakespeare_path() if cfg.data == "shakespeare" else cfg.data
+    return TextDataset(load_text(path))
+
+
+@dataclass
+class _Run:
+    """Everything that changes as training goes on (and is saved in a checkpoint)."""
+
+    model: object
+    optimizer: object
+    batch_rng: np.random.Generator
+    dropout_rng: np.random.Generator
+    step: int = 0
+    history: list = field(default_factory=list)
+
+
+def _build(cfg, dataset):
+    from .nn import GPT
+    from .optim import AdamW, param_groups_for_weight_decay
+
+    model = GPT(cfg.model_config(dataset.vocab_size), rng=np.random.default_rng(cfg.seed),
+                dtype=np.dtype(cfg.dtype), device=cfg.device)
+    groups = param_groups_for_weight_decay(model.named_parameters(), cfg.weight_decay)
+    opt = AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    run = _Run(model, opt, np.random.default_rng(cfg.seed + 1), np.random.default_rng(cfg.seed + 2))
+    model.set_rng(run.dropout_rng) if hasattr(model, "set_rng") else None
+    return run
+
+
+def _checkpoint(cfg, run, dataset, out):
+    state = {"step": run.step, "batch_rng": rng_state(run.batch_rng), "dropout_rng": rng_state(run.dropout_rng),
+             "history": run.history}
+    config = {"model": run.model.config.to_dict(), "train": dataclasses.asdict(cfg)}
+    save_checkpoint(out / "checkpoint", run.model, config, dataset.tokenizer, run.optimizer, state)
+
+
+def _resume(cfg, run, dataset, out):
+    from .checkpoint import CheckpointError
+
+    ck = read_checkpoint(out / "checkpoint")
+    if ck["config"]["model"] != run.model.config.to_dict():
+        raise CheckpointError(
+            f"checkpoint in {out} was made with model settings {ck['config']['model']}, "
+            f"which differ from this run's {run.model.config.to_dict()}"
+        )
+    if ck["tokenizer_json"] is not None and ck["tokenizer_json"] != dataset.tokenizer.to_json():
+        raise CheckpointError(f"checkpoint in {out} was trained on text with another vocabulary")
+    run.model.load_state_dict(ck["model"])
+    run.optimizer.load_state_dict(ck["optimizer"])
+    st = ck["state"]
+    run.step, run.history = st["step"], st.get("history", [])
+    run.batch_rng = restore_rng(st["batch_rng"])
+    run.dropout_rng.bit_generator.state = st["dropout_rng"]  # the model holds this generator
+
+
+def evaluate(model, batches, device="cpu"):
+    """Mean loss over fixed (x, y) batches, in eval mode and without building a graph."""
+    from .autograd import no_grad
+    from .backend import to_device
+
+    was_training = model.training
+    model.eval()
+    with no_grad():
+        losses = [model(to_device(x, device), to_device(y, device))[1].item() for x, y in batches]
+    model.train(was_training)
+    return float(np.mean(losses))
+
+
+def train(cfg: TrainConfig, resume=False, stop_after=None, log=print) -> TrainResult:
+    """Train per ``cfg``; ``stop_after`` ends early after that many steps (as Ctrl-C would)."""
+    from .backend import to_device
+    from .optim import CosineWarmup, clip_grad_norm_, set_lr
+    from .plots import plot_losses
+
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = _load_data(cfg)
+    run = _build(cfg, dataset)
+    if resume:
+        _resume(cfg, run, dataset, out)
+        log(f"resumed from {out / 'checkpoint'} at step {run.step}")
+    model, opt = run.model, run.optimizer
+    sched = CosineWarmup(cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.min_lr)
+    evals = {s: dataset.fixed_batches(s, cfg.eval_batches, cfg.batch_size, cfg.block_size, seed=cfg.seed + 3)
+             for s in ("train", "val")}
+    log(f"{dataset.describe()}\nmodel: {model.num_parameters():,} parameters, {cfg.n_layer} layers, "
+        f"{cfg.n_head} heads, width {cfg.n_embd}, context {cfg.block_size}; {cfg.max_steps} steps of "
+        f"batch {cfg.batch_size} on {cfg.device}")
+
+    def record():
+        tr, va = evaluate(model, evals["train"], cfg.device), evaluate(model, evals["val"], cfg.device)
+        run.history.append({"step": run.step, "train_loss": tr, "val_loss": va, "lr": sched(max(run.step - 1, 0)),
+                            "time": round(time.time() - t0 + prior_time, 2)})
+        with open(out / "log.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(run.history[-1]) + "\n")
+        plot_losses(run.history, out / "loss.png")
+        return tr, va
+
+    prior_time = run.history[-1]["time"] if run.history else 0.0
+    t0 = time.time()
+    interrupted = False
+    first, last = run.step, cfg.max_steps if stop_after is None else min(cfg.max_steps, run.step + stop_after)
+    bar = _progress(cfg, first, last)
+    tokens = cfg.batch_size * cfg.block_size
+    model.train()
+    try:
+        if run.step == 0:
+            record()
+        while run.step < last:
+            t_step = time.perf_counter()
+            lr = sched(run.step)
+            set_lr(opt, lr)
+            x, y = dataset.get_batch("train", cfg.batch_size, cfg.block_size, run.batch_rng)
+            _, loss = model(to_device(x, cfg.device), to_device(y, cfg.device))
+            opt.zero_grad()
+            loss.backward()
+            if cfg.grad_clip > 0:
+                clip_grad_norm_(opt_params(opt), cfg.grad_clip)
+            opt.step()
+            run.step += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}",
+                                tok_s=f"{tokens / (time.perf_counter() - t_step):,.0f}", refresh=False)
+            if run.step % cfg.eval_interval == 0 or run.step == cfg.max_steps:
+                tr, va = record()
+                _checkpoint(cfg, run, dataset, out)
+                msg = f"step {run.step}: train loss {tr:.4f}, val loss {va:.4f}"
+                bar.write(msg) if bar is not None else log(msg)
+    except KeyboardInterrupt:
+        interrupted = True
+        log(f"\ninterrupted at step {run.step}: saving a checkpoint to {out / 'checkpoint'}")
+    finally:
+        if bar is not None:
+            bar.close()
+    if interrupted or run.step != (run.history[-1]["step"] if run.history else -1):
+        _checkpoint(cfg, run, dataset, out)
+    seconds = time.time() - t0
+    h = run.history[-1]
+    return TrainResult(run.step, h["train_loss"], h["val_loss"], seconds, out, interrupted, run.history)
+
+
+def opt_params(opt):
+    return [p for g in opt.param_groups for p in g["params"]]
+
+
+def _progress(cfg, first, last):
+    if not cfg.progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=last - first, initial=0, desc="training", unit="step", dynamic_ncols=True, file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- command line
+def add_parser(sub):
+    p = sub.add_parser("train", help="train a GPT on a text file (default: the shipped Shakespeare)",
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", help="TOML or JSON file of settings (flags given here override it)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out-dir")
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            p.add_argument(flag, action=_BoolAction, default=None, help=f"{f.metadata['help']} (default: {f.default})")
+        else:
+            typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+            p.add_argument(flag, type=typ, default=None, help=f"{f.metadata['help']} (default: {f.default})")
+    p.set_defaults(func=main)
+
+
+class _BoolAction:
+    """--flag / --no-flag style booleans for ``argparse``."""
+
+    def __new__(cls, option_strings, dest, **kw):
+        import argparse
+
+        return argparse.BooleanOptionalAction(option_strings, dest, default=kw.get("default"), help=kw.get("help"))
+
+
+def config_from_args(args) -> TrainConfig:
+    cfg = TrainConfig.from_file(args.config) if args.config else TrainConfig()
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
+    return dataclasses.replace(cfg, **overrides)
+
+
+def main(args) -> int:
+    from .sample import sample_text
+
+    from .checkpoint import CheckpointError
+    from .data import DataError
+
+    try:
+        cfg = config_from_args(args)
+        res = train(cfg, resume=args.resume)
+    except (ValueError, TypeError, DataError, CheckpointError, OSError) as e:
+        print(f"npgpt train: {e}", file=sys.stderr)
+        return 2
+    print(f"\n{'stopped' if res.interrupted else 'done'} at step {res.step} in {res.seconds:.0f} s: "
+          f"train loss {res.train_loss:.4f}, val loss {res.val_loss:.4f}; "
+          f"checkpoint, log.jsonl and loss.png in {res.out_dir}")
+    if res.interrupted:
+        return 130
+    if cfg.sample_chars > 0:
+        print("\n--- a sample (temperature 0.8, top-k 40) ---")
+        sample_text(res.out_dir / "checkpoint", prompt="\n", max_new_tokens=cfg.sample_chars, temperature=0.8,
+                    top_k=40, seed=cfg.seed, stream=True)
+        print()
+    return 0
+
