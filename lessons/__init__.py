@@ -1,0 +1,1 @@
+"""Classroom assignments graded by gradient checks (see lessons/README.md)."""
