@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import sys
+import threading
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -81,6 +83,20 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
         return cls(**values)
+
+    def validate(self):
+        """Raise ValueError for settings the model and optimizer do not check themselves."""
+        for name in ("eval_interval", "eval_batches", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        if not self.grad_clip >= 0:
+            raise ValueError(f"grad_clip must be >= 0 (0 = off), got {self.grad_clip!r}")
+        if isinstance(self.sample_chars, bool) or not isinstance(self.sample_chars, int) or self.sample_chars < 0:
+            raise ValueError(f"sample_chars must be an integer >= 0, got {self.sample_chars!r}")
+        return self
 
 
 @dataclass
@@ -171,6 +187,7 @@ def train(cfg: TrainConfig, resume=False, stop_after=None, log=print) -> TrainRe
     from .optim import CosineWarmup, clip_grad_norm_, set_lr
     from .plots import plot_losses
 
+    cfg.validate()
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dataset = _load_data(cfg)
@@ -202,41 +219,83 @@ def train(cfg: TrainConfig, resume=False, stop_after=None, log=print) -> TrainRe
     bar = _progress(cfg, first, last)
     tokens = cfg.batch_size * cfg.block_size
     model.train()
+    ctrl_c = _DeferCtrlC()
     try:
-        if run.step == 0:
-            record()
-        while run.step < last:
-            t_step = time.perf_counter()
-            lr = sched(run.step)
-            set_lr(opt, lr)
-            x, y = dataset.get_batch("train", cfg.batch_size, cfg.block_size, run.batch_rng)
-            _, loss = model(to_device(x, cfg.device), to_device(y, cfg.device))
-            opt.zero_grad()
-            loss.backward()
-            if cfg.grad_clip > 0:
-                clip_grad_norm_(opt_params(opt), cfg.grad_clip)
-            opt.step()
-            run.step += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}",
-                                tok_s=f"{tokens / (time.perf_counter() - t_step):,.0f}", refresh=False)
-            if run.step % cfg.eval_interval == 0 or run.step == cfg.max_steps:
-                tr, va = record()
-                _checkpoint(cfg, run, dataset, out)
-                msg = f"step {run.step}: train loss {tr:.4f}, val loss {va:.4f}"
-                bar.write(msg) if bar is not None else log(msg)
+        with ctrl_c:
+            if run.step == 0:
+                record()
+            while run.step < last:
+                ctrl_c.check()  # a Ctrl-C pressed during the last step stops here, between steps
+                t_step = time.perf_counter()
+                lr = sched(run.step)
+                set_lr(opt, lr)
+                x, y = dataset.get_batch("train", cfg.batch_size, cfg.block_size, run.batch_rng)
+                _, loss = model(to_device(x, cfg.device), to_device(y, cfg.device))
+                opt.zero_grad()
+                loss.backward()
+                if cfg.grad_clip > 0:
+                    clip_grad_norm_(opt_params(opt), cfg.grad_clip)
+                opt.step()
+                run.step += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}",
+                                    tok_s=f"{tokens / (time.perf_counter() - t_step):,.0f}", refresh=False)
+                if run.step % cfg.eval_interval == 0 or run.step == cfg.max_steps:
+                    tr, va = record()
+                    _checkpoint(cfg, run, dataset, out)
+                    msg = f"step {run.step}: train loss {tr:.4f}, val loss {va:.4f}"
+                    bar.write(msg) if bar is not None else log(msg)
     except KeyboardInterrupt:
         interrupted = True
-        log(f"\ninterrupted at step {run.step}: saving a checkpoint to {out / 'checkpoint'}")
+        if ctrl_c.forced:
+            log(f"\nstopped at once by a second Ctrl-C during step {run.step + 1}: not saved (the last "
+                f"checkpoint in {out / 'checkpoint'} is kept)")
+        else:
+            log(f"\ninterrupted at step {run.step}: saving a checkpoint to {out / 'checkpoint'}")
     finally:
         if bar is not None:
             bar.close()
-    if interrupted or run.step != (run.history[-1]["step"] if run.history else -1):
+    if not ctrl_c.forced and (interrupted or run.step != (run.history[-1]["step"] if run.history else -1)):
         _checkpoint(cfg, run, dataset, out)
     seconds = time.time() - t0
     h = run.history[-1]
     return TrainResult(run.step, h["train_loss"], h["val_loss"], seconds, out, interrupted, run.history)
+
+
+class _DeferCtrlC:
+    """Hold a Ctrl-C (SIGINT) until the current step is finished.
+
+    A KeyboardInterrupt in the middle of ``opt.step()`` would leave some parameters updated and
+    others not; the checkpoint saved then could not resume exactly. So the first Ctrl-C only sets
+    a flag, which ``check()`` turns into a KeyboardInterrupt between steps. A second Ctrl-C stops
+    at once (``forced``; nothing is saved). Only in the main thread (where Python runs signal handlers).
+    """
+
+    def __init__(self):
+        self.pressed = self.forced = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        return False
+
+    def _handler(self, signum, frame):
+        if self.pressed:
+            self.forced = True
+            raise KeyboardInterrupt
+        self.pressed = True
+
+    def check(self):
+        if self.pressed:
+            raise KeyboardInterrupt
 
 
 def opt_params(opt):
@@ -285,13 +344,14 @@ def config_from_args(args) -> TrainConfig:
 def main(args) -> int:
     from .sample import sample_text
 
+    from .backend import DeviceError
     from .checkpoint import CheckpointError
     from .data import DataError
 
     try:
         cfg = config_from_args(args)
         res = train(cfg, resume=args.resume)
-    except (ValueError, TypeError, DataError, CheckpointError, OSError) as e:
+    except (ValueError, TypeError, DataError, CheckpointError, DeviceError, OSError) as e:
         print(f"npgpt train: {e}", file=sys.stderr)
         return 2
     print(f"\n{'stopped' if res.interrupted else 'done'} at step {res.step} in {res.seconds:.0f} s: "
