@@ -64,13 +64,14 @@ def add_parser(sub):
 
 
 def main(args) -> int:
+    from .backend import DeviceError
     from .checkpoint import CheckpointError
     from .data import DataError
 
     try:
         sample_text(args.checkpoint, args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.top_p,
                     args.seed, args.device, stream=True)
-    except (CheckpointError, DataError, ValueError) as e:
+    except (CheckpointError, DataError, DeviceError, ValueError) as e:
         print(f"\nnpgpt sample: {e}", file=sys.stderr)
         return 2
     print()

@@ -38,8 +38,11 @@ def filter_logits(logits, temperature=1.0, top_k=None, top_p=None):
         zs = xp.take_along_axis(z, order, axis=-1)
         ps = xp.exp(zs - zs[:, :1])
         ps /= ps.sum(axis=-1, keepdims=True)
-        # a token is dropped when the tokens ranked above it already reach top_p
-        drop_sorted = (xp.cumsum(ps, axis=-1) - ps) >= top_p
+        # a token is dropped when the tokens ranked above it already reach top_p; "reach" allows
+        # for rounding, so probabilities 0.5 + 0.3 reach p = 0.8 even when they sum to 0.79999...
+        tol = 64 * np.finfo(ps.dtype).eps
+        drop_sorted = (xp.cumsum(ps, axis=-1) - ps) >= top_p - tol
+        drop_sorted[:, 0] = False  # the most likely token always stays, however small top_p is
         drop = xp.zeros_like(drop_sorted)
         xp.put_along_axis(drop, order, drop_sorted, axis=-1)
         z = xp.where(drop, -np.inf, z)
