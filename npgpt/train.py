@@ -222,7 +222,7 @@ def train(cfg: TrainConfig, resume=False, stop_after=None, log=print) -> TrainRe
     ctrl_c = _DeferCtrlC()
     try:
         with ctrl_c:
-            if run.step == 0:
+            if not run.history:  # a fresh run (a run resumed at step 0 has this entry already)
                 record()
             while run.step < last:
                 ctrl_c.check()  # a Ctrl-C pressed during the last step stops here, between steps
@@ -342,11 +342,10 @@ def config_from_args(args) -> TrainConfig:
 
 
 def main(args) -> int:
-    from .sample import sample_text
-
     from .backend import DeviceError
     from .checkpoint import CheckpointError
     from .data import DataError
+    from .sample import sample_text
 
     try:
         cfg = config_from_args(args)
