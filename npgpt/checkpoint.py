@@ -93,10 +93,12 @@ def save_checkpoint(path, model, config: dict, tokenizer=None, optimizer=None, s
             os.fsync(f.fileno())
     _fsync_dir(tmp)
     old = path.with_name(path.name + ".old")
-    if old.exists():
-        shutil.rmtree(old)
     if path.exists():
+        if old.exists():  # a stale leftover: the checkpoint at ``path`` is whole
+            shutil.rmtree(old)
         os.rename(path, old)
+    # (without ``path``, a crash between the renames left ``old`` as the only whole checkpoint: keep it
+    # until the new one is in place)
     os.rename(tmp, path)
     _fsync_dir(path.parent)
     if old.exists():
