@@ -50,8 +50,8 @@ class TrainConfig:
     # optimisation
     batch_size: int = _f(12, "sequences per step")
     max_steps: int = _f(2000, "optimizer steps")
-    lr: float = _f(1e-3, "peak learning rate")
-    min_lr: float = _f(1e-4, "learning rate at the end of the cosine decay")
+    lr: float = _f(2e-3, "peak learning rate")
+    min_lr: float = _f(2e-4, "learning rate at the end of the cosine decay")
     warmup_steps: int = _f(100, "linear warmup steps")
     weight_decay: float = _f(0.1, "AdamW decoupled weight decay (matrices and embeddings only)")
     beta1: float = _f(0.9, "AdamW beta1")
