@@ -33,7 +33,6 @@ def generate_stream(model, idx, max_new_tokens, temperature=1.0, top_k=None, top
         raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens}")
     ids = array_of(idx)
     w = model.transformer.wte.weight.data
-    xp = get_array_module(w)
     ids = to_device(np.asarray(ids) if isinstance(ids, (list, tuple)) else ids, device_of(w))
     if ids.ndim == 1:
         ids = ids[None, :]
@@ -41,13 +40,19 @@ def generate_stream(model, idx, max_new_tokens, temperature=1.0, top_k=None, top
         raise ValueError("generate: the prompt is empty; give at least one token")
     if isinstance(rng, (int, np.integer)) or rng is None:
         rng = np.random.default_rng(rng)
+    # the checks above run at the call; the steps below only when the caller starts iterating
+    return _steps(model, ids, int(max_new_tokens), temperature, top_k, top_p, rng, use_cache)
+
+
+def _steps(model, ids, max_new_tokens, temperature, top_k, top_p, rng, use_cache):
+    xp = get_array_module(ids)
     block = model.config.block_size
     was_training = model.training
     model.eval()
     cache = None
     try:
         with no_grad():
-            for _ in range(int(max_new_tokens)):
+            for _ in range(max_new_tokens):
                 if use_cache and cache is not None and cache[0].length < block:
                     logits, _ = model(ids[:, -1:], cache=cache, last_only=True)  # one new token
                 else:
