@@ -35,13 +35,14 @@ def sample_text(checkpoint, prompt="\n", max_new_tokens=500, temperature=1.0, to
     check_sampling_args(temperature, top_k, top_p)
     model, tok = load_for_sampling(checkpoint, device)
     ids = tok.encode(prompt)[None, :]  # names any character the vocabulary lacks
+    steps = model.generate_stream(ids, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                                  rng=np.random.default_rng(seed))  # checks max_new_tokens before printing
     out = out or sys.stdout
     if stream:
         out.write(prompt)
         out.flush()
     pieces = []
-    for token in model.generate_stream(ids, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-                                       rng=np.random.default_rng(seed)):
+    for token in steps:
         ch = tok.decode([int(token[0])])
         pieces.append(ch)
         if stream:
@@ -74,5 +75,8 @@ def main(args) -> int:
     except (CheckpointError, DataError, DeviceError, ValueError) as e:
         print(f"\nnpgpt sample: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C while the text streams: stop quietly, like `npgpt train`
+        print()
+        return 130
     print()
     return 0
