@@ -115,11 +115,12 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
-        from .tensor import Tensor
-
         arrays = [t.data for t in inputs]
-        if len(inputs) > 1:
-            _check_compatible(cls.__name__, inputs, arrays)
+        if len(arrays) > 1:
+            a0 = arrays[0]
+            # fast path: same array type (device) and dtype; details only when something differs
+            if any(type(a) is not type(a0) or a.dtype != a0.dtype for a in arrays[1:]):
+                _check_compatible(cls.__name__, inputs, arrays)
         if not cls.allow_int:
             for a in arrays:
                 if a.dtype.kind != "f":
@@ -136,12 +137,25 @@ class Function:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
             raise ValueError(f"{cls.__name__}: {e} (input shapes: {shapes})") from None
         track = _grad_enabled and any(needs)
-        result = Tensor._make(out, track)
+        result = _tensor_class()._make(out, track)
         if track:
             ctx.inputs = inputs
             ctx.fn = cls
             result._ctx = ctx
         return result
+
+
+def _tensor_class():
+    """``Tensor``, imported on first use (tensor.py imports this module)."""
+    global _Tensor
+    if _Tensor is None:
+        from .tensor import Tensor
+
+        _Tensor = Tensor
+    return _Tensor
+
+
+_Tensor = None
 
 
 def _check_compatible(name, tensors, arrays):

@@ -70,7 +70,7 @@ def _device_batches(name, n, device):
 
 
 def _npgpt_worker(name, what, steps, device):
-    from .memory import current_rss_bytes, peak_rss_bytes, tune_malloc
+    from .memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss, tune_malloc
     from .nn import GPT
     from .optim import AdamW
 
@@ -87,6 +87,7 @@ def _npgpt_worker(name, what, steps, device):
             opt.step()
 
         batches, sync = _device_batches(name, steps + 3, device)
+        reset_peak_rss()
         rss0 = current_rss_bytes()
         out["ms"] = _time_steps(step, batches, 3, sync)
         out["peak_mb"] = (peak_rss_bytes() - rss0) / 2**20
@@ -116,7 +117,7 @@ def _npgpt_worker(name, what, steps, device):
 def _torch_worker(name, what, steps, device):
     import torch
 
-    from .memory import current_rss_bytes, peak_rss_bytes
+    from .memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss
     from .nn import GPT
     from .reference.torch_gpt import TorchGPT, load_npgpt_weights
 
@@ -138,6 +139,7 @@ def _torch_worker(name, what, steps, device):
             loss.backward()
             opt.step()
 
+        reset_peak_rss()
         rss0 = current_rss_bytes()
         out["ms"] = _time_steps(step, tb, 3, sync)
         out["peak_mb"] = (peak_rss_bytes() - rss0) / 2**20

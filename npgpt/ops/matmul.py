@@ -71,16 +71,17 @@ class Linear(Function):
             raise ValueError(f"input has {x.shape[-1]} features but the weight {tuple(w.shape)} expects {w.shape[1]}")
         ctx.save_for_backward(x, w)
         ctx.has_bias = b is not None
-        y = x @ w.T
+        # one (N, in) @ (in, out) product instead of a batch of smaller ones: BLAS runs it faster
+        y = x.reshape(-1, x.shape[-1]) @ w.T
         if b is not None:
             y += b
-        return y
+        return y.reshape(*x.shape[:-1], w.shape[0])
 
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved
         g2 = g.reshape(-1, g.shape[-1])
-        gx = (g @ w) if ctx.needs_input_grad[0] else None
+        gx = (g2 @ w).reshape(x.shape) if ctx.needs_input_grad[0] else None
         gw = (g2.T @ x.reshape(-1, x.shape[-1])) if ctx.needs_input_grad[1] else None
         if not ctx.has_bias:
             return gx, gw
