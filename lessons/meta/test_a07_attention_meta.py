@@ -1,0 +1,95 @@
+"""Meta tests of assignment 7: the handout is unsolved, and its grader catches typical mistakes."""
+
+import numpy as np
+import pytest
+
+from lessons.a07_attention import exercises
+from lessons.a07_attention import test_a07_attention as grader
+from lessons.grading import assert_grader_catches, planted, stub_names
+from npgpt.autograd import Context
+
+solutions = pytest.importorskip("lessons.a07_attention.solutions", reason="solutions.py removed (student handout)")
+
+
+def _backward_only(m):
+    # the handout's forward rests on its causal_mask stub: run the reference forward, then the
+    # handout's backward, so that the call hits exactly one stub
+    ctx = Context()
+    ctx.needs_input_grad = (True, True, True)
+    q = np.linspace(-1, 1, 12).reshape(1, 1, 3, 4)
+    out = solutions.ScaledDotProductAttention.forward(ctx, q, q + 0.5, q - 0.5)
+    return m.ScaledDotProductAttention.backward(ctx, np.ones_like(out))
+
+
+STUB_CALLS = {
+    "causal_mask": lambda m: m.causal_mask(3, 3),
+    "softmax_backward": lambda m: m.softmax_backward(np.full((2, 3), 1 / 3), np.ones((2, 3))),
+    "ScaledDotProductAttention.backward": _backward_only,
+}
+
+
+def test_stub_list_is_complete():
+    assert sorted(STUB_CALLS) == sorted(stub_names(exercises.__file__))
+
+
+@pytest.mark.parametrize("stub", list(STUB_CALLS))
+def test_stub_raises_in_exercises_and_runs_in_solutions(stub):
+    with pytest.raises(NotImplementedError, match="TODO"):
+        STUB_CALLS[stub](exercises)
+    STUB_CALLS[stub](solutions)
+
+
+# ----------------------------------------------------------------------------------- planted bugs
+def _mask_hides_diagonal(Tq, Tk):
+    return np.triu(np.ones((Tq, Tk), dtype=bool), k=Tk - Tq)
+
+
+def _mask_ignores_offset(Tq, Tk):
+    return np.triu(np.ones((Tq, Tk), dtype=bool), k=1)
+
+
+def _mask_transposed(Tq, Tk):
+    return np.tril(np.ones((Tq, Tk), dtype=bool), k=-1 - (Tk - Tq))
+
+
+def _backward(sm=None, dk_transpose=True, dv_transpose=True, scale=True):
+    """An attention backward with one planted mistake."""
+
+    def backward(ctx, g):
+        q, k, v, p = ctx.saved
+        s = ctx.scale if scale else 1.0
+        dv = (p.swapaxes(-1, -2) if dv_transpose else p) @ g
+        ds = (sm or solutions.softmax_backward)(p, g @ v.swapaxes(-1, -2))
+        dq = (ds @ k) * s
+        dk = ((ds.swapaxes(-1, -2) if dk_transpose else ds) @ q) * s
+        return dq, dk, dv
+
+    return staticmethod(backward)
+
+
+PLANTED = [
+    planted("mask-hides-the-diagonal", None, "causal_mask", _mask_hides_diagonal, grader.test_causal_mask),
+    planted("mask-ignores-the-cache-offset", None, "causal_mask", _mask_ignores_offset, grader.test_causal_mask),
+    planted("mask-masks-the-past", None, "causal_mask", _mask_transposed, grader.test_causal_mask),
+    planted("softmax-backward-missing-sum", None, "softmax_backward", lambda p, dp: p * dp,
+            grader.test_softmax_backward_matches_the_jacobian),
+    planted("softmax-backward-sums-wrong-axis", None, "softmax_backward",
+            lambda p, dp: p * (dp - (dp * p).sum(axis=-2, keepdims=True)), grader.test_softmax_backward_matches_the_jacobian),
+    planted("softmax-backward-missing-p", None, "softmax_backward",
+            lambda p, dp: dp - (dp * p).sum(axis=-1, keepdims=True), grader.test_softmax_backward_matches_the_jacobian),
+    planted("attention-missing-scale", "ScaledDotProductAttention", "backward", _backward(scale=False),
+            grader.test_attention_gradcheck),
+    planted("attention-dk-missing-transpose", "ScaledDotProductAttention", "backward", _backward(dk_transpose=False),
+            grader.test_attention_gradcheck),
+    planted("attention-dv-missing-transpose", "ScaledDotProductAttention", "backward", _backward(dv_transpose=False),
+            grader.test_attention_gradcheck),
+    planted("attention-softmax-backward-skipped", "ScaledDotProductAttention", "backward",
+            _backward(sm=lambda p, dp: dp), grader.test_attention_matches_npgpt),
+    planted("attention-missing-scale-in-a-layer", "ScaledDotProductAttention", "backward", _backward(scale=False),
+            grader.test_inside_a_multi_head_layer),
+]
+
+
+@pytest.mark.parametrize("owner, attr, bad, test_fn", PLANTED)
+def test_grader_catches_planted_bug(monkeypatch, owner, attr, bad, test_fn):
+    assert_grader_catches(monkeypatch, solutions, owner, attr, bad, test_fn)
