@@ -14,9 +14,11 @@ def clip_grad_norm_(params, max_norm, eps=1e-6):
     Scaling all grads by one factor keeps the update direction and only
     shortens it, which tames rare loss spikes.
 
-    Returns ``total`` (before clipping) as a Python float: log it, it is a
-    good health signal. If it is inf or nan the grads are left as they are,
-    so the caller can see it and skip the step.
+    Returns ``total`` (before clipping): log it, it is a good health signal.
+    For NumPy grads it is a Python float. For CuPy grads it is a 0-d CuPy
+    array and nothing here waits for the GPU (no device-to-host copy inside
+    a training step); call ``float()`` on it when you log it. If it is inf or
+    nan the grads are left as they are, so the caller can skip the step.
     """
     if not max_norm > 0:
         raise ValueError(f"invalid max_norm: {max_norm!r} (must be > 0)")
@@ -25,11 +27,19 @@ def clip_grad_norm_(params, max_norm, eps=1e-6):
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return 0.0
+    xp = np if isinstance(grads[0], np.ndarray) else __import__("cupy")
     total = 0.0
     for g in grads:
         flat = g.ravel()  # a view for contiguous arrays: no g*g temporary
-        sq = (np if isinstance(g, np.ndarray) else __import__("cupy")).vdot(flat, flat)
-        total = total + sq.astype(np.float64)  # stays on the device for CuPy: one sync below
+        total = total + xp.vdot(flat, flat).astype(np.float64)
+    if xp is not np:
+        # decide on the device: coef = min(max_norm / (total + eps), 1), or 1 if total is not finite
+        total = xp.sqrt(total)
+        coef = xp.minimum(max_norm / (total + eps), 1.0)
+        coef = xp.where(xp.isfinite(total), coef, 1.0)
+        for g in grads:
+            g *= coef.astype(g.dtype)
+        return total
     total = math.sqrt(float(total))
     coef = max_norm / (total + eps)
     if math.isfinite(total) and coef < 1.0:
