@@ -58,8 +58,9 @@ class Context:
     """What one op application remembers for its backward.
 
     ``saved``: arrays saved by ``save_for_backward``; ``needs_input_grad``: one bool per input, so a
-    backward can skip gradients nobody needs; ``inputs``/``fn``: the graph edge, cleared (with
-    ``saved``) once backward has used it, unless the graph is retained.
+    backward can skip gradients nobody needs; ``fn``: the op; ``inputs``: the graph edges (a leaf
+    tensor, or the ``Node`` of a computed one, per input), cleared (with ``saved``) once backward
+    has used them, unless the graph is retained.
     """
 
     __slots__ = ("saved", "needs_input_grad", "inputs", "fn", "__dict__")
@@ -71,6 +72,25 @@ class Context:
 
     def save_for_backward(self, *arrays):
         self.saved = arrays
+
+
+class Node:
+    """A computed tensor's place in the graph: its op's context, shape and dtype, but not its data.
+
+    ``ctx.inputs`` lists a ``Node`` for each computed input and the tensor itself for each leaf.
+    Linking through nodes instead of tensors means the graph keeps alive only what the ops saved
+    for their backward (``ctx.saved``), not every intermediate array: an intermediate result
+    nobody saved is freed as soon as the program drops it, as in PyTorch.
+    """
+
+    __slots__ = ("_ctx", "shape", "dtype", "__weakref__")
+    requires_grad = True
+
+    def __init__(self, ctx, shape, dtype):
+        self._ctx, self.shape, self.dtype = ctx, tuple(shape), dtype
+
+    def __repr__(self):
+        return f"Node({self._ctx.fn.__name__ if self._ctx.fn else 'freed'}, shape={self.shape})"
 
 
 @dataclass
@@ -139,7 +159,7 @@ class Function:
         track = _grad_enabled and any(needs)
         result = _tensor_class()._make(out, track)
         if track:
-            ctx.inputs = inputs
+            ctx.inputs = tuple(t if t._ctx is None else t._graph_node() for t in inputs)
             ctx.fn = cls
             result._ctx = ctx
         return result

@@ -42,7 +42,7 @@ class Tensor:
     ``dtype`` is given. ``device`` is "cpu" (NumPy) or "cuda" (CuPy).
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "_node", "name", "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None, name=None):
@@ -54,14 +54,21 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._ctx = None
+        self._node = None
         self.name = name
 
     @classmethod
     def _make(cls, data, requires_grad):
         """Fast path for op outputs: no conversion, no checks."""
         t = cls.__new__(cls)
-        t.data, t.requires_grad, t.grad, t._ctx, t.name = data, requires_grad, None, None, None
+        t.data, t.requires_grad, t.grad, t._ctx, t._node, t.name = data, requires_grad, None, None, None, None
         return t
+
+    def _graph_node(self):
+        """This computed tensor's ``Node`` (made once, so a tensor used twice is one node)."""
+        if self._node is None:
+            self._node = autograd.Node(self._ctx, self.data.shape, self.data.dtype)
+        return self._node
 
     # ----------------------------------------------------------------- properties
     shape = property(lambda self: tuple(self.data.shape))
@@ -154,8 +161,9 @@ class Tensor:
             if grad.shape != self.data.shape:
                 raise ValueError(f"backward(): grad shape {tuple(grad.shape)} != tensor shape {self.shape}")
 
-        grads = {id(self): grad}
-        for node in _topological_order(self):
+        root = self if self._ctx is None else self._graph_node()
+        grads = {id(root): grad}
+        for node in _topological_order(root):
             g = grads.pop(id(node), None)
             if g is None:
                 continue
@@ -173,7 +181,7 @@ class Tensor:
             for i, (inp, ig) in enumerate(zip(ctx.inputs, in_grads)):
                 if ig is None or not inp.requires_grad:
                     continue
-                if ig.shape != inp.data.shape or ig.dtype != inp.data.dtype:
+                if ig.shape != inp.shape or ig.dtype != inp.dtype:
                     # caught here, a wrong backward cannot silently broadcast or upcast downstream
                     raise RuntimeError(
                         f"{ctx.fn.__name__}.backward returned a gradient of shape {tuple(ig.shape)} "
@@ -187,7 +195,8 @@ class Tensor:
 
 
 def _topological_order(root):
-    """Nodes reachable from ``root`` (that require grad), outputs first. Iterative DFS."""
+    """Graph nodes (``Node``s and leaf tensors) reachable from ``root`` that require grad, outputs
+    first. Iterative depth-first search, so deep graphs never hit Python's recursion limit."""
     order, visited, stack = [], set(), [(root, False)]
     while stack:
         node, expanded = stack.pop()

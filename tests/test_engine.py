@@ -122,15 +122,29 @@ def test_graph_freed_after_backward():
     y = (h.gelu() * 2).sum()
     r = weakref.ref(h)
     ctx = y._ctx
-    gelu_out = y._ctx.inputs[0]._ctx.inputs[0]  # y = sum(mul(gelu_out, 2))
-    gelu_saved = weakref.ref(gelu_out._ctx.saved[1])  # the x^2 array GELU's forward saved
-    del h, gelu_out
-    assert r() is not None  # still held by the graph
+    gelu_node = y._ctx.inputs[0]._ctx.inputs[0]  # y = sum(mul(gelu_out, 2)): graph nodes, not tensors
+    gelu_saved = weakref.ref(gelu_node._ctx.saved[0])  # the input array GELU's forward saved
+    del h, gelu_node
+    # the graph links nodes, not tensors: an intermediate tensor nobody holds is gone at once,
+    # while the arrays the ops saved for backward stay until backward has used them
+    assert r() is None, "the graph kept an intermediate tensor (and its data) alive"
+    assert gelu_saved() is not None
     y.backward()
-    assert r() is None, "an intermediate tensor outlived backward"
     assert gelu_saved() is None, "a saved array outlived backward"
     assert ctx.saved is None and ctx.inputs is None
     assert x.grad is not None
+
+
+def test_graph_keeps_only_saved_arrays():
+    # the sum of a product saves nothing; the product's output must not be kept by the graph
+    x = leaf()
+    prod = x * 3.0
+    out = weakref.ref(prod.data)
+    y = prod.sum()
+    del prod
+    assert out() is None
+    y.backward()
+    np.testing.assert_allclose(x.grad, np.full(x.shape, 3.0))
 
 
 def test_second_backward_without_retain_raises():

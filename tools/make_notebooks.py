@@ -573,6 +573,9 @@ Every op is a `Function` subclass in `npgpt/ops/` with its `forward` and hand-wr
 side by side (the contract is in `npgpt/autograd.py`). `Function.apply` runs the forward on the
 arrays and, when a gradient is needed, gives the result a `Context` (`t._ctx`) that remembers the
 op (`ctx.fn`), its inputs (`ctx.inputs`) and whatever the forward saved (`ctx.saved`).
+An input that is a leaf is stored as the tensor itself; a computed input is stored as its graph
+`Node`, which knows the op that made it, its shape and dtype, but not its data: so the graph keeps
+alive only what the backward passes need (`ctx.saved`), not every intermediate array.
 Here is `Mul`:
 """),
     code(r"""
@@ -599,7 +602,7 @@ print(inspect.getsource(_topological_order))
     md(r"""
 ## 5. Drawing the graph
 
-The graph is just the tensors' `_ctx.inputs` links, so a few lines of matplotlib can draw it: walk
+The graph is just the `_ctx.inputs` links (tensors and nodes both have `_ctx`), so a few lines of matplotlib can draw it: walk
 from the output to the leaves, place each leaf in column 0 and each op's result one column right of
 its latest input, then draw an arrow from every input to the op that consumed it. (Draw *before*
 `backward()`: it frees the links, see section 6.)
