@@ -48,7 +48,23 @@ def causal_bias(xp, Tq, Tk, dtype):
 
 
 class ScaledDotProductAttention(Function):
-    """softmax(q k^T / sqrt(D) + causal mask) (with dropout) @ v; see the module docstring."""
+    """softmax(q k^T / sqrt(D) + causal mask) (with dropout) @ v; see the module docstring.
+
+    Memory: the (B, H, Tq, Tk) weights P are the largest activation of a transformer, so they are
+    not kept for the backward pass. The forward saves the row log-sum-exp L = m + log(sum exp(S - m))
+    instead, and the backward rebuilds P = exp(S - L) with one matmul (as FlashAttention does).
+    The softmax-backward row sums use sum_j dP_ij P_ij = sum_d dO_id O_id, a (B, H, Tq, D)
+    product instead of a (B, H, Tq, Tk) one (with dropout too: both equal sum_j dA_ij A_ij).
+    """
+
+    @staticmethod
+    def _scores(xp, q, k, scale, causal):
+        """S = q k^T * scale (+ causal mask): a new (B, H, Tq, Tk) array."""
+        s = q @ k.swapaxes(-1, -2)
+        s *= scale
+        if causal:
+            s += causal_bias(xp, q.shape[2], k.shape[2], s.dtype)
+        return s
 
     @staticmethod
     def forward(ctx, q, k, v, causal=True, dropout_p=0.0, rng=None):
@@ -61,33 +77,41 @@ class ScaledDotProductAttention(Function):
         if causal and Tq > Tk:
             raise ValueError(f"causal attention needs Tq <= Tk, got Tq={Tq}, Tk={Tk}")
         scale = 1.0 / math.sqrt(q.shape[-1])
-        s = q @ k.swapaxes(-1, -2)
-        s *= scale
-        if causal:
-            s += causal_bias(xp, Tq, Tk, s.dtype)
-        s -= s.max(axis=-1, keepdims=True)
+        s = ScaledDotProductAttention._scores(xp, q, k, scale, causal)
+        lse = s.max(axis=-1, keepdims=True)
+        s -= lse
         p = xp.exp(s, out=s)
-        p /= p.sum(axis=-1, keepdims=True)
-        a, m = p, None
+        total = p.sum(axis=-1, keepdims=True)
+        p /= total
+        lse += xp.log(total)
+        m = None
         if dropout_p > 0.0:
             if rng is None or isinstance(rng, (int, np.integer)):
                 rng = xp.random.default_rng(rng)
             m = (rng.random(p.shape, dtype=np.float32) >= dropout_p).astype(p.dtype)
             m *= 1.0 / (1.0 - dropout_p)
-            a = p * m
-        ctx.save_for_backward(q, k, v, p, a, m)
-        ctx.scale = scale
-        return a @ v
+            p *= m  # A = P * M, the weights actually used
+        out = p @ v
+        ctx.save_for_backward(q, k, v, lse, m, out)
+        ctx.scale, ctx.causal = scale, causal
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        q, k, v, p, a, m = ctx.saved
+        q, k, v, lse, m, out = ctx.saved
+        xp = get_array_module(g)
+        # rebuild P = exp(S - L) from q, k and the saved log-sum-exp
+        p = ScaledDotProductAttention._scores(xp, q, k, ctx.scale, ctx.causal)
+        p -= lse
+        xp.exp(p, out=p)
+        a = p * m if m is not None else p
         dv = a.swapaxes(-1, -2) @ g
+        del a
         dp = g @ v.swapaxes(-1, -2)
         if m is not None:
             dp *= m
-        # softmax backward, in place on dp: dS = P * (dP - sum(dP * P))
-        dp -= (dp * p).sum(axis=-1, keepdims=True)
+        # softmax backward, in place on dp: dS = P * (dP - rowsum(dO * O))
+        dp -= (g * out).sum(axis=-1, keepdims=True)
         dp *= p
         dp *= ctx.scale
         dq = dp @ k
