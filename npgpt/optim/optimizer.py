@@ -62,7 +62,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups = []
         self.state = {}  # parameter index -> {name: array or number}
-        self._scratch = {}  # parameter index -> work buffer (not saved)
+        self._scratch = {}  # (array module, dtype) -> flat work buffer (not saved)
         self._step_count = 0
         if hasattr(params, "data") or isinstance(params, dict):
             raise TypeError("params must be an iterable of parameters or of param-group dicts")
@@ -106,11 +106,14 @@ class Optimizer:
                 i += 1
 
     def _scratch_for(self, index, p):
-        """One reusable work buffer per parameter, so a step allocates nothing."""
-        buf = self._scratch.get(index)
-        if buf is None or buf.shape != p.data.shape or buf.dtype != p.data.dtype:
-            buf = self._scratch[index] = array_module(p.data).empty_like(p.data)
-        return buf
+        """A work buffer shaped like ``p``: a view of one flat buffer shared by all parameters
+        (updates run one parameter at a time), so a step allocates nothing and the scratch
+        costs the size of the largest parameter, not a copy of the model."""
+        key = (array_module(p.data).__name__, p.data.dtype.str)
+        buf = self._scratch.get(key)
+        if buf is None or buf.size < p.data.size:
+            buf = self._scratch[key] = array_module(p.data).empty(max(p.data.size, 1), dtype=p.data.dtype)
+        return buf[: p.data.size].reshape(p.data.shape)
 
     def zero_grad(self, set_to_none=True):
         """Forget the gradients: ``.grad = None`` (default, like torch) or fill 0."""
