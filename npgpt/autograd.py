@@ -136,19 +136,16 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **kwargs):
         arrays = [t.data for t in inputs]
-        if len(arrays) > 1:
-            a0 = arrays[0]
-            # fast path: same array type (device) and dtype; details only when something differs
-            if any(type(a) is not type(a0) or a.dtype != a0.dtype for a in arrays[1:]):
+        a0 = arrays[0]
+        for a in arrays:  # plain loops: this runs for every op, so it is kept cheap
+            if type(a) is not type(a0) or a.dtype != a0.dtype:  # details only when something differs
                 _check_compatible(cls.__name__, inputs, arrays)
-        if not cls.allow_int:
-            for a in arrays:
-                if a.dtype.kind != "f":
-                    raise TypeError(
-                        f"{cls.__name__}: expected floating-point input, got dtype {a.dtype} "
-                        f"(shape {tuple(a.shape)}); convert with .float() or build it with dtype=float32"
-                    )
-        needs = tuple(t.requires_grad for t in inputs)
+            if a.dtype.kind != "f" and not cls.allow_int:
+                raise TypeError(
+                    f"{cls.__name__}: expected floating-point input, got dtype {a.dtype} "
+                    f"(shape {tuple(a.shape)}); convert with .float() or build it with dtype=float32"
+                )
+        needs = tuple([t.requires_grad for t in inputs])
         ctx = Context()
         ctx.needs_input_grad = needs
         try:
@@ -156,10 +153,10 @@ class Function:
         except ValueError as e:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
             raise ValueError(f"{cls.__name__}: {e} (input shapes: {shapes})") from None
-        track = _grad_enabled and any(needs)
-        result = _tensor_class()._make(out, track)
+        track = _grad_enabled and True in needs
+        result = (_Tensor or _tensor_class())._make(out, track)
         if track:
-            ctx.inputs = tuple(t if t._ctx is None else t._graph_node() for t in inputs)
+            ctx.inputs = tuple([t if t._ctx is None else t._graph_node() for t in inputs])
             ctx.fn = cls
             result._ctx = ctx
         return result

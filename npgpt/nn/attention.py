@@ -193,10 +193,9 @@ class CausalSelfAttention(Module):
             raise ValueError(f"CausalSelfAttention: expected x (B, T, {self.n_embd}), got {x.shape}")
         B, T, C = x.shape
         H, hs = self.n_head, C // self.n_head
-        q, k, v = self.c_attn(x).split(C, axis=2)  # each (B, T, C)
-        q = q.reshape(B, T, H, hs).transpose(1, 2)  # (B, H, T, hs)
-        k = k.reshape(B, T, H, hs).transpose(1, 2)
-        v = v.reshape(B, T, H, hs).transpose(1, 2)
+        # (B, T, 3C) -> (B, T, 3, H, hs) -> (3, B, H, T, hs): q, k, v with the heads split off
+        qkv = self.c_attn(x).reshape(B, T, 3, H, hs).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, H, T, hs)
         offset = cache.length if cache is not None else 0
         if self.rope is not None:
             composed = self.attention == "composed"
