@@ -147,6 +147,9 @@ def _checkpoint(cfg, run, dataset, out):
              "history": run.history}
     config = {"model": run.model.config.to_dict(), "train": dataclasses.asdict(cfg)}
     save_checkpoint(out / "checkpoint", run.model, config, dataset.tokenizer, run.optimizer, state)
+    # GPU dropout draws from CuPy generators seeded from the host generator; re-seed them at every
+    # checkpoint, so a run resumed from here draws the same masks as one that never stopped
+    run.model.set_rng(run.dropout_rng)
 
 
 def _resume(cfg, run, dataset, out):
@@ -166,6 +169,7 @@ def _resume(cfg, run, dataset, out):
     run.step, run.history = st["step"], st.get("history", [])
     run.batch_rng = restore_rng(st["batch_rng"])
     run.dropout_rng.bit_generator.state = st["dropout_rng"]  # the model holds this generator
+    run.model.set_rng(run.dropout_rng)  # and re-seeds its GPU generators from it, as at the save
 
 
 def evaluate(model, batches, device="cpu"):
