@@ -7,13 +7,13 @@ from pathlib import Path
 
 def plot_losses(history, path) -> Path:
     """Train and val loss against step from ``history`` (dicts with step, train_loss, val_loss)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    # a bare Figure, not pyplot: no global backend switch (pyplot's would turn off a notebook's
+    # inline plots after the first train()), nothing to close, and no display needed
+    from matplotlib.figure import Figure
 
     steps = [h["step"] for h in history]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    fig = Figure(figsize=(6, 4), dpi=100)
+    ax = fig.subplots()
     ax.plot(steps, [h["train_loss"] for h in history], label="train", marker=".")
     ax.plot(steps, [h["val_loss"] for h in history], label="val", marker=".")
     ax.set_xlabel("step")
@@ -25,6 +25,5 @@ def plot_losses(history, path) -> Path:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp.png")
     fig.savefig(tmp)
-    plt.close(fig)
     tmp.replace(path)
     return path
