@@ -1468,12 +1468,15 @@ NOTEBOOK_FILES = {
 }
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_or_check(notebook_files, argv=None, script="tools/make_notebooks.py") -> int:
+    """(Re)write each notebook from its cells, or with ``--check`` only report stale ones (exit 1).
+
+    Shared by every notebook generator in tools/."""
+    p = argparse.ArgumentParser(description=f"write the notebooks of {script}")
     p.add_argument("--check", action="store_true", help="only compare the committed notebooks with the source here")
     args = p.parse_args(argv)
     stale = []
-    for name, cells in NOTEBOOK_FILES.items():
+    for name, cells in notebook_files.items():
         path = NOTEBOOKS / name
         text = render(cells)
         if args.check:
@@ -1483,9 +1486,13 @@ def main(argv=None) -> int:
             path.write_text(text)
             print(f"wrote {path.relative_to(ROOT)} ({len(cells)} cells)")
     if stale:
-        print("out of date (run python tools/make_notebooks.py):", ", ".join(stale), file=sys.stderr)
+        print(f"out of date (run python {script}):", ", ".join(stale), file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv=None) -> int:
+    return write_or_check(NOTEBOOK_FILES, argv, "tools/make_notebooks.py")
 
 
 if __name__ == "__main__":

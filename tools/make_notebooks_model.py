@@ -9,34 +9,10 @@ Editing the text here and regenerating keeps the .ipynb JSON diff-free and revie
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
-
-
-KERNEL = {
-    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-    "language_info": {"name": "python"},
-}
-
-
-def md(text):
-    return ("md", text.strip("\n"))
-
-
-def code(text):
-    return ("code", text.strip("\n"))
-
-
-def hint(text):
-    """A collapsed hint for the "Check yourself" exercises (click to open in Jupyter)."""
-    return f"<details><summary>Hint</summary>\n\n{text.strip()}\n\n</details>"
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+from make_notebooks import code, hint, md, write_or_check  # noqa: E402  (shared cell helpers)
 
 
 # ============================================================================ 04
@@ -1710,36 +1686,8 @@ NOTEBOOK_CELLS = {
 }
 
 
-def build(cells):
-    """The notebook's JSON text: nbformat v4, no outputs, Python 3 kernel (same layout as
-    tools/make_notebooks.py, which writes notebooks 00-03)."""
-    nb = new_notebook(metadata=dict(KERNEL))
-    for i, (kind, text) in enumerate(cells):
-        cell = new_markdown_cell(text) if kind == "md" else new_code_cell(text)
-        cell["id"] = f"cell-{i:02d}"  # stable ids: regenerating gives identical files
-        nb.cells.append(cell)
-    nbformat.validate(nb)
-    return nbformat.writes(nb) + "\n"
-
-
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="only compare; exit 1 if a notebook is out of date")
-    args = ap.parse_args(argv)
-    stale = []
-    for name, cells in NOTEBOOK_CELLS.items():
-        path, text = NOTEBOOKS / name, build(cells)
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(name)
-            continue
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text)
-        print("wrote", path.relative_to(ROOT))
-    if stale:
-        print("out of date (run python tools/make_notebooks_model.py):", ", ".join(stale))
-        return 1
-    return 0
+    return write_or_check(NOTEBOOK_CELLS, argv, "tools/make_notebooks_model.py")
 
 
 if __name__ == "__main__":

@@ -11,12 +11,11 @@ for an unchanged source.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_notebooks import code, hint, md, render
+from make_notebooks import code, hint, md, write_or_check
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -1121,23 +1120,7 @@ NOTEBOOK_CELLS = {
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="only compare; exit 1 if a notebook is out of date")
-    args = ap.parse_args(argv)
-    stale = []
-    for name, cells in NOTEBOOK_CELLS.items():
-        path, text = NOTEBOOKS / name, render(cells)
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(name)
-            continue
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text)
-        print("wrote", path.relative_to(ROOT))
-    if stale:
-        print("out of date (run python tools/make_notebooks_training.py):", ", ".join(stale))
-        return 1
-    return 0
+    return write_or_check(NOTEBOOK_CELLS, argv, "tools/make_notebooks_training.py")
 
 
 if __name__ == "__main__":
