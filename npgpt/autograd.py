@@ -25,8 +25,6 @@ import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
-
 _grad_enabled = True
 
 
