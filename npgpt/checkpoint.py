@@ -1,4 +1,4 @@
-"""Checkpoints: a folder of safetensors (arrays) and JSON (everything else). Never pickle.
+"""Checkpoints: a folder of safetensors (arrays) and JSON (everything else). Nothing is pickled.
 
 Layout of ``DIR``::
 

@@ -141,7 +141,7 @@ class Optimizer:
     # ----- checkpoints ---------------------------------------------------
 
     def state_dict(self):
-        """Everything needed to resume, split so that no pickle is needed.
+        """Everything needed to resume, split so that nothing needs pickling.
 
         Returns ``{"step": int, "param_groups": [...], "state": {...},
         "scalars": {...}}`` where
