@@ -152,6 +152,18 @@ def _checkpoint(cfg, run, dataset, out):
     run.model.set_rng(run.dropout_rng)
 
 
+def _start_fresh(out, overwrite):
+    from .checkpoint import CheckpointError
+
+    held = [p for p in (out / "checkpoint", out / "checkpoint.old") if (p / "state.json").exists()]
+    if held and not overwrite:
+        raise CheckpointError(
+            f"{out} already holds a training run's checkpoint: continue it with --resume, choose another "
+            "--out-dir, or pass --overwrite to replace it"
+        )
+    (out / "log.jsonl").unlink(missing_ok=True)  # the log describes this run only
+
+
 def _resume(cfg, run, dataset, out):
     from .checkpoint import CheckpointError
 
@@ -185,8 +197,12 @@ def evaluate(model, batches, device="cpu"):
     return float(np.mean(losses))
 
 
-def train(cfg: TrainConfig, resume=False, stop_after=None, log=print) -> TrainResult:
-    """Train per ``cfg``; ``stop_after`` ends early after that many steps (as Ctrl-C would)."""
+def train(cfg: TrainConfig, resume=False, stop_after=None, log=print, overwrite=False) -> TrainResult:
+    """Train per ``cfg``; ``stop_after`` ends early after that many steps (as Ctrl-C would).
+
+    A new run refuses an ``out_dir`` that already holds a checkpoint (nothing is lost by accident)
+    unless ``overwrite=True``, which starts the folder's log afresh.
+    """
     from .backend import to_device
     from .optim import CosineWarmup, clip_grad_norm_, set_lr
     from .plots import plot_losses
@@ -202,6 +218,8 @@ def train(cfg: TrainConfig, resume=False, stop_after=None, log=print) -> TrainRe
     if resume:
         _resume(cfg, run, dataset, out)
         log(f"resumed from {out / 'checkpoint'} at step {run.step}")
+    else:
+        _start_fresh(out, overwrite)
     model, opt = run.model, run.optimizer
     sched = CosineWarmup(cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.min_lr)
     evals = {s: dataset.fixed_batches(s, cfg.eval_batches, cfg.batch_size, cfg.block_size, seed=cfg.seed + 3)
@@ -325,6 +343,7 @@ def add_parser(sub):
                        description=__doc__.split("\n\n")[0])
     p.add_argument("--config", help="TOML or JSON file of settings (flags given here override it)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out-dir")
+    p.add_argument("--overwrite", action="store_true", help="start afresh even if --out-dir holds a checkpoint")
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
@@ -358,7 +377,7 @@ def main(args) -> int:
 
     try:
         cfg = config_from_args(args)
-        res = train(cfg, resume=args.resume)
+        res = train(cfg, resume=args.resume, overwrite=args.overwrite)
     except (ValueError, TypeError, DataError, CheckpointError, DeviceError, OSError) as e:
         print(f"npgpt train: {e}", file=sys.stderr)
         return 2

@@ -345,3 +345,22 @@ def test_data_errors_are_clear(tmp_path):
     msg = run(short)
     assert "block_size=16" in msg and "needs at least 17" in msg
     assert "directory" in run(tmp_path)
+
+
+def test_a_new_run_refuses_a_folder_that_holds_a_checkpoint(tmp_path):
+    """Nothing is lost by accident: a second fresh run needs --resume, another folder or --overwrite."""
+    from npgpt.checkpoint import CheckpointError
+    from npgpt.train import TrainConfig, train
+
+    text = tmp_path / "t.txt"
+    text.write_text("to be or not to be, that is the question\n" * 40)
+    cfg = TrainConfig(data=str(text), out_dir=str(tmp_path / "run"), n_layer=1, n_head=2, n_embd=16, block_size=8,
+                      batch_size=4, max_steps=6, warmup_steps=2, eval_interval=3, eval_batches=2, progress=False,
+                      sample_chars=0)
+    train(cfg, log=lambda *a: None)
+    with pytest.raises(CheckpointError, match="--resume"):
+        train(cfg, log=lambda *a: None)
+    res = train(cfg, log=lambda *a: None, overwrite=True)
+    assert res.step == 6
+    steps = [line for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert len(steps) == 3  # steps 0, 3, 6 of the new run only
