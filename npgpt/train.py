@@ -13,6 +13,7 @@ random-number generators are restored, so a resumed run matches an uninterrupted
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import signal
@@ -347,20 +348,12 @@ def add_parser(sub):
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
-            p.add_argument(flag, action=_BoolAction, default=None, help=f"{f.metadata['help']} (default: {f.default})")
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                           help=f"{f.metadata['help']} (default: {f.default})")
         else:
             typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
             p.add_argument(flag, type=typ, default=None, help=f"{f.metadata['help']} (default: {f.default})")
     p.set_defaults(func=main)
-
-
-class _BoolAction:
-    """--flag / --no-flag style booleans for ``argparse``."""
-
-    def __new__(cls, option_strings, dest, **kw):
-        import argparse
-
-        return argparse.BooleanOptionalAction(option_strings, dest, default=kw.get("default"), help=kw.get("help"))
 
 
 def config_from_args(args) -> TrainConfig:
