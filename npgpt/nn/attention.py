@@ -31,28 +31,11 @@ import numpy as np
 from .. import functional as F
 from ..autograd import is_grad_enabled
 from ..backend import get_array_module
+from ..ops.attention import causal_mask
 from ..tensor import Tensor
 from .layers import Dropout, Linear
 from .module import Module
 from .positional import RotaryEmbedding
-
-_MASKS: dict = {}
-
-
-def causal_mask(Tq, Tk):
-    """Boolean (Tq, Tk) mask, True where key j is in the future of query i: j > i + (Tk - Tq).
-
-    With Tq == Tk it is the strict upper triangle; with Tq < Tk the queries are the last Tq
-    positions (the earlier Tk - Tq came from a cache). NumPy; cached per shape.
-    """
-    m = _MASKS.get((Tq, Tk))
-    if m is None:
-        m = np.triu(np.ones((Tq, Tk), dtype=bool), k=1 + Tk - Tq)
-        if len(_MASKS) > 64:
-            _MASKS.clear()
-        _MASKS[(Tq, Tk)] = m
-    return m
-
 
 def attention_composed(q, k, v, causal=True, dropout_p=0.0, rng=None):
     """softmax(q k^T / sqrt(hs) + causal mask) (dropout) @ v from primitive ops.

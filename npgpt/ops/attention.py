@@ -31,20 +31,31 @@ from ..autograd import Case, Function
 from ..backend import get_array_module
 from ._cases import rand
 
-_MASKS: dict = {}
+_CACHE: dict = {}
+
+
+def _cached(key, make):
+    value = _CACHE.get(key)
+    if value is None:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        value = _CACHE[key] = make()
+    return value
+
+
+def causal_mask(Tq, Tk):
+    """Boolean (Tq, Tk) NumPy mask, True where key j is in the future of query i: j > i + (Tk - Tq).
+
+    With Tq == Tk it is the strict upper triangle; with Tq < Tk the queries are the last Tq
+    positions (the earlier Tk - Tq came from a cache). Cached per shape.
+    """
+    return _cached(("mask", Tq, Tk), lambda: np.triu(np.ones((Tq, Tk), dtype=bool), k=1 + Tk - Tq))
 
 
 def causal_bias(xp, Tq, Tk, dtype):
-    """(Tq, Tk) additive mask: 0 where key j <= Tk - Tq + i, -inf after (cached per shape)."""
-    key = (xp.__name__, Tq, Tk, np.dtype(dtype).str)
-    bias = _MASKS.get(key)
-    if bias is None:
-        future = np.arange(Tk)[None, :] > (np.arange(Tq)[:, None] + (Tk - Tq))
-        bias = xp.asarray(np.where(future, -np.inf, 0.0).astype(dtype))
-        if len(_MASKS) > 64:
-            _MASKS.clear()
-        _MASKS[key] = bias
-    return bias
+    """The same mask as an additive (Tq, Tk) array of module ``xp``: -inf where masked, else 0."""
+    return _cached((xp.__name__, Tq, Tk, np.dtype(dtype).str),
+                   lambda: xp.asarray(np.where(causal_mask(Tq, Tk), -np.inf, 0.0).astype(dtype)))
 
 
 class ScaledDotProductAttention(Function):
