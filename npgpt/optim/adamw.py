@@ -3,7 +3,8 @@
 import math
 import numbers
 
-from .optimizer import Optimizer, array_module
+from ..backend import get_array_module
+from .optimizer import Optimizer
 
 
 class AdamW(Optimizer):
@@ -48,7 +49,7 @@ class AdamW(Optimizer):
                 raise ValueError(f"invalid {name}: {v!r} (must be a number >= 0)")
 
     def _update(self, group, index, p, g, state):
-        xp = array_module(p.data)
+        xp = get_array_module(p.data)
         lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         b1, b2 = (float(b) for b in group["betas"])
         if not state:

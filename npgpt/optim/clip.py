@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 
+from ..backend import get_array_module
+
 
 def clip_grad_norm_(params, max_norm, eps=1e-6):
     """Scale all gradients together so their global L2 norm is at most ``max_norm``.
@@ -27,7 +29,7 @@ def clip_grad_norm_(params, max_norm, eps=1e-6):
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return 0.0
-    xp = np if isinstance(grads[0], np.ndarray) else __import__("cupy")
+    xp = get_array_module(grads[0])
     total = 0.0
     for g in grads:
         flat = g.ravel()  # a view for contiguous arrays: no g*g temporary

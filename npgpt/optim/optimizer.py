@@ -18,10 +18,7 @@ import numbers
 
 import numpy as np
 
-
-def array_module(a):
-    """NumPy for NumPy arrays, otherwise CuPy (imported only when needed)."""
-    return np if isinstance(a, np.ndarray) else __import__("cupy")
+from ..backend import device_of, get_array_module, to_device
 
 
 def _plain(value):
@@ -35,10 +32,9 @@ def _plain(value):
 
 def _copy_like(value, like):
     """Fresh copy of ``value`` with the dtype and array module of ``like``."""
-    xp = array_module(like)
-    if xp is np and hasattr(value, "get"):
-        value = value.get()  # CuPy -> NumPy
-    return xp.array(value, dtype=like.dtype, copy=True)
+    if hasattr(value, "dtype"):
+        value = to_device(value, device_of(like))
+    return get_array_module(like).array(value, dtype=like.dtype, copy=True)
 
 
 class Optimizer:
@@ -109,10 +105,10 @@ class Optimizer:
         """A work buffer shaped like ``p``: a view of one flat buffer shared by all parameters
         (updates run one parameter at a time), so a step allocates nothing and the scratch
         costs the size of the largest parameter, not a copy of the model."""
-        key = (array_module(p.data).__name__, p.data.dtype.str)
+        key = (get_array_module(p.data).__name__, p.data.dtype.str)
         buf = self._scratch.get(key)
         if buf is None or buf.size < p.data.size:
-            buf = self._scratch[key] = array_module(p.data).empty(max(p.data.size, 1), dtype=p.data.dtype)
+            buf = self._scratch[key] = get_array_module(p.data).empty(max(p.data.size, 1), dtype=p.data.dtype)
         return buf[: p.data.size].reshape(p.data.shape)
 
     def zero_grad(self, set_to_none=True):

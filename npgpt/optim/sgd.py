@@ -2,7 +2,8 @@
 
 import numbers
 
-from .optimizer import Optimizer, array_module
+from ..backend import get_array_module
+from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
@@ -37,7 +38,7 @@ class SGD(Optimizer):
             raise ValueError("nesterov momentum requires momentum > 0")
 
     def _update(self, group, index, p, g, state):
-        xp = array_module(p.data)
+        xp = get_array_module(p.data)
         lr, mom, wd = float(group["lr"]), float(group["momentum"]), float(group["weight_decay"])
         s = self._scratch_for(index, p)
         d = g  # never modify g: the gradient belongs to the caller
