@@ -31,13 +31,7 @@ def generate_stream(model, idx, max_new_tokens, temperature=1.0, top_k=None, top
     check_sampling_args(temperature, top_k, top_p)
     if int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens}")
-    ids = array_of(idx)
-    w = model.transformer.wte.weight.data
-    ids = to_device(np.asarray(ids) if isinstance(ids, (list, tuple)) else ids, device_of(w))
-    if ids.ndim == 1:
-        ids = ids[None, :]
-    if ids.shape[1] == 0:
-        raise ValueError("generate: the prompt is empty; give at least one token")
+    ids = _prompt_ids(model, idx)
     if isinstance(rng, (int, np.integer)) or rng is None:
         rng = np.random.default_rng(rng)
     # the checks above run at the call; the steps below only when the caller starts iterating
@@ -70,11 +64,19 @@ def generate(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None
 
     temperature 0 is greedy decoding; ``top_k`` / ``top_p`` restrict sampling (``npgpt.sampling``).
     """
+    ids = _prompt_ids(model, idx)
+    new = list(generate_stream(model, ids, max_new_tokens, temperature, top_k, top_p, rng, use_cache))
+    xp = get_array_module(ids)
+    return xp.concatenate([ids] + [n[:, None].astype(ids.dtype) for n in new], axis=1) if new else ids
+
+
+def _prompt_ids(model, idx):
+    """The prompt as a (B, T) int array on the model's device (a 1-D prompt is one sequence)."""
     ids = array_of(idx)
     ids = np.asarray(ids) if isinstance(ids, (list, tuple)) else ids
-    ids = ids[None, :] if ids.ndim == 1 else ids
-    new = list(generate_stream(model, ids, max_new_tokens, temperature, top_k, top_p, rng, use_cache))
-    w = model.transformer.wte.weight.data
-    xp = get_array_module(w)
-    ids = to_device(ids, device_of(w))
-    return xp.concatenate([ids] + [n[:, None].astype(ids.dtype) for n in new], axis=1) if new else ids
+    ids = to_device(ids, device_of(model.transformer.wte.weight.data))
+    if ids.ndim == 1:
+        ids = ids[None, :]
+    if ids.shape[1] == 0:
+        raise ValueError("generate: the prompt is empty; give at least one token")
+    return ids

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from ..autograd import array_of
 from ..backend import device_of, to_device
-from ..tensor import Tensor
 from .attention import KVCache
 from .block import Block
 from .init import as_generator
@@ -100,7 +100,7 @@ class GPT(Module):
         return logits, loss
 
     def _check_ids(self, idx, what, check_range=True):
-        a = idx.data if isinstance(idx, Tensor) else idx
+        a = array_of(idx)
         if not hasattr(a, "dtype"):
             a = np.asarray(a)
         if a.dtype.kind not in "iu":

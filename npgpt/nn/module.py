@@ -16,6 +16,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from ..autograd import array_of
 from ..backend import check_device, get_array_module, to_device
 from ..tensor import Tensor
 
@@ -260,11 +261,9 @@ class Module:
 
 def _array_of(v):
     """The array inside a Tensor (or a torch tensor, via NumPy), else the value itself."""
-    if isinstance(v, Tensor):
-        return v.data
     if type(v).__module__.split(".")[0] == "torch":
         return v.detach().cpu().numpy()
-    return v
+    return array_of(v)
 
 
 class ModuleList(Module):

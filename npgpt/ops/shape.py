@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Case, Function
+from ..autograd import Case, Function, array_of
 from ..backend import get_array_module, to_device
 from ._cases import rand
 
@@ -63,10 +63,8 @@ class Transpose(Function):
 
 def _plain_index(index):
     """Tensors inside an index become arrays; report whether any advanced (array) index is used."""
-    from ..tensor import Tensor
-
     items = index if isinstance(index, tuple) else (index,)
-    items = tuple(i.data if isinstance(i, Tensor) else i for i in items)
+    items = tuple(array_of(i) for i in items)
     advanced = any(not isinstance(i, (int, slice, type(None), type(Ellipsis))) for i in items)
     return (items if isinstance(index, tuple) else items[0]), advanced
 
