@@ -222,6 +222,7 @@ def train(cfg: TrainConfig, resume=False, stop_after=None, log=print, overwrite=
     else:
         _start_fresh(out, overwrite)
     model, opt = run.model, run.optimizer
+    params = [p for g in opt.param_groups for p in g["params"]]
     sched = CosineWarmup(cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.min_lr)
     evals = {s: dataset.fixed_batches(s, cfg.eval_batches, cfg.batch_size, cfg.block_size, seed=cfg.seed + 3)
              for s in ("train", "val")}
@@ -260,7 +261,7 @@ def train(cfg: TrainConfig, resume=False, stop_after=None, log=print, overwrite=
                 opt.zero_grad()
                 loss.backward()
                 if cfg.grad_clip > 0:
-                    clip_grad_norm_(opt_params(opt), cfg.grad_clip)
+                    clip_grad_norm_(params, cfg.grad_clip)
                 opt.step()
                 run.step += 1
                 if bar is not None:
@@ -324,10 +325,6 @@ class _DeferCtrlC:
     def check(self):
         if self.pressed:
             raise KeyboardInterrupt
-
-
-def opt_params(opt):
-    return [p for g in opt.param_groups for p in g["params"]]
 
 
 def _progress(cfg, first, last):
