@@ -139,7 +139,7 @@ def _build(cfg, dataset):
     groups = param_groups_for_weight_decay(model.named_parameters(), cfg.weight_decay)
     opt = AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     run = _Run(model, opt, np.random.default_rng(cfg.seed + 1), np.random.default_rng(cfg.seed + 2))
-    model.set_rng(run.dropout_rng) if hasattr(model, "set_rng") else None
+    model.set_rng(run.dropout_rng)  # every dropout draws from the one generator a checkpoint saves
     return run
 
 
