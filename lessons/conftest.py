@@ -16,9 +16,11 @@ from lessons.grading import ENV_VAR, IMPLS, chosen_impl, load_impl
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--lesson-impl", choices=IMPLS, default=None,
+        "--lesson-impl",
+        choices=IMPLS,
+        default=None,
         help=f"which implementation the lesson graders test: solutions (default) or exercises "
-             f"(your work); the environment variable {ENV_VAR} does the same",
+        f"(your work); the environment variable {ENV_VAR} does the same",
     )
 
 

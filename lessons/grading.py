@@ -44,8 +44,10 @@ def load_impl(package: str, which: str):
         if e.name != name:
             raise
         if which == "solutions":
-            pytest.skip(f"{name} is not present (removed from the handout?): grade your work with "
-                        f"--lesson-impl=exercises or {ENV_VAR}=exercises")
+            pytest.skip(
+                f"{name} is not present (removed from the handout?): grade your work with "
+                f"--lesson-impl=exercises or {ENV_VAR}=exercises"
+            )
         raise
 
 
@@ -95,8 +97,13 @@ def stub_names(path) -> list[str]:
         for node in ast.walk(fn):
             if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
                 f, args = node.exc.func, node.exc.args
-                if (isinstance(f, ast.Name) and f.id == "NotImplementedError" and args
-                        and isinstance(args[0], ast.Constant) and str(args[0].value).startswith("TODO")):
+                if (
+                    isinstance(f, ast.Name)
+                    and f.id == "NotImplementedError"
+                    and args
+                    and isinstance(args[0], ast.Constant)
+                    and str(args[0].value).startswith("TODO")
+                ):
                     return True
         return False
 

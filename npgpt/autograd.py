@@ -22,8 +22,8 @@ walks those links in reverse topological order and calls each ``backward``.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 _grad_enabled = True
 
@@ -208,9 +208,7 @@ def unbroadcast(grad, shape):
     if grad.shape == tuple(shape):
         return grad
     extra = grad.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(
-        i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1
-    )
+    axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1)
     g = grad.sum(axis=axes, keepdims=True) if axes else grad
     return g.reshape(shape)
 
@@ -229,4 +227,3 @@ def all_functions() -> list[type[Function]]:
             out.append(c)
         stack.extend(c.__subclasses__())
     return sorted(out, key=lambda c: (c.__module__, c.__name__))
-

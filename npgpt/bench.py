@@ -169,7 +169,7 @@ def _torch_worker(name, what, steps, device):
             ids = idx
             with torch.no_grad():
                 for _ in range(n):
-                    logits, _ = model(ids[:, -cfg.block_size:])
+                    logits, _ = model(ids[:, -cfg.block_size :])
                     ids = torch.cat([ids, logits[:, -1].argmax(-1, keepdim=True)], 1)
 
         gen(4)
@@ -201,8 +201,10 @@ def run_benchmark(configs=("tiny", "baby", "mid"), repeats=3, steps=20, device="
         have_torch = True
     except ImportError:
         have_torch = False
-        log("PyTorch is not installed: only npgpt's own numbers are measured "
-            "(pip install -e '.[reference]' to compare against PyTorch)")
+        log(
+            "PyTorch is not installed: only npgpt's own numbers are measured "
+            "(pip install -e '.[reference]' to compare against PyTorch)"
+        )
     rows = []
     for name in configs:
         n_steps = max(5, steps // 4) if name == "mid" else steps
@@ -214,8 +216,11 @@ def run_benchmark(configs=("tiny", "baby", "mid"), repeats=3, steps=20, device="
                     b.append(_run_worker("torch", name, what, n_steps, device))
             row = {"config": name, "measure": what}
             if what.startswith("generate"):
-                row.update(npgpt_cache=_median(a, "tok_s_cache"), npgpt_nocache=_median(a, "tok_s_nocache"),
-                           torch_nocache=_median(b, "tok_s_nocache") if b else None)
+                row.update(
+                    npgpt_cache=_median(a, "tok_s_cache"),
+                    npgpt_nocache=_median(a, "tok_s_nocache"),
+                    torch_nocache=_median(b, "tok_s_nocache") if b else None,
+                )
                 row["cache_speedup"] = row["npgpt_cache"] / row["npgpt_nocache"]
             else:
                 row.update(npgpt_ms=_median(a, "ms"), torch_ms=_median(b, "ms") if b else None)
@@ -236,13 +241,17 @@ def format_row(r):
     shape = f"{r['config']} ({L}L {H}H {C}C T{T} B{B})"
     if r["measure"].startswith("generate"):
         label = "generate" if r["measure"] == "generate" else "past window"
-        return (f"{shape:<28} {label:<12} npgpt+cache {_fmt(r['npgpt_cache'], '8.0f')} tok/s   npgpt {_fmt(r['npgpt_nocache'], '6.0f')} tok/s"
-                f"   torch {_fmt(r['torch_nocache'], '6.0f')} tok/s   cache speed-up {r['cache_speedup']:.1f}x")
+        return (
+            f"{shape:<28} {label:<12} npgpt+cache {_fmt(r['npgpt_cache'], '8.0f')} tok/s   npgpt {_fmt(r['npgpt_nocache'], '6.0f')} tok/s"
+            f"   torch {_fmt(r['torch_nocache'], '6.0f')} tok/s   cache speed-up {r['cache_speedup']:.1f}x"
+        )
     extra = ""
     if r["measure"] == "train":
         extra = f"   peak +{_fmt(r['npgpt_peak_mb'], '.0f')} MB vs +{_fmt(r['torch_peak_mb'], '.0f')} MB"
-    return (f"{shape:<28} {r['measure']:<9}  npgpt {_fmt(r['npgpt_ms'], '8.2f')} ms   torch {_fmt(r['torch_ms'], '8.2f')} ms"
-            f"   ratio {_fmt(r['ratio'], '.2f')}{extra}")
+    return (
+        f"{shape:<28} {r['measure']:<9}  npgpt {_fmt(r['npgpt_ms'], '8.2f')} ms   torch {_fmt(r['torch_ms'], '8.2f')} ms"
+        f"   ratio {_fmt(r['ratio'], '.2f')}{extra}"
+    )
 
 
 def add_parser(sub):
@@ -258,8 +267,10 @@ def add_parser(sub):
 def main(args) -> int:
     import platform
 
-    print(f"npgpt bench: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy {np.__version__}; "
-          "medians of per-process medians, each library in its own processes, alternating")
+    print(
+        f"npgpt bench: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy {np.__version__}; "
+        "medians of per-process medians, each library in its own processes, alternating"
+    )
     rows = run_benchmark(args.configs, args.repeats, args.steps, args.device)
     if args.json:
         with open(args.json, "w") as f:
@@ -269,5 +280,9 @@ def main(args) -> int:
 
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--worker":
     lib, name, what, steps, device = sys.argv[2:7]
-    res = _npgpt_worker(name, what, int(steps), device) if lib == "npgpt" else _torch_worker(name, what, int(steps), device)
+    res = (
+        _npgpt_worker(name, what, int(steps), device)
+        if lib == "npgpt"
+        else _torch_worker(name, what, int(steps), device)
+    )
     print(json.dumps(res))

@@ -56,7 +56,9 @@ def main(args) -> int:
         n += 1
         ops.add(r.op)
         n_fail += not r.ok
-        print(f"{r.op:<28.28}{r.case:<22.22}{r.shapes:<34.34}{r.max_rel_err:>12.2e}  {r.verdict}{'' if r.ok else '  FAIL'}")
+        print(
+            f"{r.op:<28.28}{r.case:<22.22}{r.shapes:<34.34}{r.max_rel_err:>12.2e}  {r.verdict}{'' if r.ok else '  FAIL'}"
+        )
     print("-" * len(header))
     print(f"{len(ops)} ops, {n} cases, {n_fail} failed (float64, central differences, random upstream gradient)")
     rest = uncovered_ops()

@@ -91,8 +91,18 @@ class GradcheckReport:
     __repr__ = __str__
 
 
-def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max_samples=None,
-              allow_float32=False, raise_on_fail=False) -> GradcheckReport:
+def gradcheck(
+    fn,
+    inputs,
+    params=(),
+    eps=1e-6,
+    atol=1e-5,
+    rtol=1e-3,
+    seed=0,
+    max_samples=None,
+    allow_float32=False,
+    raise_on_fail=False,
+) -> GradcheckReport:
     """Check ``fn(*inputs)``'s gradients w.r.t. every input (and ``params``) that requires grad.
 
     ``fn`` returns a tensor; ``inputs`` are passed to it; ``params`` are further tensors it uses
@@ -134,7 +144,11 @@ def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max
             t.data = get_array_module(t.data).ascontiguousarray(t.data)
         flat = t.data.reshape(-1)  # a view: perturbing it perturbs t
         n = flat.size
-        idx = np.arange(n) if max_samples is None or n <= max_samples else np.sort(rng.choice(n, max_samples, replace=False))
+        idx = (
+            np.arange(n)
+            if max_samples is None or n <= max_samples
+            else np.sort(rng.choice(n, max_samples, replace=False))
+        )
         num = np.empty(len(idx))
         for j, i in enumerate(idx):
             orig = flat[i].item()
@@ -152,9 +166,17 @@ def gradcheck(fn, inputs, params=(), eps=1e-6, atol=1e-5, rtol=1e-3, seed=0, max
         w = int(np.argmax(abs_err - (atol + rtol * np.abs(num)))) if not ok else int(np.argmax(rel_err))
         name = getattr(t, "name", None) or f"input {k}"
         report.inputs.append(
-            InputReport(name, tuple(t.shape), len(idx), float(abs_err.max(initial=0)), float(rel_err.max(initial=0)),
-                        tuple(int(v) for v in np.unravel_index(idx[w], t.shape)) if t.shape else (),
-                        float(ana[w]) if len(idx) else 0.0, float(num[w]) if len(idx) else 0.0, ok)
+            InputReport(
+                name,
+                tuple(t.shape),
+                len(idx),
+                float(abs_err.max(initial=0)),
+                float(rel_err.max(initial=0)),
+                tuple(int(v) for v in np.unravel_index(idx[w], t.shape)) if t.shape else (),
+                float(ana[w]) if len(idx) else 0.0,
+                float(num[w]) if len(idx) else 0.0,
+                ok,
+            )
         )
     for t, g in zip(tensors, saved_grads):
         t.grad = g

@@ -29,7 +29,9 @@ def tune_malloc(threshold_bytes: int = 1 << 30) -> bool:
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        ok = libc.mallopt(_M_MMAP_THRESHOLD, min(threshold_bytes, 32 << 20)) and libc.mallopt(_M_TRIM_THRESHOLD, threshold_bytes)
+        ok = libc.mallopt(_M_MMAP_THRESHOLD, min(threshold_bytes, 32 << 20)) and libc.mallopt(
+            _M_TRIM_THRESHOLD, threshold_bytes
+        )
     except (OSError, AttributeError):
         return False
     _tuned = bool(ok)

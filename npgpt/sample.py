@@ -24,8 +24,18 @@ def load_for_sampling(checkpoint, device="cpu"):
     return model, CharTokenizer.from_json(ck["tokenizer_json"])
 
 
-def sample_text(checkpoint, prompt="\n", max_new_tokens=500, temperature=1.0, top_k=None, top_p=None, seed=None,
-                device="cpu", stream=False, out=None):
+def sample_text(
+    checkpoint,
+    prompt="\n",
+    max_new_tokens=500,
+    temperature=1.0,
+    top_k=None,
+    top_p=None,
+    seed=None,
+    device="cpu",
+    stream=False,
+    out=None,
+):
     """Generate ``max_new_tokens`` characters after ``prompt``; returns prompt + continuation.
 
     With ``stream=True`` each character is written to ``out`` (stdout) as soon as it is made.
@@ -35,8 +45,9 @@ def sample_text(checkpoint, prompt="\n", max_new_tokens=500, temperature=1.0, to
     check_sampling_args(temperature, top_k, top_p)
     model, tok = load_for_sampling(checkpoint, device)
     ids = tok.encode(prompt)[None, :]  # names any character the vocabulary lacks
-    steps = model.generate_stream(ids, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-                                  rng=np.random.default_rng(seed))  # checks max_new_tokens before printing
+    steps = model.generate_stream(
+        ids, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p, rng=np.random.default_rng(seed)
+    )  # checks max_new_tokens before printing
     out = out or sys.stdout
     if stream:
         out.write(prompt)
@@ -53,10 +64,14 @@ def sample_text(checkpoint, prompt="\n", max_new_tokens=500, temperature=1.0, to
 
 def add_parser(sub):
     p = sub.add_parser("sample", help="generate text from a trained checkpoint, streamed as it is made")
-    p.add_argument("--checkpoint", default="runs/shakespeare/checkpoint", help="checkpoint folder (default: %(default)s)")
+    p.add_argument(
+        "--checkpoint", default="runs/shakespeare/checkpoint", help="checkpoint folder (default: %(default)s)"
+    )
     p.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
     p.add_argument("--max-new-tokens", type=int, default=500, help="characters to generate (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; higher = more random (default: %(default)s)")
+    p.add_argument(
+        "--temperature", type=float, default=0.8, help="0 = greedy; higher = more random (default: %(default)s)"
+    )
     p.add_argument("--top-k", type=int, default=None, help="sample only from the k most likely tokens")
     p.add_argument("--top-p", type=float, default=None, help="sample only from the smallest set with probability >= p")
     p.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
@@ -70,8 +85,17 @@ def main(args) -> int:
     from .data import DataError
 
     try:
-        sample_text(args.checkpoint, args.prompt, args.max_new_tokens, args.temperature, args.top_k, args.top_p,
-                    args.seed, args.device, stream=True)
+        sample_text(
+            args.checkpoint,
+            args.prompt,
+            args.max_new_tokens,
+            args.temperature,
+            args.top_k,
+            args.top_p,
+            args.seed,
+            args.device,
+            stream=True,
+        )
     except (CheckpointError, DataError, DeviceError, ValueError) as e:
         print(f"\nnpgpt sample: {e}", file=sys.stderr)
         return 2

@@ -48,9 +48,7 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None, device=None, name=None):
         self.data = _to_array(data, dtype, device)
         if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(
-                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}"
-            )
+            raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._ctx = None
@@ -123,9 +121,7 @@ class Tensor:
         try:
             dt = np.dtype(device_or_dtype)
         except TypeError:
-            raise DeviceError(
-                f"to(): {device_or_dtype!r} is neither a device ('cpu', 'cuda') nor a dtype"
-            ) from None
+            raise DeviceError(f"to(): {device_or_dtype!r} is neither a device ('cpu', 'cuda') nor a dtype") from None
         return self if dt == self.dtype else ToDtype.apply(self, dtype=dt)
 
     def float(self):
@@ -264,12 +260,36 @@ def _install_methods():
     T.__rmatmul__ = lambda a, b: F.matmul(b, a)
     T.__neg__ = lambda a: F.neg(a)
     T.__getitem__ = lambda a, idx: F.getitem(a, idx)
-    for name, op in [("lt", operator.lt), ("le", operator.le), ("gt", operator.gt), ("ge", operator.ge),
-                     ("eq", operator.eq), ("ne", operator.ne)]:
+    for name, op in [
+        ("lt", operator.lt),
+        ("le", operator.le),
+        ("gt", operator.gt),
+        ("ge", operator.ge),
+        ("eq", operator.eq),
+        ("ne", operator.ne),
+    ]:
         setattr(T, f"__{name}__", _compare(op))
-    for name in ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "gelu", "sum", "mean", "var", "max",
-                 "reshape", "transpose", "permute", "swapaxes", "softmax", "log_softmax", "masked_fill",
-                 "split"]:
+    for name in [
+        "exp",
+        "log",
+        "sqrt",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "gelu",
+        "sum",
+        "mean",
+        "var",
+        "max",
+        "reshape",
+        "transpose",
+        "permute",
+        "swapaxes",
+        "softmax",
+        "log_softmax",
+        "masked_fill",
+        "split",
+    ]:
         setattr(T, name, getattr(F, name))
     T.view = F.reshape
 

@@ -70,9 +70,17 @@ class TrainConfig:
     def model_config(self, vocab_size):
         from .nn import GPTConfig
 
-        return GPTConfig(vocab_size=vocab_size, block_size=self.block_size, n_layer=self.n_layer,
-                         n_head=self.n_head, n_embd=self.n_embd, dropout=self.dropout, bias=self.bias,
-                         pos_encoding=self.pos_encoding, attention=self.attention)
+        return GPTConfig(
+            vocab_size=vocab_size,
+            block_size=self.block_size,
+            n_layer=self.n_layer,
+            n_head=self.n_head,
+            n_embd=self.n_embd,
+            dropout=self.dropout,
+            bias=self.bias,
+            pos_encoding=self.pos_encoding,
+            attention=self.attention,
+        )
 
     @classmethod
     def from_file(cls, path):
@@ -134,8 +142,12 @@ def _build(cfg, dataset):
     from .nn import GPT
     from .optim import AdamW, param_groups_for_weight_decay
 
-    model = GPT(cfg.model_config(dataset.vocab_size), rng=np.random.default_rng(cfg.seed),
-                dtype=np.dtype(cfg.dtype), device=cfg.device)
+    model = GPT(
+        cfg.model_config(dataset.vocab_size),
+        rng=np.random.default_rng(cfg.seed),
+        dtype=np.dtype(cfg.dtype),
+        device=cfg.device,
+    )
     groups = param_groups_for_weight_decay(model.named_parameters(), cfg.weight_decay)
     opt = AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     run = _Run(model, opt, np.random.default_rng(cfg.seed + 1), np.random.default_rng(cfg.seed + 2))
@@ -144,8 +156,12 @@ def _build(cfg, dataset):
 
 
 def _checkpoint(cfg, run, dataset, out):
-    state = {"step": run.step, "batch_rng": rng_state(run.batch_rng), "dropout_rng": rng_state(run.dropout_rng),
-             "history": run.history}
+    state = {
+        "step": run.step,
+        "batch_rng": rng_state(run.batch_rng),
+        "dropout_rng": rng_state(run.dropout_rng),
+        "history": run.history,
+    }
     config = {"model": run.model.config.to_dict(), "train": dataclasses.asdict(cfg)}
     save_checkpoint(out / "checkpoint", run.model, config, dataset.tokenizer, run.optimizer, state)
     # GPU dropout draws from CuPy generators seeded from the host generator; re-seed them at every
@@ -205,10 +221,9 @@ def train(cfg: TrainConfig, resume=False, stop_after=None, log=print, overwrite=
     unless ``overwrite=True``, which starts the folder's log afresh.
     """
     from .backend import to_device
+    from .memory import tune_malloc
     from .optim import CosineWarmup, clip_grad_norm_, set_lr
     from .plots import plot_losses
-
-    from .memory import tune_malloc
 
     cfg.validate()
     tune_malloc()  # reuse freed activation buffers instead of page-faulting them in every step
@@ -224,16 +239,27 @@ def train(cfg: TrainConfig, resume=False, stop_after=None, log=print, overwrite=
     model, opt = run.model, run.optimizer
     params = [p for g in opt.param_groups for p in g["params"]]
     sched = CosineWarmup(cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.min_lr)
-    evals = {s: dataset.fixed_batches(s, cfg.eval_batches, cfg.batch_size, cfg.block_size, seed=cfg.seed + 3)
-             for s in ("train", "val")}
-    log(f"{dataset.describe()}\nmodel: {model.num_parameters():,} parameters, {cfg.n_layer} layers, "
+    evals = {
+        s: dataset.fixed_batches(s, cfg.eval_batches, cfg.batch_size, cfg.block_size, seed=cfg.seed + 3)
+        for s in ("train", "val")
+    }
+    log(
+        f"{dataset.describe()}\nmodel: {model.num_parameters():,} parameters, {cfg.n_layer} layers, "
         f"{cfg.n_head} heads, width {cfg.n_embd}, context {cfg.block_size}; {cfg.max_steps} steps of "
-        f"batch {cfg.batch_size} on {cfg.device}")
+        f"batch {cfg.batch_size} on {cfg.device}"
+    )
 
     def record():
         tr, va = evaluate(model, evals["train"], cfg.device), evaluate(model, evals["val"], cfg.device)
-        run.history.append({"step": run.step, "train_loss": tr, "val_loss": va, "lr": sched(max(run.step - 1, 0)),
-                            "time": round(time.time() - t0 + prior_time, 2)})
+        run.history.append(
+            {
+                "step": run.step,
+                "train_loss": tr,
+                "val_loss": va,
+                "lr": sched(max(run.step - 1, 0)),
+                "time": round(time.time() - t0 + prior_time, 2),
+            }
+        )
         with open(out / "log.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(run.history[-1]) + "\n")
         plot_losses(run.history, out / "loss.png")
@@ -268,8 +294,12 @@ def train(cfg: TrainConfig, resume=False, stop_after=None, log=print, overwrite=
                     bar.update(1)
                     # every 10 steps: reading the loss waits for the device (a GPU sync)
                     if run.step % 10 == 0 or run.step == last:
-                        bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}",
-                                        tok_s=f"{tokens / (time.perf_counter() - t_step):,.0f}", refresh=False)
+                        bar.set_postfix(
+                            loss=f"{loss.item():.3f}",
+                            lr=f"{lr:.2e}",
+                            tok_s=f"{tokens / (time.perf_counter() - t_step):,.0f}",
+                            refresh=False,
+                        )
                 if run.step % cfg.eval_interval == 0 or run.step == cfg.max_steps:
                     tr, va = record()
                     _checkpoint(cfg, run, dataset, out)
@@ -278,8 +308,10 @@ def train(cfg: TrainConfig, resume=False, stop_after=None, log=print, overwrite=
     except KeyboardInterrupt:
         interrupted = True
         if ctrl_c.forced:
-            log(f"\nstopped at once by a second Ctrl-C during step {run.step + 1}: not saved (the last "
-                f"checkpoint in {out / 'checkpoint'} is kept)")
+            log(
+                f"\nstopped at once by a second Ctrl-C during step {run.step + 1}: not saved (the last "
+                f"checkpoint in {out / 'checkpoint'} is kept)"
+            )
         else:
             log(f"\ninterrupted at step {run.step}: saving a checkpoint to {out / 'checkpoint'}")
     finally:
@@ -337,16 +369,23 @@ def _progress(cfg, first, last):
 
 # ----------------------------------------------------------------------------- command line
 def add_parser(sub):
-    p = sub.add_parser("train", help="train a GPT on a text file (default: the shipped Shakespeare)",
-                       description=__doc__.split("\n\n")[0])
+    p = sub.add_parser(
+        "train",
+        help="train a GPT on a text file (default: the shipped Shakespeare)",
+        description=__doc__.split("\n\n")[0],
+    )
     p.add_argument("--config", help="TOML or JSON file of settings (flags given here override it)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out-dir")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if --out-dir holds a checkpoint")
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                           help=f"{f.metadata['help']} (default: {f.default})")
+            p.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"{f.metadata['help']} (default: {f.default})",
+            )
         else:
             typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
             p.add_argument(flag, type=typ, default=None, help=f"{f.metadata['help']} (default: {f.default})")
@@ -355,7 +394,9 @@ def add_parser(sub):
 
 def config_from_args(args) -> TrainConfig:
     cfg = TrainConfig.from_file(args.config) if args.config else TrainConfig()
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
+    overrides = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None
+    }
     return dataclasses.replace(cfg, **overrides)
 
 
@@ -371,15 +412,23 @@ def main(args) -> int:
     except (ValueError, TypeError, DataError, CheckpointError, DeviceError, OSError) as e:
         print(f"npgpt train: {e}", file=sys.stderr)
         return 2
-    print(f"\n{'stopped' if res.interrupted else 'done'} at step {res.step} in {res.seconds:.0f} s: "
-          f"train loss {res.train_loss:.4f}, val loss {res.val_loss:.4f}; "
-          f"checkpoint, log.jsonl and loss.png in {res.out_dir}")
+    print(
+        f"\n{'stopped' if res.interrupted else 'done'} at step {res.step} in {res.seconds:.0f} s: "
+        f"train loss {res.train_loss:.4f}, val loss {res.val_loss:.4f}; "
+        f"checkpoint, log.jsonl and loss.png in {res.out_dir}"
+    )
     if res.interrupted:
         return 130
     if cfg.sample_chars > 0:
         print("\n--- a sample (temperature 0.8, top-k 40) ---")
-        sample_text(res.out_dir / "checkpoint", prompt="\n", max_new_tokens=cfg.sample_chars, temperature=0.8,
-                    top_k=40, seed=cfg.seed, stream=True)
+        sample_text(
+            res.out_dir / "checkpoint",
+            prompt="\n",
+            max_new_tokens=cfg.sample_chars,
+            temperature=0.8,
+            top_k=40,
+            seed=cfg.seed,
+            stream=True,
+        )
         print()
     return 0
-

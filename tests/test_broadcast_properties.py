@@ -40,8 +40,11 @@ def check(fn, inputs):
 
 
 @SETTINGS
-@given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=1, max_side=3),
-       op=st.sampled_from(sorted(BINARY)), seed=st.integers(0, 2**16))
+@given(
+    shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=1, max_side=3),
+    op=st.sampled_from(sorted(BINARY)),
+    seed=st.integers(0, 2**16),
+)
 def test_binary_broadcast(shapes, op, seed):
     (sa, sb), result = shapes.input_shapes, shapes.result_shape
     a = make(sa, seed, positive=op == "pow")  # a ** b needs a > 0 for b's gradient
@@ -51,8 +54,10 @@ def test_binary_broadcast(shapes, op, seed):
 
 
 @SETTINGS
-@given(shapes=mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=4, min_side=1, max_side=3),
-       seed=st.integers(0, 2**16))
+@given(
+    shapes=mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=4, min_side=1, max_side=3),
+    seed=st.integers(0, 2**16),
+)
 def test_where_broadcast(shapes, seed):
     sc, sa, sb = shapes.input_shapes
     cond = np.random.default_rng(seed).random(sc) > 0.5
@@ -83,14 +88,19 @@ def _reduced_shape(shape, axis, keepdims):
 
 
 @SETTINGS
-@given(sa=shape_and_axes(), keepdims=st.booleans(), op=st.sampled_from(["sum", "mean", "var", "max"]),
-       seed=st.integers(0, 2**16))
+@given(
+    sa=shape_and_axes(),
+    keepdims=st.booleans(),
+    op=st.sampled_from(["sum", "mean", "var", "max"]),
+    seed=st.integers(0, 2**16),
+)
 def test_reductions(sa, keepdims, op, seed):
     shape, axis = sa
     if op == "max":  # distinct values: no ties, so the max is stable under the finite-difference step
         n = int(np.prod(shape))
-        x = npgpt.tensor((np.random.default_rng(seed).permutation(n) * 0.1).reshape(shape).astype(np.float64),
-                         requires_grad=True)
+        x = npgpt.tensor(
+            (np.random.default_rng(seed).permutation(n) * 0.1).reshape(shape).astype(np.float64), requires_grad=True
+        )
     else:
         x = make(shape, seed)
     out = check(lambda t: getattr(t, op)(axis=axis, keepdims=keepdims), [x])

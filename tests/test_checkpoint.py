@@ -226,8 +226,16 @@ def test_no_pickle_in_the_package():
     assert hits == [], "pickle-based loading found:\n" + "\n".join(hits)
 
 
-@pytest.mark.parametrize("line", ["import pickle", "x = torch.load(path)", "np.load(f, allow_pickle=True)",
-                                  "from pickle import loads", "    state = pickle.loads(b)"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "import pickle",
+        "x = torch.load(path)",
+        "np.load(f, allow_pickle=True)",
+        "from pickle import loads",
+        "    state = pickle.loads(b)",
+    ],
+)
 def test_the_pickle_grep_would_catch(line):
     assert any(re.search(p, line) for p in PICKLE_PATTERNS)
 
@@ -290,9 +298,21 @@ def test_unknown_format_version(tmp_path):
 
 # ----------------------------------------------------------------------------- resuming into another run
 def tiny_cfg(out, data, **kw):
-    base = {"data": str(data), "out_dir": str(out), "n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 8,
-            "batch_size": 2, "max_steps": 8, "warmup_steps": 2, "eval_interval": 3, "eval_batches": 1,
-            "sample_chars": 0, "progress": False}
+    base = {
+        "data": str(data),
+        "out_dir": str(out),
+        "n_layer": 1,
+        "n_head": 2,
+        "n_embd": 16,
+        "block_size": 8,
+        "batch_size": 2,
+        "max_steps": 8,
+        "warmup_steps": 2,
+        "eval_interval": 3,
+        "eval_batches": 1,
+        "sample_chars": 0,
+        "progress": False,
+    }
     return TrainConfig(**{**base, **kw})
 
 
@@ -338,8 +358,14 @@ def test_rng_states_in_a_checkpoint(tmp_path):
     batch, drop = np.random.default_rng(1), np.random.default_rng(2)
     batch.random(3)
     drop.random(5)
-    save_checkpoint(tmp_path / "ck", model, {"model": CONFIG.to_dict()}, tok, opt,
-                    {"step": 3, "batch_rng": rng_state(batch), "dropout_rng": rng_state(drop)})
+    save_checkpoint(
+        tmp_path / "ck",
+        model,
+        {"model": CONFIG.to_dict()},
+        tok,
+        opt,
+        {"step": 3, "batch_rng": rng_state(batch), "dropout_rng": rng_state(drop)},
+    )
     st = read_checkpoint(tmp_path / "ck")["state"]
     assert np.array_equal(restore_rng(st["batch_rng"]).random(10), batch.random(10))
     g = np.random.default_rng(99)

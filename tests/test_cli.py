@@ -26,9 +26,35 @@ TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 60  # vocabulary: 1
 
 
 def train_args(out, data, *extra):
-    return ["train", "--data", str(data), "--out-dir", str(out), "--n-layer", "1", "--n-head", "2", "--n-embd", "16",
-            "--block-size", "16", "--batch-size", "4", "--max-steps", "10", "--warmup-steps", "2",
-            "--eval-interval", "5", "--eval-batches", "1", "--sample-chars", "0", "--no-progress", *extra]
+    return [
+        "train",
+        "--data",
+        str(data),
+        "--out-dir",
+        str(out),
+        "--n-layer",
+        "1",
+        "--n-head",
+        "2",
+        "--n-embd",
+        "16",
+        "--block-size",
+        "16",
+        "--batch-size",
+        "4",
+        "--max-steps",
+        "10",
+        "--warmup-steps",
+        "2",
+        "--eval-interval",
+        "5",
+        "--eval-batches",
+        "1",
+        "--sample-chars",
+        "0",
+        "--no-progress",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -68,16 +94,30 @@ def run_cli(capsys, *argv):
 
 def test_sample_streams_reproducibly(trained, capsys):
     ck, _ = trained
-    rc, out, err = run_cli(capsys, "sample", "--checkpoint", ck, "--prompt", "the ", "--max-new-tokens", 40,
-                           "--seed", 3)
+    rc, out, err = run_cli(
+        capsys, "sample", "--checkpoint", ck, "--prompt", "the ", "--max-new-tokens", 40, "--seed", 3
+    )
     assert rc == 0 and err == ""
     assert out.startswith("the ") and out.endswith("\n") and len(out) == 4 + 40 + 1
     assert set(out) <= set(TEXT)
-    rc2, out2, _ = run_cli(capsys, "sample", "--checkpoint", ck, "--prompt", "the ", "--max-new-tokens", 40,
-                           "--seed", 3)
+    rc2, out2, _ = run_cli(
+        capsys, "sample", "--checkpoint", ck, "--prompt", "the ", "--max-new-tokens", 40, "--seed", 3
+    )
     assert rc2 == 0 and out2 == out
-    _, out3, _ = run_cli(capsys, "sample", "--checkpoint", ck, "--prompt", "the ", "--max-new-tokens", 40,
-                         "--seed", 4, "--temperature", 1.5)
+    _, out3, _ = run_cli(
+        capsys,
+        "sample",
+        "--checkpoint",
+        ck,
+        "--prompt",
+        "the ",
+        "--max-new-tokens",
+        40,
+        "--seed",
+        4,
+        "--temperature",
+        1.5,
+    )
     assert out3 != out
     # the same text through the Python API (the CLI's default temperature is 0.8)
     assert sample_text(ck, "the ", 40, temperature=0.8, seed=3) + "\n" == out
@@ -104,8 +144,9 @@ def test_sample_writes_each_character_as_it_is_made(trained):
 def test_sample_greedy_with_a_long_prompt(trained, capsys):
     ck, _ = trained
     prompt = TEXT[:40]  # longer than block_size = 16: cropped
-    rc, out, _ = run_cli(capsys, "sample", "--checkpoint", ck, "--prompt", prompt, "--max-new-tokens", 20,
-                         "--temperature", 0)
+    rc, out, _ = run_cli(
+        capsys, "sample", "--checkpoint", ck, "--prompt", prompt, "--max-new-tokens", 20, "--temperature", 0
+    )
     assert rc == 0 and out.startswith(prompt) and len(out) == 40 + 20 + 1
 
 
@@ -117,14 +158,17 @@ def test_sample_unknown_character_names_it(trained, capsys):
     assert "'Z'" in err and "'€'" in err and "not in the vocabulary" in err
 
 
-@pytest.mark.parametrize("flags, match", [
-    (["--temperature", "-1"], "temperature must be a number >= 0"),
-    (["--top-k", "0"], "top_k must be an integer >= 1"),
-    (["--top-p", "0"], r"top_p must be in \(0, 1\]"),
-    (["--top-p", "1.5"], r"top_p must be in \(0, 1\]"),
-    (["--max-new-tokens", "-5"], "max_new_tokens must be an integer >= 0"),
-    (["--prompt", ""], "the prompt is empty"),
-])
+@pytest.mark.parametrize(
+    "flags, match",
+    [
+        (["--temperature", "-1"], "temperature must be a number >= 0"),
+        (["--top-k", "0"], "top_k must be an integer >= 1"),
+        (["--top-p", "0"], r"top_p must be in \(0, 1\]"),
+        (["--top-p", "1.5"], r"top_p must be in \(0, 1\]"),
+        (["--max-new-tokens", "-5"], "max_new_tokens must be an integer >= 0"),
+        (["--prompt", ""], "the prompt is empty"),
+    ],
+)
 def test_sample_bad_settings(trained, capsys, flags, match):
     ck, _ = trained
     rc, out, err = run_cli(capsys, "sample", "--checkpoint", ck, *flags)
@@ -164,17 +208,20 @@ def test_train_help_lists_every_setting_with_its_default(capsys):
     assert "--config" in text and "--resume" in text
 
 
-@pytest.mark.parametrize("flags, match", [
-    (["--eval-interval", "0"], "eval_interval must be an integer >= 1"),
-    (["--n-head", "3"], "n_embd=16 is not divisible by n_head=3"),
-    (["--lr", "-1"], "invalid learning rate"),
-    (["--dtype", "float16"], "dtype must be float32 or float64"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-    (["--pos-encoding", "alibi"], "pos_encoding must be one of"),
-    (["--warmup-steps", "20"], r"max_steps \(10\) must be greater than warmup_steps \(20\)"),
-    (["--block-size", "5000"], "needs at least 5001"),
-    (["--resume"], "no checkpoint at"),
-])
+@pytest.mark.parametrize(
+    "flags, match",
+    [
+        (["--eval-interval", "0"], "eval_interval must be an integer >= 1"),
+        (["--n-head", "3"], "n_embd=16 is not divisible by n_head=3"),
+        (["--lr", "-1"], "invalid learning rate"),
+        (["--dtype", "float16"], "dtype must be float32 or float64"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--pos-encoding", "alibi"], "pos_encoding must be one of"),
+        (["--warmup-steps", "20"], r"max_steps \(10\) must be greater than warmup_steps \(20\)"),
+        (["--block-size", "5000"], "needs at least 5001"),
+        (["--resume"], "no checkpoint at"),
+    ],
+)
 def test_train_bad_settings_exit_2(tmp_path, data_file, capsys, flags, match):
     rc, out, err = run_cli(capsys, *train_args(tmp_path / "run", data_file, *flags))
     assert rc == 2

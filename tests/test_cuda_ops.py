@@ -24,9 +24,11 @@ def _random(op, case):  # masks drawn by CuPy's generator differ from NumPy's
 
 # ----------------------------------------------------------------------- no GPU needed
 def test_import_does_not_import_cupy():
-    code = ("import sys, npgpt, npgpt.functional, npgpt.ops, npgpt.gradcheck; "
-            "t = npgpt.tensor([1.0], requires_grad=True); (t * 2).sum().backward(); "
-            "assert 'cupy' not in sys.modules, 'npgpt imported cupy at load time'")
+    code = (
+        "import sys, npgpt, npgpt.functional, npgpt.ops, npgpt.gradcheck; "
+        "t = npgpt.tensor([1.0], requires_grad=True); (t * 2).sum().backward(); "
+        "assert 'cupy' not in sys.modules, 'npgpt imported cupy at load time'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -8,7 +8,6 @@ counted. All skip cleanly without CuPy and a GPU.
 
 import numpy as np
 import pytest
-
 from conftest import requires_cuda
 
 from npgpt.nn import GPT, GPTConfig

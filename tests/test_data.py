@@ -15,6 +15,7 @@ def corpus():
 
 # --- shipped corpus -------------------------------------------------------
 
+
 def test_corpus_exists_and_is_about_1mb(corpus):
     assert shakespeare_path().is_file()
     assert 1_000_000 <= len(corpus) <= 1_150_000
@@ -32,6 +33,7 @@ def test_corpus_is_clean_ascii(corpus):
 
 
 # --- tokenizer ------------------------------------------------------------
+
 
 def test_tokenizer_vocab_is_sorted_unique():
     tok = CharTokenizer.from_text("hello world")
@@ -88,6 +90,7 @@ def test_json_save_load_round_trip(tmp_path, corpus):
 
 # --- load_text --------------------------------------------------------------
 
+
 def test_load_text_missing_file(tmp_path):
     path = tmp_path / "nope.txt"
     with pytest.raises(DataError, match="not found") as info:
@@ -119,6 +122,7 @@ def test_load_text_reads_utf8(tmp_path):
 
 
 # --- TextDataset --------------------------------------------------------------
+
 
 def test_batches_shapes_dtypes_and_shift():
     ds = TextDataset(TEXT)
@@ -156,8 +160,8 @@ def test_val_split_is_last_ten_percent(corpus):
     n = len(corpus)
     assert len(ds.train) + len(ds.val) == n
     assert len(ds.val) == n - int(n * 0.9)
-    np.testing.assert_array_equal(ds.val, ds.tokenizer.encode(corpus[int(n * 0.9):]))
-    np.testing.assert_array_equal(ds.train, ds.tokenizer.encode(corpus[:int(n * 0.9)]))
+    np.testing.assert_array_equal(ds.val, ds.tokenizer.encode(corpus[int(n * 0.9) :]))
+    np.testing.assert_array_equal(ds.train, ds.tokenizer.encode(corpus[: int(n * 0.9)]))
     assert f"{len(ds.val):,}" in ds.describe() and "vocab_size=" in ds.describe()
 
 

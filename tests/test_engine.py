@@ -94,8 +94,9 @@ def test_backward_mutates_neither_inputs_nor_upstream_grad(op, case):
     # the saved arrays survive a first backward intact: a second one adds exactly the same gradients
     out.backward(g)
     for t, f in zip(inputs, first):
-        np.testing.assert_allclose(t.grad, 2 * f, rtol=1e-14, atol=0,
-                                   err_msg=f"{op.__name__} {case.name}: second backward differs")
+        np.testing.assert_allclose(
+            t.grad, 2 * f, rtol=1e-14, atol=0, err_msg=f"{op.__name__} {case.name}: second backward differs"
+        )
 
 
 def test_grad_is_a_plain_array_of_the_leaf_dtype_and_shape():
@@ -247,7 +248,7 @@ def test_no_grad_as_decorator_and_nesting():
 def test_no_grad_restored_after_exception():
     with pytest.raises(ZeroDivisionError):
         with npgpt.no_grad():
-            1 / 0
+            _ = 1 / 0
     assert npgpt.is_grad_enabled()
 
 

@@ -54,7 +54,9 @@ def test_other_shape_errors():
 
 # ----------------------------------------------------------------------- dtypes
 def test_mixed_float_dtypes_name_op_and_dtypes():
-    with pytest.raises(TypeError, match=r"Add: inputs have different float dtypes \(\(3, 4\) float64, \(4,\) float32\)"):
+    with pytest.raises(
+        TypeError, match=r"Add: inputs have different float dtypes \(\(3, 4\) float64, \(4,\) float32\)"
+    ):
         T(3, 4) + T(4, dtype=np.float32)
     with pytest.raises(TypeError, match="MatMul: .*float32.*float64"):
         T(2, 3, dtype=np.float32) @ T(3, 2)
@@ -89,11 +91,17 @@ def test_unknown_device():
 
 
 # ----------------------------------------------------------------------- axes
-@pytest.mark.parametrize("call, name", [
-    (lambda x: x.sum(axis=2), "Sum"), (lambda x: x.mean(axis=(0, 5)), "Mean"), (lambda x: x.var(axis=-3), "Var"),
-    (lambda x: x.max(axis=2), "Max"), (lambda x: x.softmax(axis=2), "Softmax"),
-    (lambda x: x.log_softmax(axis=-3), "LogSoftmax"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda x: x.sum(axis=2), "Sum"),
+        (lambda x: x.mean(axis=(0, 5)), "Mean"),
+        (lambda x: x.var(axis=-3), "Var"),
+        (lambda x: x.max(axis=2), "Max"),
+        (lambda x: x.softmax(axis=2), "Softmax"),
+        (lambda x: x.log_softmax(axis=-3), "LogSoftmax"),
+    ],
+)
 def test_out_of_range_axis(call, name):
     with pytest.raises(ValueError, match=rf"{name}: axis -?\d+ is out of (range|bounds).*\(input shapes: \(3, 4\)\)"):
         call(T(3, 4))

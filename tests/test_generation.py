@@ -24,8 +24,16 @@ TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
 
 def make_model(dtype=np.float64, pos_encoding="learned", attention="fused", dropout=0.0, seed=0):
-    cfg = GPTConfig(vocab_size=V, block_size=BLOCK, n_layer=2, n_head=2, n_embd=16, pos_encoding=pos_encoding,
-                    attention=attention, dropout=dropout)
+    cfg = GPTConfig(
+        vocab_size=V,
+        block_size=BLOCK,
+        n_layer=2,
+        n_head=2,
+        n_embd=16,
+        pos_encoding=pos_encoding,
+        attention=attention,
+        dropout=dropout,
+    )
     model = GPT(cfg, rng=seed, dtype=dtype)
     rng = np.random.default_rng(seed + 100)
     for p in model.parameters():
@@ -66,8 +74,10 @@ def record(monkeypatch):
 
 # ----------------------------------------------------------------------------- the cache is exact
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("pos_encoding, attention", [("learned", "fused"), ("sinusoidal", "fused"),
-                                                     ("rope", "fused"), ("learned", "composed")])
+@pytest.mark.parametrize(
+    "pos_encoding, attention",
+    [("learned", "fused"), ("sinusoidal", "fused"), ("rope", "fused"), ("learned", "composed")],
+)
 def test_cached_logits_equal_full_forward_at_every_step(record, dtype, pos_encoding, attention):
     model = make_model(dtype, pos_encoding, attention)
     T0, n = 5, 30  # 5 + 30 > 16: the last 19 steps run past the window
@@ -132,8 +142,18 @@ def test_greedy_matches_transformers_generate(tmp_path, monkeypatch):
     import torch
 
     torch.manual_seed(0)
-    cfg = GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=BLOCK, vocab_size=50, resid_pdrop=0,
-                     embd_pdrop=0, attn_pdrop=0, bos_token_id=0, eos_token_id=0)
+    cfg = GPT2Config(
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        n_positions=BLOCK,
+        vocab_size=50,
+        resid_pdrop=0,
+        embd_pdrop=0,
+        attn_pdrop=0,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     hf = GPT2LMHeadModel(cfg).eval()
     with torch.no_grad():  # move off the init so every weight matters and logits are O(1)
         for p in hf.parameters():
@@ -146,8 +166,13 @@ def test_greedy_matches_transformers_generate(tmp_path, monkeypatch):
     ids = np.random.default_rng(0).integers(0, 50, (2, 5))
     n = BLOCK - 5  # inside the window: transformers has no positions beyond n_positions
     with torch.no_grad():
-        want = hf.generate(torch.from_numpy(ids), attention_mask=torch.ones(2, 5, dtype=torch.long),
-                           max_new_tokens=n, do_sample=False, pad_token_id=0).numpy()
+        want = hf.generate(
+            torch.from_numpy(ids),
+            attention_mask=torch.ones(2, 5, dtype=torch.long),
+            max_new_tokens=n,
+            do_sample=False,
+            pad_token_id=0,
+        ).numpy()
     assert want.shape == (2, 5 + n)
     assert np.array_equal(ours.generate(ids, n, temperature=0), want)
     assert np.array_equal(ours.generate(ids, n, temperature=0, use_cache=False), want)
@@ -221,13 +246,16 @@ def test_top_k_1_and_tiny_top_p_are_greedy():
     assert np.array_equal(model.generate(prompt(), 25, temperature=1.5, top_p=1e-9, rng=0), greedy)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"max_new_tokens": -1}, "max_new_tokens must be an integer >= 0"),
-    ({"max_new_tokens": 2.5}, "max_new_tokens must be an integer >= 0"),
-    ({"temperature": -1.0}, "temperature must be a number >= 0"),
-    ({"top_k": 0}, "top_k must be an integer >= 1"),
-    ({"top_p": 0.0}, r"top_p must be in \(0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"max_new_tokens": -1}, "max_new_tokens must be an integer >= 0"),
+        ({"max_new_tokens": 2.5}, "max_new_tokens must be an integer >= 0"),
+        ({"temperature": -1.0}, "temperature must be a number >= 0"),
+        ({"top_k": 0}, "top_k must be an integer >= 1"),
+        ({"top_p": 0.0}, r"top_p must be in \(0, 1\]"),
+    ],
+)
 def test_bad_arguments_raise_at_the_call(kwargs, match):
     """Also for generate_stream: the error comes when it is called, not at the first step."""
     model = make_model(np.float32)

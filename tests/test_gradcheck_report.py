@@ -38,8 +38,17 @@ def test_report_table_columns_and_rows():
     report = npgpt.gradcheck(lambda a, b: (a * b).tanh(), [x, w])
     text = str(report)
     header, rule, row_x, row_w, last = text.splitlines()
-    for col in ("input", "shape", "checked", "max abs err", "max rel err", "worst index", "analytic", "numeric",
-                "verdict"):
+    for col in (
+        "input",
+        "shape",
+        "checked",
+        "max abs err",
+        "max rel err",
+        "worst index",
+        "analytic",
+        "numeric",
+        "verdict",
+    ):
         assert col in header
     assert set(rule) == {"-"}
     assert row_x.startswith("x ") and "(3, 4)" in row_x and row_x.endswith("good") and " 12 " in row_x
@@ -74,14 +83,26 @@ def _upstream(shape, seed=0):
 
 def test_verdict_thresholds():
     assert [b for b, _ in VERDICTS][:3] == [1e-7, 1e-4, 1e-2]
-    cases = {0.0: "good", 1e-9: "good", 1e-7: "good", 2e-7: "acceptable", 1e-4: "acceptable",
-             5e-4: "suspicious", 1e-2: "suspicious", 0.011: "wrong", 1.0: "wrong", math.inf: "wrong",
-             math.nan: "wrong"}
+    cases = {
+        0.0: "good",
+        1e-9: "good",
+        1e-7: "good",
+        2e-7: "acceptable",
+        1e-4: "acceptable",
+        5e-4: "suspicious",
+        1e-2: "suspicious",
+        0.011: "wrong",
+        1.0: "wrong",
+        math.inf: "wrong",
+        math.nan: "wrong",
+    }
     for err, word in cases.items():
         assert verdict(err) == word, err
 
 
-@pytest.mark.parametrize("err, word, ok", [(1e-6, "acceptable", True), (3e-3, "suspicious", False), (0.5, "wrong", False)])
+@pytest.mark.parametrize(
+    "err, word, ok", [(1e-6, "acceptable", True), (3e-3, "suspicious", False), (0.5, "wrong", False)]
+)
 def test_small_errors_get_graded_verdicts(monkeypatch, err, word, ok):
     monkeypatch.setattr(OffByOneEntry, "err", err)
     report = npgpt.gradcheck(OffByOneEntry.apply, [t64((3, 4))])

@@ -51,8 +51,18 @@ def hf_folder(tmp_path_factory):
         import torch
 
         torch.manual_seed(0)
-        cfg = GPT2Config(n_embd=32, n_layer=2, n_head=4, n_positions=T, vocab_size=V, resid_pdrop=0,
-                         embd_pdrop=0, attn_pdrop=0, bos_token_id=0, eos_token_id=0)
+        cfg = GPT2Config(
+            n_embd=32,
+            n_layer=2,
+            n_head=4,
+            n_positions=T,
+            vocab_size=V,
+            resid_pdrop=0,
+            embd_pdrop=0,
+            attn_pdrop=0,
+            bos_token_id=0,
+            eos_token_id=0,
+        )
         model = GPT2LMHeadModel(cfg).eval()
         with torch.no_grad():  # move off the init (LayerNorm 1/0, zero biases) so every weight matters
             for p in model.parameters():
@@ -195,12 +205,15 @@ def test_missing_unexpected_and_misshaped_keys(tmp_path):
     assert "transformer.h.0.attn.c_attn.weight: file (24, 8), expected Conv1D (in, out) (8, 24)" in msg
 
 
-@pytest.mark.parametrize("change, match", [
-    (dict(activation_function="relu"), "activation_function 'relu'"),
-    (dict(n_inner=64), "n_inner=64"),
-    (dict(scale_attn_by_inverse_layer_idx=True), "scale_attn_by_inverse_layer_idx"),
-    (dict(model_type="llama"), "model_type 'llama'"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(activation_function="relu"), "activation_function 'relu'"),
+        (dict(n_inner=64), "n_inner=64"),
+        (dict(scale_attn_by_inverse_layer_idx=True), "scale_attn_by_inverse_layer_idx"),
+        (dict(model_type="llama"), "model_type 'llama'"),
+    ],
+)
 def test_unsupported_configs_are_refused(change, match):
     cfg = nphf.config_to_hf(GPTConfig(vocab_size=V, block_size=T, n_layer=1, n_head=2, n_embd=8))
     with pytest.raises(ValueError, match=match):
@@ -223,8 +236,10 @@ def test_sharded_safetensors_with_index(tmp_path):
     model = GPT(cfg, rng=6)
     state = nphf.npgpt_to_hf_state(model)
     names = list(state)
-    shards = {"model-00001-of-00002.safetensors": names[: len(names) // 2],
-              "model-00002-of-00002.safetensors": names[len(names) // 2:]}
+    shards = {
+        "model-00001-of-00002.safetensors": names[: len(names) // 2],
+        "model-00002-of-00002.safetensors": names[len(names) // 2 :],
+    }
     for shard, keys in shards.items():
         save_file({k: state[k] for k in keys}, tmp_path / shard)
     weight_map = {k: shard for shard, keys in shards.items() for k in keys}

@@ -87,10 +87,16 @@ def test_published_parameter_counts():
         parameter_count(g1, arch="llama")
 
 
-@pytest.mark.parametrize("kw", [
-    {}, {"bias": False}, {"pos_encoding": "sinusoidal"}, {"pos_encoding": "rope", "bias": False},
-    {"n_layer": 3, "n_head": 4, "n_embd": 16, "vocab_size": 50, "block_size": 5},
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"bias": False},
+        {"pos_encoding": "sinusoidal"},
+        {"pos_encoding": "rope", "bias": False},
+        {"n_layer": 3, "n_head": 4, "n_embd": 16, "vocab_size": 50, "block_size": 5},
+    ],
+)
 def test_parameter_count_equals_instantiated_model(kw):
     c = cfg(**kw)
     assert GPT(c, rng=0).num_parameters() == parameter_count(c)
@@ -118,10 +124,16 @@ def test_parameter_names_and_shapes():
     sd = m.state_dict()
     assert list(sd) == expected_names(2)
     C, V, T = 8, 13, 8
-    shapes = {"transformer.wte.weight": (V, C), "transformer.wpe.weight": (T, C),
-              "transformer.h.1.attn.c_attn.weight": (3 * C, C), "transformer.h.1.attn.c_attn.bias": (3 * C,),
-              "transformer.h.1.attn.c_proj.weight": (C, C), "transformer.h.1.mlp.c_fc.weight": (4 * C, C),
-              "transformer.h.1.mlp.c_proj.weight": (C, 4 * C), "transformer.ln_f.weight": (C,)}
+    shapes = {
+        "transformer.wte.weight": (V, C),
+        "transformer.wpe.weight": (T, C),
+        "transformer.h.1.attn.c_attn.weight": (3 * C, C),
+        "transformer.h.1.attn.c_attn.bias": (3 * C,),
+        "transformer.h.1.attn.c_proj.weight": (C, C),
+        "transformer.h.1.mlp.c_fc.weight": (4 * C, C),
+        "transformer.h.1.mlp.c_proj.weight": (C, 4 * C),
+        "transformer.ln_f.weight": (C,),
+    }
     for k, s in shapes.items():
         assert sd[k].shape == s, k
     assert list(GPT(cfg(bias=False), rng=0).state_dict()) == expected_names(2, bias=False)
@@ -191,7 +203,7 @@ def test_forward_shapes_dtypes_and_loss():
     assert loss.item() == pytest.approx(np.log(13), rel=0.05)  # fresh model: about uniform
     t2 = tgt.copy()
     t2[:, :2] = -100  # ignored positions
-    keep = (t2.reshape(-1) != -100)
+    keep = t2.reshape(-1) != -100
     ref2 = (lse - z[np.arange(15), np.where(keep, t2.reshape(-1), 0)])[keep].mean()
     assert m(idx, t2)[1].item() == pytest.approx(ref2, rel=1e-5)
     # int Tensors are accepted too
@@ -205,9 +217,16 @@ def test_no_graph_under_no_grad():
     assert not logits.requires_grad and logits._ctx is None and loss._ctx is None
 
 
-@pytest.mark.parametrize("kw", [
-    {}, {"bias": False}, {"pos_encoding": "sinusoidal"}, {"pos_encoding": "rope"}, {"attention": "composed"},
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"bias": False},
+        {"pos_encoding": "sinusoidal"},
+        {"pos_encoding": "rope"},
+        {"attention": "composed"},
+    ],
+)
 def test_gpt_loss_gradcheck_every_parameter(kw):
     m = randomize(GPT(cfg(**kw), rng=0, dtype=F64))
     idx, tgt = ids(2, 5), ids(2, 5, seed=1)
@@ -270,7 +289,7 @@ def test_cached_steps_equal_full_forward(pos, attention, dtype, tol):
         cache = m.new_cache()
         steps = [m(idx[:, :4], cache=cache)[0].numpy()]  # the prompt at once
         for t in range(4, 10):  # then one token at a time
-            steps.append(m(idx[:, t:t + 1], cache=cache)[0].numpy())
+            steps.append(m(idx[:, t : t + 1], cache=cache)[0].numpy())
     assert cache[0].length == 10 and len(cache) == 2
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, rtol=0, atol=tol)
     with pytest.raises(ValueError, match=r"cached 10 \+ new 1 = 11 tokens is longer than block_size=10"):
@@ -333,9 +352,18 @@ def test_matches_huggingface_gpt2():
     torch = require_torch()
     transformers = pytest.importorskip("transformers")
     c = cfg(vocab_size=17, block_size=8, n_layer=2, n_head=2, n_embd=8)
-    hf_cfg = transformers.GPT2Config(vocab_size=17, n_positions=8, n_embd=8, n_layer=2, n_head=2,
-                                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                                     bos_token_id=0, eos_token_id=0)
+    hf_cfg = transformers.GPT2Config(
+        vocab_size=17,
+        n_positions=8,
+        n_embd=8,
+        n_layer=2,
+        n_head=2,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     torch.manual_seed(0)
     hf = transformers.GPT2LMHeadModel(hf_cfg).double().eval()
     ours = GPT(c, rng=0, dtype=F64)
@@ -350,8 +378,9 @@ def test_matches_huggingface_gpt2():
     sd = {k: v + 0.1 * np.random.default_rng(len(k)).standard_normal(v.shape) for k, v in sd.items()}
     ours.load_state_dict(sd)
     conv1d = ("c_attn.weight", "c_proj.weight", "c_fc.weight")
-    hf.load_state_dict({k: torch.as_tensor(v.T.copy() if k.endswith(conv1d) else v) for k, v in sd.items()},
-                       strict=False)
+    hf.load_state_dict(
+        {k: torch.as_tensor(v.T.copy() if k.endswith(conv1d) else v) for k, v in sd.items()}, strict=False
+    )
     idx = ids(2, 8, V=17)
     with torch.no_grad():
         ref = hf(torch.as_tensor(idx)).logits.numpy()
@@ -376,7 +405,7 @@ def test_gpu_model_matches_cpu(pos):
     with npgpt.no_grad():
         cache = gpu.new_cache()
         steps = [gpu(idx[:, :3], cache=cache)[0].numpy()]
-        steps += [gpu(idx[:, t:t + 1], cache=cache)[0].numpy() for t in range(3, 6)]
+        steps += [gpu(idx[:, t : t + 1], cache=cache)[0].numpy() for t in range(3, 6)]
     np.testing.assert_allclose(np.concatenate(steps, axis=1), lc.numpy(), atol=1e-12)
     cpu.to("cuda")
     np.testing.assert_allclose(cpu(idx)[0].numpy(), lc.numpy(), atol=1e-12)

@@ -66,10 +66,16 @@ EXTRA = [
     Case("(3,4)@(2,4,5)", lambda a, b: a @ b, _mk((3, 4), (2, 4, 5))),
     Case("(2,1,3,4)@(5,4,2)", lambda a, b: a @ b, _mk((2, 1, 3, 4), (5, 4, 2))),
     # split (pieces weighted differently, one piece unused: its gradient is zero)
-    Case("split(2) remainder", lambda a: F.concat([p * (i + 1) for i, p in enumerate(a.split(2, axis=-1))], -1),
-         _mk((3, 5))),
-    Case("split([1,3,2], axis=1)", lambda a: F.concat([p * (i + 1) for i, p in enumerate(a.split([1, 3, 2], axis=1))], 1),
-         _mk((2, 6, 2))),
+    Case(
+        "split(2) remainder",
+        lambda a: F.concat([p * (i + 1) for i, p in enumerate(a.split(2, axis=-1))], -1),
+        _mk((3, 5)),
+    ),
+    Case(
+        "split([1,3,2], axis=1)",
+        lambda a: F.concat([p * (i + 1) for i, p in enumerate(a.split([1, 3, 2], axis=1))], 1),
+        _mk((2, 6, 2)),
+    ),
     Case("split unused piece", lambda a: a.split([2, 2], axis=0)[1].exp(), _mk((4, 3))),
     # swapaxes / transpose
     Case("swapaxes(0,2)", lambda a: a.swapaxes(0, 2), _mk((2, 3, 4))),
@@ -155,7 +161,8 @@ def _check_float32(fn, arrays, label):
     for k, t in enumerate(inputs):
         assert t.grad is not None, f"{label}: input {k} got no gradient"
         assert isinstance(t.grad, np.ndarray) and t.grad.dtype == np.float32, (
-            f"{label}: input {k} grad is {type(t.grad).__name__} {getattr(t.grad, 'dtype', '')}, expected float32")
+            f"{label}: input {k} grad is {type(t.grad).__name__} {getattr(t.grad, 'dtype', '')}, expected float32"
+        )
         assert t.grad.shape == t.shape
         assert np.all(np.isfinite(t.grad)), label
 

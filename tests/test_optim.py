@@ -11,8 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from npgpt.optim import (SGD, AdamW, CosineWarmup, Optimizer, clip_grad_norm_,
-                         param_groups_for_weight_decay, set_lr)
+from npgpt.optim import SGD, AdamW, CosineWarmup, Optimizer, clip_grad_norm_, param_groups_for_weight_decay, set_lr
 
 SHAPES = [(4, 3), (3,), (2, 3, 2), (5,)]
 
@@ -41,8 +40,9 @@ def make_params(seed, dtype=np.float64, shapes=SHAPES):
     return [P(rng.standard_normal(s).astype(dtype)) for s in shapes]
 
 
-def run_vs_torch(torch, make_ours, make_theirs, steps=8, dtype=np.float64, seed=0,
-                 grouping=None, lrs=None, none_grads=()):
+def run_vs_torch(
+    torch, make_ours, make_theirs, steps=8, dtype=np.float64, seed=0, grouping=None, lrs=None, none_grads=()
+):
     """Same start, same (different each step) gradients; return (ours, theirs, start).
 
     ``grouping(params) -> params or param groups``; ``lrs[k]`` is set on all
@@ -83,14 +83,18 @@ def assert_moved(ours, start, at_least=1e-3):
 
 # ----- SGD vs torch --------------------------------------------------------
 
-@pytest.mark.parametrize("kw", [
-    dict(lr=0.1),
-    dict(lr=0.1, momentum=0.9),
-    dict(lr=0.05, momentum=0.9, nesterov=True),
-    dict(lr=0.1, weight_decay=0.1),
-    dict(lr=0.1, momentum=0.8, weight_decay=0.05),
-    dict(lr=0.05, momentum=0.9, weight_decay=0.1, nesterov=True),
-])
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(lr=0.1),
+        dict(lr=0.1, momentum=0.9),
+        dict(lr=0.05, momentum=0.9, nesterov=True),
+        dict(lr=0.1, weight_decay=0.1),
+        dict(lr=0.1, momentum=0.8, weight_decay=0.05),
+        dict(lr=0.05, momentum=0.9, weight_decay=0.1, nesterov=True),
+    ],
+)
 def test_sgd_matches_torch(torch, kw):
     ours, theirs, start = run_vs_torch(torch, lambda ps: SGD(ps, **kw), lambda ps: torch.optim.SGD(ps, **kw))
     assert max_err(ours, theirs) < 1e-10
@@ -99,12 +103,16 @@ def test_sgd_matches_torch(torch, kw):
 
 # ----- AdamW vs torch ------------------------------------------------------
 
-@pytest.mark.parametrize("kw", [
-    dict(lr=1e-2),
-    dict(lr=3e-2, betas=(0.9, 0.95), weight_decay=0.1),
-    dict(lr=1e-2, betas=(0.5, 0.9), eps=1e-6, weight_decay=0.0),
-    dict(lr=5e-2, betas=(0.0, 0.99), weight_decay=0.3),
-])
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(lr=1e-2),
+        dict(lr=3e-2, betas=(0.9, 0.95), weight_decay=0.1),
+        dict(lr=1e-2, betas=(0.5, 0.9), eps=1e-6, weight_decay=0.0),
+        dict(lr=5e-2, betas=(0.0, 0.99), weight_decay=0.3),
+    ],
+)
 def test_adamw_matches_torch(torch, kw):
     ours, theirs, start = run_vs_torch(torch, lambda ps: AdamW(ps, **kw), lambda ps: torch.optim.AdamW(ps, **kw))
     assert max_err(ours, theirs) < 1e-10
@@ -117,10 +125,15 @@ def test_adamw_two_groups_schedule_and_missing_grads_match_torch(torch):
 
     sched = CosineWarmup(max_lr=0.05, warmup_steps=3, max_steps=8)
     ours, theirs, start = run_vs_torch(
-        torch, lambda g: AdamW(g, lr=0.05, betas=(0.9, 0.95)), lambda g: torch.optim.AdamW(g, lr=0.05, betas=(0.9, 0.95)),
-        steps=10, grouping=grouping, lrs=[sched(k) for k in range(10)],
+        torch,
+        lambda g: AdamW(g, lr=0.05, betas=(0.9, 0.95)),
+        lambda g: torch.optim.AdamW(g, lr=0.05, betas=(0.9, 0.95)),
+        steps=10,
+        grouping=grouping,
+        lrs=[sched(k) for k in range(10)],
         # param 1 starts late, so its own bias-correction step count lags behind
-        none_grads={(0, 1), (1, 1), (4, 3)})
+        none_grads={(0, 1), (1, 1), (4, 3)},
+    )
     assert max_err(ours, theirs) < 1e-10
     assert_moved(ours, start)
 
@@ -129,17 +142,27 @@ def test_sgd_groups_match_torch(torch):
     def grouping(ps):
         return [{"params": ps[:1]}, {"params": ps[1:], "momentum": 0.5, "weight_decay": 0.1}]
 
-    ours, theirs, _ = run_vs_torch(torch, lambda g: SGD(g, lr=0.1, momentum=0.9),
-                                   lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9), none_grads={(2, 0)})
+    ours, theirs, _ = run_vs_torch(
+        torch,
+        lambda g: SGD(g, lr=0.1, momentum=0.9),
+        lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9),
+        none_grads={(2, 0)},
+    )
     assert max_err(ours, theirs) < 1e-10
 
 
 @pytest.mark.parametrize("name", ["adamw", "sgd"])
 def test_float32_matches_torch_and_stays_float32(torch, name):
     if name == "adamw":
-        mk, tmk = (lambda ps: AdamW(ps, lr=1e-2, weight_decay=0.1)), (lambda ps: torch.optim.AdamW(ps, lr=1e-2, weight_decay=0.1))
+        mk, tmk = (
+            (lambda ps: AdamW(ps, lr=1e-2, weight_decay=0.1)),
+            (lambda ps: torch.optim.AdamW(ps, lr=1e-2, weight_decay=0.1)),
+        )
     else:
-        mk, tmk = (lambda ps: SGD(ps, lr=0.05, momentum=0.9, weight_decay=0.1)), (lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=0.1))
+        mk, tmk = (
+            (lambda ps: SGD(ps, lr=0.05, momentum=0.9, weight_decay=0.1)),
+            (lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=0.1)),
+        )
     ours, theirs, start = run_vs_torch(torch, mk, tmk, steps=10, dtype=np.float32)
     scale = max(float(np.max(np.abs(t))) for t in theirs)
     assert max_err(ours, theirs) / scale < 1e-6
@@ -166,6 +189,7 @@ def test_update_is_in_place_and_keeps_float32():
 
 # ----- clipping ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("max_norm", [0.5, 3.0, 100.0])
 def test_clip_matches_torch(torch, max_norm):
     ps = make_params(3)
@@ -187,7 +211,7 @@ def test_clip_matches_torch(torch, max_norm):
             assert p.grad is None
         else:
             np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-13, atol=0)
-    clipped = math.sqrt(sum(float(np.sum(p.grad ** 2)) for p in ps if p.grad is not None))
+    clipped = math.sqrt(sum(float(np.sum(p.grad**2)) for p in ps if p.grad is not None))
     assert clipped <= max_norm + 1e-9 and (total <= max_norm) == (clipped == pytest.approx(total))
 
 
@@ -207,6 +231,7 @@ def test_clip_float32_and_edge_cases():
 
 # ----- schedule ------------------------------------------------------------
 
+
 def nanogpt_get_lr(it, max_lr, warmup, max_steps, min_lr):
     if it < warmup:
         return max_lr * (it + 1) / warmup
@@ -222,15 +247,27 @@ def test_cosine_warmup_matches_formula(args):
     sched = CosineWarmup(max_lr, warmup, max_steps, min_lr)
     ref_min = max_lr / 10 if min_lr is None else min_lr
     for step in list(range(0, max_steps + 20, max(1, max_steps // 97))) + [warmup, max_steps, max_steps + 1]:
-        assert sched(step) == pytest.approx(nanogpt_get_lr(step, max_lr, warmup, max_steps, ref_min), rel=1e-15, abs=1e-18)
+        assert sched(step) == pytest.approx(
+            nanogpt_get_lr(step, max_lr, warmup, max_steps, ref_min), rel=1e-15, abs=1e-18
+        )
     if warmup:
         assert sched(0) == pytest.approx(max_lr / warmup) and sched(warmup - 1) == pytest.approx(max_lr)
     assert sched(warmup) == pytest.approx(max_lr)
     assert sched(max_steps) == pytest.approx(ref_min) and sched(10 * max_steps) == ref_min
 
 
-@pytest.mark.parametrize("args", [(-1.0, 10, 100), (1.0, -1, 100), (1.0, 10, 10), (1.0, 10, 5),
-                                  (1.0, 2.5, 100), (1.0, 10, 100, 2.0), (float("nan"), 10, 100)])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (-1.0, 10, 100),
+        (1.0, -1, 100),
+        (1.0, 10, 10),
+        (1.0, 10, 5),
+        (1.0, 2.5, 100),
+        (1.0, 10, 100, 2.0),
+        (float("nan"), 10, 100),
+    ],
+)
 def test_cosine_warmup_rejects_bad_arguments(args):
     with pytest.raises(ValueError):
         CosineWarmup(*args)
@@ -249,6 +286,7 @@ def test_schedule_step_and_set_lr_validation():
 
 # ----- bookkeeping ---------------------------------------------------------
 
+
 def test_zero_grad():
     ps = make_params(0)
     opt = SGD(ps, lr=0.1)
@@ -260,8 +298,9 @@ def test_zero_grad():
     assert all(p.grad is None for p in ps)
 
 
-@pytest.mark.parametrize("make", [lambda ps: AdamW(ps, lr=0.1, weight_decay=0.5),
-                                  lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.5)])
+@pytest.mark.parametrize(
+    "make", [lambda ps: AdamW(ps, lr=0.1, weight_decay=0.5), lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.5)]
+)
 def test_params_without_grad_are_skipped(make):
     ps = make_params(0)
     before = [p.data.copy() for p in ps]
@@ -281,8 +320,9 @@ def checkpoint_roundtrip(sd):
     return {**rest, "state": arrays}
 
 
-@pytest.mark.parametrize("make", [lambda ps: AdamW(ps, lr=1e-2, weight_decay=0.1),
-                                  lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True)])
+@pytest.mark.parametrize(
+    "make", [lambda ps: AdamW(ps, lr=1e-2, weight_decay=0.1), lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True)]
+)
 def test_state_dict_roundtrip_is_bitwise(make):
     rng = np.random.default_rng(7)
     grads = [[rng.standard_normal(s).astype(np.float32) for s in SHAPES] for _ in range(10)]
@@ -355,29 +395,37 @@ def test_state_dict_is_json_and_flat():
     assert sd["scalars"] == {f"{i}.step": 1 for i in range(4)}
 
 
-@pytest.mark.parametrize("bad", [
-    lambda ps: SGD(ps, lr=-0.1),
-    lambda ps: SGD(ps, lr=0.1, momentum=-0.5),
-    lambda ps: SGD(ps, lr=0.1, weight_decay=-1.0),
-    lambda ps: SGD(ps, lr=0.1, nesterov=True),
-    lambda ps: AdamW(ps, lr=-1e-3),
-    lambda ps: AdamW(ps, betas=(1.0, 0.999)),
-    lambda ps: AdamW(ps, betas=(0.9, -0.1)),
-    lambda ps: AdamW(ps, betas=(0.9,)),
-    lambda ps: AdamW(ps, eps=-1e-8),
-    lambda ps: AdamW(ps, weight_decay=-0.1),
-    lambda ps: AdamW([{"params": ps[:2]}, {"params": ps[2:], "lr": -1.0}]),
-    lambda ps: AdamW(ps + ps[:1]),
-    lambda ps: AdamW([]),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda ps: SGD(ps, lr=-0.1),
+        lambda ps: SGD(ps, lr=0.1, momentum=-0.5),
+        lambda ps: SGD(ps, lr=0.1, weight_decay=-1.0),
+        lambda ps: SGD(ps, lr=0.1, nesterov=True),
+        lambda ps: AdamW(ps, lr=-1e-3),
+        lambda ps: AdamW(ps, betas=(1.0, 0.999)),
+        lambda ps: AdamW(ps, betas=(0.9, -0.1)),
+        lambda ps: AdamW(ps, betas=(0.9,)),
+        lambda ps: AdamW(ps, eps=-1e-8),
+        lambda ps: AdamW(ps, weight_decay=-0.1),
+        lambda ps: AdamW([{"params": ps[:2]}, {"params": ps[2:], "lr": -1.0}]),
+        lambda ps: AdamW(ps + ps[:1]),
+        lambda ps: AdamW([]),
+    ],
+)
 def test_invalid_hyperparameters_raise(bad):
     with pytest.raises(ValueError):
         bad(make_params(0))
 
 
 def test_no_decay_grouping_by_ndim():
-    named = [("wte", P(np.ones((10, 4)))), ("ln.w", P(np.ones(4))), ("ln.b", P(np.ones(4))),
-             ("attn.w", P(np.ones((4, 12)))), ("attn.b", P(np.ones(12)))]
+    named = [
+        ("wte", P(np.ones((10, 4)))),
+        ("ln.w", P(np.ones(4))),
+        ("ln.b", P(np.ones(4))),
+        ("attn.w", P(np.ones((4, 12)))),
+        ("attn.b", P(np.ones(12))),
+    ]
     groups = param_groups_for_weight_decay(named, 0.1)
     names = {id(p): n for n, p in named}
     assert [names[id(p)] for p in groups[0]["params"]] == ["wte", "attn.w"]
@@ -388,7 +436,7 @@ def test_no_decay_grouping_by_ndim():
     for _, p in named:
         p.grad = np.zeros_like(p.data)
     opt.step()
-    for n, p in named:
+    for _, p in named:
         np.testing.assert_allclose(p.data, 1.0 - 0.5 * 0.1 if p.data.ndim >= 2 else 1.0)
 
 

@@ -208,8 +208,18 @@ def test_all_ones_upstream_would_have_hidden_the_bug(op):
 
 
 def test_planted_ops_stay_out_of_the_registry():
-    planted = {MatMulNoTranspose, AddNoUnbroadcast, AddMeanInsteadOfSum, AddSumWrongAxis, SquareMissingTwo,
-               ExpOnlyForOnes, SumOnlyForOnes, SoftmaxNoSubtraction, LayerNormNoMeanTerm, MulCorrect}
+    planted = {
+        MatMulNoTranspose,
+        AddNoUnbroadcast,
+        AddMeanInsteadOfSum,
+        AddSumWrongAxis,
+        SquareMissingTwo,
+        ExpOnlyForOnes,
+        SumOnlyForOnes,
+        SoftmaxNoSubtraction,
+        LayerNormNoMeanTerm,
+        MulCorrect,
+    }
     assert planted <= set(Function.__subclasses__())  # they are real Functions ...
     registry = set(all_functions())
     assert not planted & registry  # ... that all_functions() does not list

@@ -27,8 +27,16 @@ def make_pair(attention="fused", dtype=np.float64, pos_encoding="learned", bias=
     torch = require_torch()
     from npgpt.reference.torch_gpt import TorchGPT
 
-    cfg = GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, attention=attention,
-                    pos_encoding=pos_encoding, bias=bias)
+    cfg = GPTConfig(
+        vocab_size=11,
+        block_size=8,
+        n_layer=2,
+        n_head=2,
+        n_embd=16,
+        attention=attention,
+        pos_encoding=pos_encoding,
+        bias=bias,
+    )
     model = GPT(cfg, rng=seed, dtype=dtype)
     rng = np.random.default_rng(seed + 1)
     for _, p in model.named_parameters():
@@ -66,8 +74,10 @@ def test_logits_loss_and_every_gradient_match_torch(attention, dtype):
     idx, targets = batch()
     logits, loss, tlogits, tloss = run_both(model, tmodel, idx, targets)
     tol = TOL[dtype]
-    errs = {"logits": rel_err(logits, tlogits) if dtype == np.float32 else np.abs(logits - tlogits).max(),
-            "loss": abs(loss - tloss) / (abs(tloss) if dtype == np.float32 else 1.0)}
+    errs = {
+        "logits": rel_err(logits, tlogits) if dtype == np.float32 else np.abs(logits - tlogits).max(),
+        "loss": abs(loss - tloss) / (abs(tloss) if dtype == np.float32 else 1.0),
+    }
     tparams = dict(tmodel.named_parameters())
     names = [n for n, _ in model.named_parameters()]
     assert sorted(names) == sorted(tparams)  # same parameters, same names
@@ -116,7 +126,9 @@ def test_load_npgpt_weights_checks_names_and_shapes():
     with pytest.raises(ValueError, match="unexpected.*lm_head.weight"):
         load_npgpt_weights(tmodel, {**sd, "lm_head.weight": sd["transformer.wte.weight"]})
     with pytest.raises(ValueError, match=r"transformer.h.0.attn.c_attn.weight has shape \(16, 48\)"):
-        load_npgpt_weights(tmodel, {**sd, "transformer.h.0.attn.c_attn.weight": sd["transformer.h.0.attn.c_attn.weight"].T})
+        load_npgpt_weights(
+            tmodel, {**sd, "transformer.h.0.attn.c_attn.weight": sd["transformer.h.0.attn.c_attn.weight"].T}
+        )
     with pytest.raises(NotImplementedError, match="rope"):
         TorchGPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4, pos_encoding="rope"))
     assert tmodel.transformer.wte.weight.dtype == torch.float64

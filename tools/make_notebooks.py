@@ -334,35 +334,45 @@ for dt in (np.float32, np.float64):
           f"{A.nbytes / 2**20:.2f} MiB per matrix, {2 * n**3 / results[dt.__name__] / 1e9:.1f} GFLOP/s")
 print(f"float64 / float32 time: {results['float64'] / results['float32']:.2f}x")
 """),
-    md(r"""
+    md(
+        r"""
 ## Check yourself
 
 1. What is the shape of `np.ones((2, 1, 5)) + np.ones((3, 1))`? Check with `broadcast_shape`.
-""" + hint("""
+"""
+        + hint("""
 Align on the right: `(2, 1, 5)` and `(1, 3, 1)`; every axis takes the larger size: `(2, 3, 5)`.
-""") + r"""
+""")
+        + r"""
 
 2. Which of these combinations raise: `(4, 3) + (4,)`, `(4, 3) + (3,)`, `(2, 3, 4) + (3, 1)`,
    `(4, 3) + (4, 1)`?
-""" + hint("""
+"""
+        + hint("""
 Only `(4, 3) + (4,)`: aligned on the right, 3 meets 4. `(2, 3, 4) + (3, 1)` works, giving `(2, 3, 4)`.
-""") + r"""
+""")
+        + r"""
 
 3. Write `center(a)`, subtracting each row's mean, so that it runs unchanged on CuPy arrays.
-""" + hint("""
+"""
+        + hint("""
 `xp = get_array_module(a)` is not even needed here: `a - a.mean(axis=-1, keepdims=True)` only uses
 array methods. You need `xp` for functions such as `xp.exp`, `xp.zeros`, `xp.where`.
-""") + r"""
+""")
+        + r"""
 
 4. Why does training run in float32 but gradient checking in float64?
-""" + hint("""
+"""
+        + hint("""
 A central difference divides a rounding error of about $\\varepsilon |f|$ by $2h$. With $h = 10^{-6}$,
 float32's $\\varepsilon \\approx 10^{-7}$ gives errors near $0.1$; float64's $10^{-16}$ gives $10^{-10}$.
 Training only needs a good enough descent direction, and float32 halves memory and time.
-""") + r"""
+""")
+        + r"""
 
 5. What does `npgpt.tensor(np.arange(3))` give: can it require a gradient?
-""" + hint("""
+"""
+        + hint("""
 An int64 tensor (arrays keep their dtype). `requires_grad=True` is refused: only floating-point
 tensors have gradients. Ops that need floats (`exp`, `tanh`, `/`, ...) refuse integer inputs with a
 message saying how to convert; `+`, `*` and indexing work on integers too.
@@ -714,48 +724,60 @@ report = npgpt.gradcheck(f, [x, W, b])
 print(report)
 assert report.ok
 """),
-    md(r"""
+    md(
+        r"""
 ## Check yourself
 
 1. Add `exp` to the toy `Value` and check $\frac{d}{da} e^{a} \tanh(a)$ at $a = 0.3$ against a
    finite difference.
-""" + hint(r"""
+"""
+        + hint(r"""
 `out = Value(math.exp(self.data), (self,), "exp")` with `self.grad += out.data * out.grad` in its
 `_backward`. The derivative is $e^a \tanh a + e^a (1 - \tanh^2 a)$.
-""") + r"""
+""")
+        + r"""
 
 2. Replace `+=` by `=` in the toy's `_backward` closures. Which of the examples above still give
    the right gradient, and which do not?
-""" + hint(r"""
+"""
+        + hint(r"""
 Every value used once still works. `a * a` gives $a$ instead of $2a$ (the second contribution
 overwrites the first), and so does anything in which a node feeds two others.
-""") + r"""
+""")
+        + r"""
 
 3. Why not simply visit the nodes breadth-first from the output? Find a small graph for which that
    order passes on an incomplete gradient.
-""" + hint(r"""
+"""
+        + hint(r"""
 Take $c = a^2$, $d = \tanh(c)$, $L = d + c$. Breadth-first from $L$ visits $d$ and $c$ (both at
 distance 1) before $d$ has pushed its part of $\bar c$; if $c$ is processed first, $a$ receives
 only part of its gradient. Reverse topological order processes $d$ before $c$.
-""") + r"""
+""")
+        + r"""
 
 4. `Tanh` saves its *output* for the backward, not its input. Why is that enough, and cheaper?
-""" + hint(r"""
+"""
+        + hint(r"""
 $\frac{d}{dx}\tanh x = 1 - \tanh^2 x = 1 - y^2$: from $y$ the backward costs two multiplies and no
 new `tanh`. Look at `inspect.getsource(npgpt.ops.elementwise.Tanh)`.
-""") + r"""
+""")
+        + r"""
 
 5. Draw the graph of `x.softmax(-1)` and of `x.exp() / x.exp().sum(axis=-1, keepdims=True)`.
    How many nodes does each have, and why might a fused op be preferred?
-""" + hint(r"""
+"""
+        + hint(r"""
 The fused `Softmax` is a single node whose backward is one formula,
 $\bar x = y \odot (\bar y - \sum_j \bar y_j y_j)$; the composed version has two `Exp`, a `Sum` and a
 `Div`, and keeps more intermediate arrays alive for the backward.
-""") + r"""
+""")
+        + r"""
 
 Assignment `lessons/a01_autograd` has you write the scalar engine and the backward of `Mul`, `Div`,
 `Exp` and `Tanh` yourself.
-"""),
+"""
+    ),
 ]
 
 
@@ -1125,43 +1147,53 @@ plt.ylabel("cases")
 plt.title("gradient checks of every npgpt op (float64)")
 plt.show()
 """),
-    md(r"""
+    md(
+        r"""
 ## Check yourself
 
 1. Minimise $\frac{h^2}{6}|f'''| + \frac{\varepsilon|f|}{h}$ over $h$. What is the best step, and the
    best error, for the *forward* difference, whose truncation error is $\frac{h}{2}|f''|$?
-""" + hint(r"""
+"""
+        + hint(r"""
 Forward: minimise $\frac{h}{2}|f''| + \frac{\varepsilon |f|}{h}$, giving $h^\ast = \sqrt{2 \varepsilon |f| / |f''|}$,
 about $10^{-8}$ in float64, and an error near $10^{-8}$: a thousand times worse than central
 differences (compare the curves in section 1).
-""") + r"""
+""")
+        + r"""
 
 2. Plant a bug in `tanh`'s backward: `g * (1 - y)` instead of `g * (1 - y * y)`. What relative error
    does `gradcheck` report, and at which inputs is the error largest?
-""" + hint(r"""
+"""
+        + hint(r"""
 Write a `Function` like `SquareMissingTwo` with forward `np.tanh(x)` (save `y`). The ratio of the wrong
 to the right derivative is $(1 - y)/(1 - y^2) = 1/(1 + y)$: close to 1 where $y \approx 0$ and far from 1
 for large $|x|$.
-""") + r"""
+""")
+        + r"""
 
 3. Why does `gradcheck` draw a random upstream gradient instead of checking `y.sum()`? Find another
    wrong backward that only a random $u$ exposes.
-""" + hint(r"""
+"""
+        + hint(r"""
 With $u = \mathbf{1}$ only $J^\top \mathbf{1}$, the column sums of $J$, are tested. Any backward that
 depends on $g$ only through `g.sum()` or `g.mean()` passes; so does a backward of `sum(x, axis=0)` that
 returns `np.full(x.shape, g.mean())`.
-""") + r"""
+""")
+        + r"""
 
 4. What happens to the check of `x.sqrt()` at inputs close to $0$, and how would you choose inputs for
    it?
-""" + hint(r"""
+"""
+        + hint(r"""
 $\frac{d}{dx}\sqrt{x} = \frac{1}{2\sqrt{x}}$ blows up and $f'''$ is huge near $0$; for $x < h$ the
 difference even evaluates $\sqrt{\text{negative}}$. npgpt's cases draw such inputs from $[0.5, 2)$.
-""") + r"""
+""")
+        + r"""
 
 Assignment `lessons/a02_gradient_checking` has you write this checker yourself and grades it against
 `npgpt.gradcheck`.
-"""),
+"""
+    ),
 ]
 
 
@@ -1414,49 +1446,61 @@ for what, shapes, v, err in summary:
     print(f"{what:<34} {shapes:<26} {v:<11} {err:.1e}")
 print(f"\n{len(summary)} gradient checks, all passed; worst relative error {max(s[3] for s in summary):.1e}")
 """),
-    md(r"""
+    md(
+        r"""
 ## Check yourself
 
 1. In `a + b` with `a` of shape `(3, 4)` and `b` of shape `(1, 4)`, what is `b.grad` in terms of the
    upstream gradient `g`? And for `b` of shape `(3, 1)`?
-""" + hint(r"""
+"""
+        + hint(r"""
 `g.sum(axis=0, keepdims=True)`, shape `(1, 4)`; and `g.sum(axis=1, keepdims=True)`, shape `(3, 1)`.
 A size-1 axis is kept as size 1, a missing leading axis is summed away.
-""") + r"""
+""")
+        + r"""
 
 2. Why do the gradients that `max` gives to tied elements sum to $\bar y$, whichever tie rule is
    used? What would go wrong if each tied maximum received the full $\bar y$?
-""" + hint(r"""
+"""
+        + hint(r"""
 Increasing *all* tied elements by $h$ increases the max by $h$, so the directional derivative along
 $(1, \dots, 1)$ on the tie is 1: a valid gradient's entries on the tie must add up to $\bar y$.
 Giving each the full $\bar y$ would count the output $k$ times.
-""") + r"""
+""")
+        + r"""
 
 3. Derive the gradient of $Y = X X^\top$ with respect to $X$ (where $X$ is used twice) and check it
    with `npgpt.gradcheck`.
-""" + hint(r"""
+"""
+        + hint(r"""
 Two uses, two contributions: $\bar X = \bar Y X + \bar Y^\top X = (\bar Y + \bar Y^\top) X$.
 `npgpt.gradcheck(lambda x: x @ x.T, [t64(3, 4)])`.
-""") + r"""
+""")
+        + r"""
 
 4. Why does `npgpt.ops.shape.GetItem.backward` use `xp.add.at` only for array indices and a plain
    assignment for slices?
-""" + hint(r"""
+"""
+        + hint(r"""
 A slice (or an integer) never selects the same element twice, so assignment is exact and faster.
 Only an integer or boolean *array* index can repeat an entry.
-""") + r"""
+""")
+        + r"""
 
 5. A linear layer computes $y = x W^\top + b$ with $x$ $(B, T, C_{in})$ and $W$ $(C_{out}, C_{in})$.
    Write $\bar x$, $\bar W$ and $\bar b$ with their shapes.
-""" + hint(r"""
+"""
+        + hint(r"""
 With $X$ and $G$ folded to $(BT, C_{in})$ and $(BT, C_{out})$: $\bar X = G W$, $\bar W = G^\top X$
 $(C_{out}, C_{in})$, $\bar b = \sum_{\text{rows}} G$ $(C_{out},)$. Compare with the docstring of
 `npgpt.ops.matmul.Linear`.
-""") + r"""
+""")
+        + r"""
 
 Assignment `lessons/a03_broadcasting_reductions_matmul` has you write `unbroadcast` and the backward
 of `Mul`, `Sum`, `Mean`, `Max` and `MatMul` yourself.
-"""),
+"""
+    ),
 ]
 
 

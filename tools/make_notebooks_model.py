@@ -14,7 +14,6 @@ import sys
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from make_notebooks import code, hint, md, write_or_check  # noqa: E402  (shared cell helpers)
 
-
 # ============================================================================ 04
 NB04 = [
     md(r"""
@@ -219,46 +218,58 @@ else:
     print(f"|loss - torch loss| = {abs(lt.item() - loss.item()):.1e}")
     print(f"max |grad - torch grad| = {np.abs(zt.grad.numpy() - z.grad).max():.1e}")
 """),
-    md(r"""
+    md(
+        r"""
 ## Check yourself
 
 1. Show with `F.softmax` that adding 1000 to every logit changes nothing, but multiplying every logit
    by 10 does. (Dividing logits by a *temperature* before the softmax is how sampling is made more or
    less adventurous, notebook 10.)
-""" + hint(r"""
+"""
+        + hint(r"""
 `F.softmax(npgpt.tensor(z + 1000.0))` equals `F.softmax(npgpt.tensor(z))` up to rounding: softmax is
 invariant to shifts. `10 * z` makes the distribution much peakier: it is not invariant to scaling.
-""") + r"""
+""")
+        + r"""
 
 2. What loss does a model get that predicts the uniform distribution over GPT-2's 50,257 tokens? And
    one that puts probability 0.5 on the right token every time?
-""" + hint(r"""
+"""
+        + hint(r"""
 $\log 50257 \approx 10.825$ and $-\log 0.5 \approx 0.693$.
-""") + r"""
+""")
+        + r"""
 
 3. Every row of the cross-entropy gradient sums to zero (see above). Prove it from $p - y$. What does
    it mean for how the logits move under gradient descent?
-""" + hint(r"""
+"""
+        + hint(r"""
 $\sum_j (p_j - y_j) = 1 - 1 = 0$. A gradient step never changes the sum of a row's logits: it only
 moves them in directions to which the softmax is sensitive (a shift of all logits changes nothing).
-""") + r"""
+""")
+        + r"""
 
 4. What does `F.cross_entropy(z, np.array([-100, -100, -100, -100]))` return, and why? (PyTorch does
    the same.)
-""" + hint(r"""
+"""
+        + hint(r"""
 `nan`: the mean over zero counted positions is $0/0$.
-""") + r"""
+""")
+        + r"""
 
 5. Derive the backward of log-softmax, $\partial L/\partial z = g - \mathrm{softmax}(z) \sum_i g_i$, and
    confirm it with `npgpt.gradcheck` on `F.log_softmax`.
-""" + hint(r"""
+"""
+        + hint(r"""
 $\ell_i = z_i - \log\sum_k e^{z_k}$, so $\partial \ell_i/\partial z_j = \delta_{ij} - p_j$ and
 $\sum_i g_i(\delta_{ij} - p_j) = g_j - p_j \sum_i g_i$.
-""") + r"""
+""")
+        + r"""
 
 Assignment `lessons/a04_softmax_cross_entropy` asks you to write these backwards yourself; the grader
 checks them with `gradcheck`.
-"""),
+"""
+    ),
 ]
 
 # ============================================================================ 05
@@ -511,46 +522,58 @@ plt.tight_layout()
 plt.show()
 print("max spread between the three outputs:", np.abs(normed - normed[0]).max())
 """),
-    md(r"""
+    md(
+        r"""
 ## Check yourself
 
 1. Why does $\partial L/\partial x$ sum to zero over the features of a row? Which term of the boxed
    formula makes it so?
-""" + hint(r"""
+"""
+        + hint(r"""
 $\hat{g} - \mathrm{mean}(\hat{g})$ sums to zero by construction, and $\sum_i \hat{x}_i = 0$ because the
 mean was subtracted. It mirrors the forward: adding a constant to every feature changes nothing.
-""") + r"""
+""")
+        + r"""
 
 2. Show numerically that `(dx * xhat).sum(-1)` is close to, but not exactly, zero. What would make it
    exactly zero?
-""" + hint(r"""
+"""
+        + hint(r"""
 It equals $r \sum_i \hat{g}_i\hat{x}_i\,(1 - \mathrm{mean}(\hat{x}^2))$ and
 $\mathrm{mean}(\hat{x}^2) = \sigma^2/(\sigma^2 + \epsilon)$, just below 1. With $\epsilon = 0$ it is exactly
 zero: then scaling a row changes nothing at all.
-""") + r"""
+""")
+        + r"""
 
 3. Apply LayerNorm to a row whose standard deviation is $10^{-4}$. What is the output's standard
    deviation, and why is it not 1?
-""" + hint(r"""
+"""
+        + hint(r"""
 $\sigma/\sqrt{\sigma^2 + \epsilon} = 10^{-4}/\sqrt{10^{-8} + 10^{-5}} \approx 0.032$: $\epsilon$ dominates
 the variance.
-""") + r"""
+""")
+        + r"""
 
 4. Write RMSNorm, $y = x/\sqrt{\mathrm{mean}(x^2) + \epsilon}\,\gamma$, with npgpt's primitive ops and
    gradcheck it. For which inputs does it agree with LayerNorm?
-""" + hint(r"""
+"""
+        + hint(r"""
 `x / ((x * x).mean(axis=-1, keepdims=True) + eps).sqrt() * w`. It agrees with LayerNorm (with
 $\beta = 0$) on rows whose mean is already zero, since then $\mathrm{mean}(x^2) = \sigma^2$.
-""") + r"""
+""")
+        + r"""
 
 5. How many parameters does one LayerNorm of GPT-2 small ($C = 768$) have? How many LayerNorms does
    the whole model have?
-""" + hint(r"""
+"""
+        + hint(r"""
 $2C = 1536$. Two per block and the final one: $2 \cdot 12 + 1 = 25$, together 38,400 parameters.
-""") + r"""
+""")
+        + r"""
 
 Assignment `lessons/a05_layernorm` asks you to write this backward yourself.
-"""),
+"""
+    ),
 ]
 
 # ============================================================================ 06
@@ -783,41 +806,53 @@ print("learned (x and table):")
 print(report)
 assert report.ok
 """),
-    md(r"""
+    md(
+        r"""
 ## Check yourself
 
 1. Which features of the sinusoidal table hold sines, which cosines? What is the wavelength, in
    positions, of features 0/1 and of the last pair for $d = 64$?
-""" + hint(r"""
+"""
+        + hint(r"""
 Even features sines, odd ones cosines. The wavelength is $2\pi/\omega_i = 2\pi\cdot 10000^{2i/d}$:
 $2\pi \approx 6.3$ positions for $i = 0$, about 47,000 for $i = 31$.
-""") + r"""
+""")
+        + r"""
 
 2. Verify numerically that $PE(p)\cdot PE(q)$ equals $\sum_i \cos((p - q)\,\omega_i)$.
-""" + hint(r"""
+"""
+        + hint(r"""
 `w = 1 / 10000 ** (np.arange(0, d, 2) / d)`, then compare `pe[p] @ pe[q]` with
 `np.cos((p - q) * w).sum()`. It is $\sin a \sin b + \cos a \cos b = \cos(a - b)$, pair by pair.
-""") + r"""
+""")
+        + r"""
 
 3. Why does a learned table stop at `block_size`, and what does `GPT.crop_block_size` do to it?
-""" + hint(r"""
+"""
+        + hint(r"""
 It is a Parameter of shape `(block_size, C)`: there is no row for a later position, and none could be
 learned without training on such positions. `crop_block_size(n)` keeps the first `n` rows.
-""") + r"""
+""")
+        + r"""
 
 4. Check $(R_m q)\cdot(R_n k) = q\cdot R_{n-m} k$ with `rope(..., offset=...)` for a few $m \le n$.
-""" + hint(r"""
+"""
+        + hint(r"""
 Compare `score(m, n)` with `(q.numpy() * rope(k, offset=n - m).numpy()).sum()`. Rotations compose by
 adding angles, and $R_m^\top = R_{-m}$.
-""") + r"""
+""")
+        + r"""
 
 5. How many parameters do the position encodings of GPT-2 small ($T = 1024$, $C = 768$) have? Of a
    RoPE model of the same size?
-""" + hint(r"""
+"""
+        + hint(r"""
 $1024 \times 768 = 786{,}432$ learned ones; none for RoPE (its `cos`/`sin` tables are buffers computed
 from the config, not parameters).
-""") + r"""
-"""),
+""")
+        + r"""
+"""
+    ),
 ]
 
 # ============================================================================ 07
@@ -1093,43 +1128,55 @@ show a sharp diagonal stripe 7 positions back for the queries 7..14: exactly the
 queries 0..6 were never scored, so what they attend to does not matter.) GPT-2 small has 144 heads
 (12 layers × 12 heads), some with patterns as clean as this one, most harder to read.
 """),
-    md(r"""
+    md(
+        r"""
 ## Check yourself
 
 1. Show that the rows of the attention weights sum to 1 and that the upper triangle is exactly 0.
-""" + hint(r"""
+"""
+        + hint(r"""
 `maps_after.sum(-1)` is all ones (to rounding); `np.triu(maps_after[0, 0], 1).max()` is `0.0`, exactly,
 because $e^{-\infty} = 0$.
-""") + r"""
+""")
+        + r"""
 
 2. Remove the $1/\sqrt{D}$ in `attention_np` and repeat the experiment of section 1 for $D = 256$:
    what happens to the gradient of the softmax?
-""" + hint(r"""
+"""
+        + hint(r"""
 The scores have standard deviation 16, the weights are nearly one-hot, and $p_i(\delta_{ij} - p_j)$ is
 nearly zero everywhere: `dS` for a random `dP` is orders of magnitude smaller, so the queries and keys
 hardly learn.
-""") + r"""
+""")
+        + r"""
 
 3. Why is `dS` zero on the masked entries even though $-\infty$ appears in the forward pass?
-""" + hint(r"""
+"""
+        + hint(r"""
 The backward only uses $P$, and $P = 0$ exactly on masked entries; $dS = P \odot (\dots)$ is therefore 0.
 The $-\infty$ itself is never multiplied by anything.
-""") + r"""
+""")
+        + r"""
 
 4. In the copy task the targets of positions 0..6 are ignored but position 7 (the last random digit) is
    scored. Why is its target predictable, and which key must its query attend to?
-""" + hint(r"""
+"""
+        + hint(r"""
 Its target is token 8 of the sequence, the first digit of the copy, which equals token 0: the query at
 position 7 attends to key 0, seven positions back like all the others.
-""") + r"""
+""")
+        + r"""
 
 5. How many weight matrices does `CausalSelfAttention` have, and how many parameters for $C = 768$?
-""" + hint(r"""
+"""
+        + hint(r"""
 Two: `c_attn` ($C \times 3C$ and $3C$ biases) and `c_proj` ($C \times C$ and $C$): $4C^2 + 4C = 2{,}362{,}368$.
-""") + r"""
+""")
+        + r"""
 
 Assignment `lessons/a07_attention` asks you to write the backward of scaled dot-product attention.
-"""),
+"""
+    ),
 ]
 
 # ============================================================================ 08
@@ -1400,40 +1447,52 @@ absolute errors are all at that noise level; a wrong backward would show errors 
 gradients themselves.
 
 """),
-    md(r"""
+    md(
+        r"""
 ## Check yourself
 
 1. Derive $12C^2 + 13C$ per block from the shapes of the layers. How would the count change without
    biases (`bias=False`)?
-""" + hint(r"""
+"""
+        + hint(r"""
 $(3C^2 + 3C) + (C^2 + C) + (4C^2 + 4C) + (4C^2 + C) + 2\cdot 2C$. Without biases only the LayerNorm
 gains remain besides the matrices: $12C^2 + 2C$.
-""") + r"""
+""")
+        + r"""
 
 2. How many parameters would GPT-2 small have with an untied output head?
-""" + hint(r"""
+"""
+        + hint(r"""
 $124{,}439{,}808 + 50257 \cdot 768 = 163{,}037{,}184$.
-""") + r"""
+""")
+        + r"""
 
 3. With $L = 48$ (gpt2-xl), what standard deviation do the residual projections start with?
-""" + hint(r"""
+"""
+        + hint(r"""
 $0.02/\sqrt{96} \approx 0.0020$.
-""") + r"""
+""")
+        + r"""
 
 4. Build a `GPTConfig(..., pos_encoding="rope")` and compare its `parameter_count` with the learned
    one. Where does the difference come from?
-""" + hint(r"""
+"""
+        + hint(r"""
 RoPE has no position table: the difference is `block_size * n_embd`.
-""") + r"""
+""")
+        + r"""
 
 5. Check that a fresh model's loss is close to $\log V$ for a few seeds. Why is it, given the
    initialisation?
-""" + hint(r"""
+"""
+        + hint(r"""
 `ln_f` gives the final hidden state unit scale, and the head's weights are $N(0, 0.02^2)$, so every
 logit is about $0.02\sqrt{C}$ in size: nearly equal logits, nearly uniform probabilities, loss near
 $\log V$.
-""") + r"""
-"""),
+""")
+        + r"""
+"""
+    ),
 ]
 
 # ============================================================================ 11
@@ -1629,44 +1688,56 @@ try:
 except ValueError as e:
     print("ValueError:", e)
 """),
-    md(r"""
+    md(
+        r"""
 ## Check yourself
 
 1. Which four weights per block are transposed when loading GPT-2, and why not `wte`, `wpe` or the
    LayerNorms?
-""" + hint(r"""
+"""
+        + hint(r"""
 `attn.c_attn`, `attn.c_proj`, `mlp.c_fc`, `mlp.c_proj`: the Conv1D layers. Embeddings are lookup tables
 stored `(V, C)` and `(T, C)` in both libraries; LayerNorm parameters are vectors.
-""") + r"""
+""")
+        + r"""
 
 2. `c_attn.weight` of GPT-2 small is stored as `(768, 2304)`. Which columns hold the queries, the
    keys and the values?
-""" + hint(r"""
+"""
+        + hint(r"""
 Columns 0-767 the queries, 768-1535 the keys, 1536-2303 the values (in npgpt, after the transpose,
 the same ranges of rows); each range is then cut into 12 heads of 64.
-""") + r"""
+""")
+        + r"""
 
 3. How many bytes does the float32 `model.safetensors` of GPT-2 small take, roughly? (Notebook 08
    counted the parameters; the tied head is stored once. The hub's file is a little larger: it also
    holds the old causal-mask buffers `attn.bias`, which `from_hf` skips.)
-""" + hint(r"""
+"""
+        + hint(r"""
 $124{,}439{,}808 \times 4$ bytes $\approx 498$ MB, plus the header.
-""") + r"""
+""")
+        + r"""
 
 4. `config.json` says `"activation_function": "gelu_new"`. What does `from_hf` do with a config that
    asks for the exact `"gelu"` instead, and why?
-""" + hint(r"""
+"""
+        + hint(r"""
 It raises a `ValueError`: npgpt's GPT uses the tanh GELU, and silently computing a slightly different
 function (up to $4.7 \times 10^{-4}$ per activation, notebook 08) would make the logits disagree.
-""") + r"""
+""")
+        + r"""
 
 5. Edit `config.json` of the tiny folder to `n_layer: 1` and load it. Read the error message: what
    does it list?
-""" + hint(r"""
+"""
+        + hint(r"""
 The weights of block 1 as "unexpected": `from_hf` lists every missing, unexpected and mis-shaped key
 instead of loading part of the model.
-""") + r"""
-"""),
+""")
+        + r"""
+"""
+    ),
     code(r"""
 import shutil
 

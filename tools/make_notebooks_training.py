@@ -396,50 +396,64 @@ plt.title("overfitting: train falls, val rises")
 plt.legend()
 plt.show()
 """),
-    md(r"""
+    md(
+        r"""
 ## Check yourself
 
 1. One step trains on a batch of $B = 16$ windows of $T = 64$ characters. How many next-character
    predictions does its loss average over, and why not 16?
-""" + hint(r"""
+"""
+        + hint(r"""
 $16 \times 64 = 1024$: the causal mask lets position $t$ see only $x_0..x_t$, so every position of every
 window is its own prediction, all made in one forward pass.
-""") + r"""
+""")
+        + r"""
 
 2. A freshly initialised model on a corpus with 200 distinct characters: what first loss do you
    expect? What would a first loss of 9 suggest?
-""" + hint(r"""
+"""
+        + hint(r"""
 About $\log 200 \approx 5.3$. A loss far above $\log V$ means the initial logits are large and
 confidently wrong: check the initialisation scale (notebook 08).
-""") + r"""
+""")
+        + r"""
 
 3. Which of the model's parameters get no weight decay? Find them with `groups[1]` and explain in
    one sentence for `ln_1.weight`.
-""" + hint(r"""
+"""
+        + hint(r"""
 All biases and all LayerNorm gains and shifts (the 1-D tensors). A LayerNorm gain should stay near
 1; decay would pull it towards 0 and shrink the signal every later layer reads.
-""") + r"""
+""")
+        + r"""
 
 4. With `CosineWarmup(3e-3, 50, 600, 3e-4)`: what is the learning rate at steps 0, 49, 325 and 600?
-""" + hint(r"""
+"""
+        + hint(r"""
 $3\times10^{-3} \cdot 1/50 = 6\times10^{-5}$; $3\times10^{-3}$; halfway through the cosine,
 $3\times10^{-4} + \tfrac12 (2.7\times10^{-3}) = 1.65\times10^{-3}$; $3\times10^{-4}$ (printed in section 5).
-""") + r"""
+""")
+        + r"""
 
 5. The gradients have a global norm of 4 and `max_norm=1`. What happens to each gradient? And if the
    norm is 0.5?
-""" + hint(r"""
+"""
+        + hint(r"""
 Every gradient is multiplied by $1/4$ (up to $\epsilon$): the direction is kept, the length becomes 1.
 At 0.5 nothing changes: clipping only shortens.
-""") + r"""
+""")
+        + r"""
 
 6. In the overfitting run, which two `TrainConfig` fields could you change to fight it without
    adding data? Try one and compare the lowest val loss.
-""" + hint(r"""
+"""
+        + hint(r"""
 `dropout` (e.g. 0.2) and `weight_decay` (larger); also a smaller `n_embd`/`n_layer`. Early stopping
 needs no setting: keep the checkpoint with the lowest val loss.
-""") + r"""
-"""),
+""")
+        + r"""
+"""
+    ),
     code(r"""
 import shutil
 
@@ -727,43 +741,55 @@ for name, m in [("trained, 2 x 96, window 64", model), ("untrained, 4 x 128, win
     print(f"{name}: {n_new} tokens, {fast:7,.0f} tok/s with the cache, {slow:6,.0f} tok/s without: "
           f"{fast / slow:.1f}x faster; same tokens: {np.array_equal(a, b)}")
 """),
-    md(r"""
+    md(
+        r"""
 `npgpt bench` measures the same thing (its `generate` rows) next to a PyTorch reference.
 
 ## Check yourself
 
 1. Logits $z = (2, 1, 0)$. What are the probabilities at $T = 1$ and at $T = 0.5$? Check with
    `softmax(filter_logits(np.array([[2.0, 1.0, 0.0]]), temperature=0.5))`.
-""" + hint(r"""
+"""
+        + hint(r"""
 $T = 1$: $(0.665, 0.245, 0.090)$. $T = 0.5$ doubles the gaps, $z/T = (4, 2, 0)$: $(0.867, 0.117, 0.016)$.
-""") + r"""
+""")
+        + r"""
 
 2. Which settings of `top_k` and `top_p` make sampling greedy, whatever the temperature (above 0)?
-""" + hint(r"""
+"""
+        + hint(r"""
 `top_k=1`, or any `top_p` smaller than the largest probability: the most likely token always stays
 (`filter_logits` never drops it), and it is then the only one.
-""") + r"""
+""")
+        + r"""
 
 3. The model is certain: one token has probability 0.97. How many tokens do `top_k=40` and
    `top_p=0.9` keep?
-""" + hint(r"""
+"""
+        + hint(r"""
 Top-k keeps 40 regardless. Top-p keeps 1: the first token alone already reaches 0.9.
-""") + r"""
+""")
+        + r"""
 
 4. Why is the cache exact inside the window but would not be if, past it, we simply dropped the oldest
    key and value from every layer's cache?
-""" + hint(r"""
+"""
+        + hint(r"""
 Inside the window nothing that a cached key or value depends on changes. Cropping changes the position
 of every token and removes a token every later one attended to, so all keys and values change; only a
 full pass over the new window computes them.
-""") + r"""
+""")
+        + r"""
 
 5. How much memory does the cache of GPT-2 small (12 layers, width 768) take for a context of 1024
    tokens in float32, per sequence?
-""" + hint(r"""
+"""
+        + hint(r"""
 Keys and values: $2 \times 12 \times 1024 \times 768 \times 4$ bytes $\approx 75$ MB.
-""") + r"""
-"""),
+""")
+        + r"""
+"""
+    ),
     code(r"""
 import shutil
 
@@ -1063,7 +1089,8 @@ if HAVE_GPU:
 else:
     print("no GPU here: `npgpt train --device cuda` would stop with the DeviceError shown in section 1")
 """),
-    md(r"""
+    md(
+        r"""
 To compare npgpt with a PyTorch reference of the same model and weights, on the GPU:
 
 ```bash
@@ -1078,36 +1105,47 @@ npgpt bench --device cuda --configs mid   # only the largest
 1. Which of these, inside a training loop on the GPU, make the CPU wait for the GPU:
    `model(x, y)`, `loss.backward()`, `clip_grad_norm_(...)`, `loss.item()`, `print(step)`,
    `if norm > 1:` with the `norm` that `clip_grad_norm_` returned?
-""" + hint(r"""
+"""
+        + hint(r"""
 `loss.item()` and `if norm > 1:` (it needs the value on the host). The others only queue kernels;
 `print(step)` prints a Python int.
-""") + r"""
+""")
+        + r"""
 
 2. Why does AdamW need no change to run on the GPU?
-""" + hint(r"""
+"""
+        + hint(r"""
 Its state is created with `xp.zeros_like(p.data)`, where `xp` comes from the parameter, and every
 update is an in-place array operation of that module.
-""") + r"""
+""")
+        + r"""
 
 3. GPT-2 small has 124,439,808 parameters. How much GPU memory do the float32 parameters, gradients
    and AdamW state take, before any activations?
-""" + hint(r"""
+"""
+        + hint(r"""
 Parameters 0.50 GB, gradients 0.50 GB, $m$ and $v$ 1.0 GB: about 2 GB (4 bytes x 4 copies x 124M).
-""") + r"""
+""")
+        + r"""
 
 4. A machine has CuPy installed but no NVIDIA driver. What does `npgpt.cuda_available()` return, and
    what does `GPT(cfg, device="cuda")` do?
-""" + hint(r"""
+"""
+        + hint(r"""
 `False`: `cupy_module()` catches the failing `getDeviceCount()` and raises `DeviceError`, which
 `cuda_available()` turns into `False`. The model constructor raises that `DeviceError`.
-""") + r"""
+""")
+        + r"""
 
 5. Why is the speed-up of the 4 x 128 model smaller than that of the 6 x 384 one?
-""" + hint(r"""
+"""
+        + hint(r"""
 A small model's step is many tiny kernels; launch overhead, not arithmetic, sets its pace. Bigger
 matrices give each kernel more work, which a GPU does far faster than a CPU.
-""") + r"""
-"""),
+""")
+        + r"""
+"""
+    ),
 ]
 
 

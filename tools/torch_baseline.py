@@ -31,7 +31,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for f in dataclasses.fields(TrainConfig):
         if f.type in ("int", "float", int, float):
-            p.add_argument("--" + f.name.replace("_", "-"), type=float if "float" in str(f.type) else int, default=f.default)
+            p.add_argument(
+                "--" + f.name.replace("_", "-"), type=float if "float" in str(f.type) else int, default=f.default
+            )
     p.add_argument("--json", help="write the final losses here")
     args = p.parse_args()
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k != "json"})
@@ -43,12 +45,17 @@ def main():
     load_npgpt_weights(model, GPT(mcfg, rng=np.random.default_rng(cfg.seed)).state_dict())
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(cfg.beta1, cfg.beta2),
+    )
     sched = CosineWarmup(cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.min_lr)
     rng = np.random.default_rng(cfg.seed + 1)
-    evals = {s: ds.fixed_batches(s, cfg.eval_batches, cfg.batch_size, cfg.block_size, seed=cfg.seed + 3)
-             for s in ("train", "val")}
+    evals = {
+        s: ds.fixed_batches(s, cfg.eval_batches, cfg.batch_size, cfg.block_size, seed=cfg.seed + 3)
+        for s in ("train", "val")
+    }
 
     def evaluate(split):
         model.eval()
@@ -69,8 +76,13 @@ def main():
         opt.step()
         if (step + 1) % cfg.eval_interval == 0 or step + 1 == cfg.max_steps:
             print(f"step {step + 1}: train {evaluate('train'):.4f} val {evaluate('val'):.4f}", flush=True)
-    res = {"steps": cfg.max_steps, "train_loss": evaluate("train"), "val_loss": evaluate("val"),
-           "seconds": round(time.time() - t0, 1), "torch": torch.__version__}
+    res = {
+        "steps": cfg.max_steps,
+        "train_loss": evaluate("train"),
+        "val_loss": evaluate("val"),
+        "seconds": round(time.time() - t0, 1),
+        "torch": torch.__version__,
+    }
     print(json.dumps(res))
     if args.json:
         with open(args.json, "w") as f:

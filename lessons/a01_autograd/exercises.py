@@ -116,8 +116,10 @@ class Scalar:
 # ============================================================================ Part 2: tensor ops
 def _same_shape(name, a, b):
     if a.shape != b.shape:
-        raise ValueError(f"{name}: this assignment's ops take inputs of one shape, got {a.shape} and {b.shape} "
-                         "(broadcasting is assignment 3)")
+        raise ValueError(
+            f"{name}: this assignment's ops take inputs of one shape, got {a.shape} and {b.shape} "
+            "(broadcasting is assignment 3)"
+        )
 
 
 class Mul(Function):

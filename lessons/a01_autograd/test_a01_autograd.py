@@ -74,8 +74,12 @@ def test_scalar_gradients_match_finite_differences(impl):
     out = f(a, b)
     out.backward()
     h = 1e-6
-    num_a = (f(impl.Scalar(0.7 + h), impl.Scalar(-0.4)).data - f(impl.Scalar(0.7 - h), impl.Scalar(-0.4)).data) / (2 * h)
-    num_b = (f(impl.Scalar(0.7), impl.Scalar(-0.4 + h)).data - f(impl.Scalar(0.7), impl.Scalar(-0.4 - h)).data) / (2 * h)
+    num_a = (f(impl.Scalar(0.7 + h), impl.Scalar(-0.4)).data - f(impl.Scalar(0.7 - h), impl.Scalar(-0.4)).data) / (
+        2 * h
+    )
+    num_b = (f(impl.Scalar(0.7), impl.Scalar(-0.4 + h)).data - f(impl.Scalar(0.7), impl.Scalar(-0.4 - h)).data) / (
+        2 * h
+    )
     assert math.isclose(a.grad, num_a, rel_tol=1e-6), f"d/da: analytic {a.grad}, numeric {num_a}"
     assert math.isclose(b.grad, num_b, rel_tol=1e-6), f"d/db: analytic {b.grad}, numeric {num_b}"
 
@@ -118,7 +122,9 @@ def test_function_gradcheck(impl, op, shape):
 def test_function_matches_npgpt(impl, op):
     # the same gradients as npgpt's own op, for a random upstream gradient
     get, n, positive = OPS[op]
-    ref = {"Mul": lambda a, b: a * b, "Div": lambda a, b: a / b, "Exp": lambda a: a.exp(), "Tanh": lambda a: a.tanh()}[op]
+    ref = {"Mul": lambda a, b: a * b, "Div": lambda a, b: a / b, "Exp": lambda a: a.exp(), "Tanh": lambda a: a.tanh()}[
+        op
+    ]
     ins = _inputs(n, (4, 5), positive)
     g = np.random.default_rng(7).standard_normal((4, 5))
     get(impl)(*ins).backward(g)

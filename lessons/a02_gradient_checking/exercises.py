@@ -70,4 +70,3 @@ def check_gradients(fn, inputs, eps=1e-6, seed=0):
     4. relative_error(analytic, numeric).
     """
     raise NotImplementedError("TODO: backward(u) for the analytic gradient, numerical_gradient of sum(fn * u)")
-

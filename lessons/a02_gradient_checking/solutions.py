@@ -100,4 +100,3 @@ def check_gradients(fn, inputs, eps=1e-6, seed=0):
             return float((fn(*inputs).data * u).sum())
 
     return [relative_error(a, numerical_gradient(loss, t.data, eps)) for t, a in zip(checked, analytic)]
-

@@ -22,7 +22,10 @@ from npgpt.gradcheck import verdict as npgpt_verdict
 KNOWN = {
     "cube": (lambda x: float((x**3).sum()), lambda x: 3 * x**2),
     "sin": (lambda x: float(np.sin(x).sum()), lambda x: np.cos(x)),
-    "quadratic-form": (lambda x: float(x.reshape(-1) @ _A @ x.reshape(-1)), lambda x: ((_A + _A.T) @ x.reshape(-1)).reshape(x.shape)),
+    "quadratic-form": (
+        lambda x: float(x.reshape(-1) @ _A @ x.reshape(-1)),
+        lambda x: ((_A + _A.T) @ x.reshape(-1)).reshape(x.shape),
+    ),
     "logsumexp": (lambda x: float(np.log(np.exp(x).sum())), lambda x: np.exp(x) / np.exp(x).sum()),
 }
 _A = np.random.default_rng(5).standard_normal((12, 12))
@@ -90,12 +93,15 @@ def test_relative_error(impl, name):
     a, n = (np.asarray(v, dtype=np.float64) for v in REL_CASES[name])
     got = impl.relative_error(a, n)
     assert isinstance(got, float), f"return a Python float, got {type(got).__name__}"
-    assert math.isclose(got, _reference_rel(a, n), rel_tol=1e-9, abs_tol=1e-15), f"{name}: {got} != {_reference_rel(a, n)}"
+    assert math.isclose(got, _reference_rel(a, n), rel_tol=1e-9, abs_tol=1e-15), (
+        f"{name}: {got} != {_reference_rel(a, n)}"
+    )
     assert math.isclose(impl.relative_error(n, a), got, rel_tol=1e-12, abs_tol=1e-15), "it must be symmetric"
 
 
-@pytest.mark.parametrize("rel", [0.0, 1e-12, 1e-7, 1.5e-7, 3e-5, 1e-4, 1.01e-4, 5e-3, 1e-2, 0.0101, 0.5, 2.0,
-                                 float("inf"), float("nan")])
+@pytest.mark.parametrize(
+    "rel", [0.0, 1e-12, 1e-7, 1.5e-7, 3e-5, 1e-4, 1.01e-4, 5e-3, 1e-2, 0.0101, 0.5, 2.0, float("inf"), float("nan")]
+)
 def test_verdict(impl, rel):
     assert impl.verdict(rel) == npgpt_verdict(rel), f"verdict({rel})"
 

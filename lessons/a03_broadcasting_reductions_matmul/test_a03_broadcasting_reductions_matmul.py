@@ -14,8 +14,18 @@ from lessons.grading import assert_close, assert_gradcheck, distinct64, t64
 from npgpt.autograd import unbroadcast as npgpt_unbroadcast
 
 # (broadcast result's shape, input shape)
-UNBROADCAST = [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((2, 3, 4), (3, 1)), ((3, 5), (1, 5)), ((3, 5), (3, 1)),
-               ((2, 3), ()), ((4, 3, 5), (1, 3, 1)), ((2, 1, 4), (1, 1)), ((2, 3, 4), (2, 1, 4)), ((5,), (1,))]
+UNBROADCAST = [
+    ((3, 4), (3, 4)),
+    ((2, 3, 4), (4,)),
+    ((2, 3, 4), (3, 1)),
+    ((3, 5), (1, 5)),
+    ((3, 5), (3, 1)),
+    ((2, 3), ()),
+    ((4, 3, 5), (1, 3, 1)),
+    ((2, 1, 4), (1, 1)),
+    ((2, 3, 4), (2, 1, 4)),
+    ((5,), (1,)),
+]
 
 
 @pytest.mark.parametrize("grad_shape, shape", UNBROADCAST, ids=[f"{g}->{s}" for g, s in UNBROADCAST])
@@ -25,8 +35,14 @@ def test_unbroadcast(impl, grad_shape, shape):
     assert_close(np.asarray(got), np.asarray(npgpt_unbroadcast(g, shape)), f"unbroadcast {grad_shape} -> {shape}")
 
 
-BROADCAST_PAIRS = [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 1), (1, 5)), ((1, 4), (3, 1, 4)), ((), (2, 3)),
-                   ((2, 3, 4), (2, 1, 4))]
+BROADCAST_PAIRS = [
+    ((3, 4), (3, 4)),
+    ((2, 3, 4), (4,)),
+    ((3, 1), (1, 5)),
+    ((1, 4), (3, 1, 4)),
+    ((), (2, 3)),
+    ((2, 3, 4), (2, 1, 4)),
+]
 
 
 @pytest.mark.parametrize("sa, sb", BROADCAST_PAIRS, ids=[f"{a}*{b}" for a, b in BROADCAST_PAIRS])
@@ -68,11 +84,20 @@ def test_max_splits_ties_equally(impl, name, x, axis, keepdims):
     out.backward(g)
     ref.max(axis=axis, keepdims=keepdims).backward(g)
     assert_close(mine.grad, ref.grad, f"Max backward with ties ({name})")
-    np.testing.assert_allclose(mine.grad.sum(), g.sum(), err_msg="the tied maxima must share g, not each take all of it")
+    np.testing.assert_allclose(
+        mine.grad.sum(), g.sum(), err_msg="the tied maxima must share g, not each take all of it"
+    )
 
 
-MATMUL = [((3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((2, 3, 4), (4, 5)), ((4, 5), (2, 5, 3)),
-          ((1, 3, 4), (2, 4, 2)), ((2, 1, 3, 4), (3, 4, 2)), ((1, 1), (1, 1))]
+MATMUL = [
+    ((3, 4), (4, 5)),
+    ((2, 3, 4), (2, 4, 5)),
+    ((2, 3, 4), (4, 5)),
+    ((4, 5), (2, 5, 3)),
+    ((1, 3, 4), (2, 4, 2)),
+    ((2, 1, 3, 4), (3, 4, 2)),
+    ((1, 1), (1, 1)),
+]
 
 
 @pytest.mark.parametrize("sa, sb", MATMUL, ids=[f"{a}@{b}" for a, b in MATMUL])

@@ -32,7 +32,9 @@ def logsumexp(x, axis=-1):
     exponent is <= 0 (no overflow) and the largest is exactly 0 (the sum is >= 1: its log is
     finite). x (..., C, ...) -> (..., 1, ...). Example: x = [1000, 1000] gives [1000 + log 2].
     """
-    raise NotImplementedError("TODO: m = max(x, axis, keepdims=True); return m + log(sum(exp(x - m), axis, keepdims=True))")
+    raise NotImplementedError(
+        "TODO: m = max(x, axis, keepdims=True); return m + log(sum(exp(x - m), axis, keepdims=True))"
+    )
 
 
 # ============================================================================ Part 2: backward
@@ -110,4 +112,6 @@ class CrossEntropy(Function):
         ignored ones. Build it on the (N, C) rows, then reshape to ``ctx.shape``. Keep the dtype of p: divide by
         ``n.astype(p.dtype)``, not by the integer n.
         """
-        raise NotImplementedError("TODO: g * (p - onehot(t)) / n on counted rows, 0 on ignored rows, reshaped to ctx.shape")
+        raise NotImplementedError(
+            "TODO: g * (p - onehot(t)) / n on counted rows, 0 on ignored rows, reshaped to ctx.shape"
+        )

@@ -41,14 +41,16 @@ def test_logsumexp_is_stable(impl, name, x, axis):
 
 @pytest.mark.parametrize("shape, axis", SHAPES, ids=SHAPE_IDS)
 def test_softmax_gradcheck(impl, shape, axis):
-    assert_gradcheck(lambda x: impl.Softmax.apply(x, axis=axis), [t64(shape, 1, name="x")],
-                     what=f"Softmax {shape} axis={axis}")
+    assert_gradcheck(
+        lambda x: impl.Softmax.apply(x, axis=axis), [t64(shape, 1, name="x")], what=f"Softmax {shape} axis={axis}"
+    )
 
 
 @pytest.mark.parametrize("shape, axis", SHAPES, ids=SHAPE_IDS)
 def test_log_softmax_gradcheck(impl, shape, axis):
-    assert_gradcheck(lambda x: impl.LogSoftmax.apply(x, axis=axis), [t64(shape, 2, name="x")],
-                     what=f"LogSoftmax {shape} axis={axis}")
+    assert_gradcheck(
+        lambda x: impl.LogSoftmax.apply(x, axis=axis), [t64(shape, 2, name="x")], what=f"LogSoftmax {shape} axis={axis}"
+    )
 
 
 @pytest.mark.parametrize("op, ref", [("Softmax", F.softmax), ("LogSoftmax", F.log_softmax)])
@@ -81,8 +83,9 @@ def _ce(impl, logits, targets, ignore_index):
 
 @pytest.mark.parametrize("name, shape, targets, ignore_index", CE, ids=CE_IDS)
 def test_cross_entropy_gradcheck(impl, name, shape, targets, ignore_index):
-    assert_gradcheck(lambda z: _ce(impl, z, targets, ignore_index), [t64(shape, 4, name="logits")],
-                     what=f"CrossEntropy ({name})")
+    assert_gradcheck(
+        lambda z: _ce(impl, z, targets, ignore_index), [t64(shape, 4, name="logits")], what=f"CrossEntropy ({name})"
+    )
 
 
 @pytest.mark.parametrize("name, shape, targets, ignore_index", CE, ids=CE_IDS)

@@ -38,8 +38,9 @@ def normalize(x, eps=1e-5):
     mu = mean(x, -1), var = mean((x - mu)^2, -1) (both keepdims), rstd = 1 / sqrt(var + eps),
     xhat = (x - mu) * rstd. A constant row has var = 0: eps keeps rstd finite and xhat is 0.
     """
-    raise NotImplementedError("TODO: mu, biased var over the last axis (keepdims); rstd = 1/sqrt(var + eps); "
-                              "return ((x - mu) * rstd, rstd)")
+    raise NotImplementedError(
+        "TODO: mu, biased var over the last axis (keepdims); rstd = 1/sqrt(var + eps); return ((x - mu) * rstd, rstd)"
+    )
 
 
 # ============================================================================ Part 2: the backward
@@ -67,5 +68,6 @@ class LayerNorm(Function):
         dx = rstd * (ghat - mean(ghat) - xhat * mean(ghat * xhat)) with ghat = g * gamma and the
         means over the last axis, keepdims.
         """
-        raise NotImplementedError("TODO: dx = rstd * (ghat - mean(ghat) - xhat * mean(ghat * xhat)); dgamma, dbeta "
-                                  "summed over all rows")
+        raise NotImplementedError(
+            "TODO: dx = rstd * (ghat - mean(ghat) - xhat * mean(ghat * xhat)); dgamma, dbeta summed over all rows"
+        )

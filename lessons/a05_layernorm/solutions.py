@@ -71,8 +71,7 @@ class LayerNorm(Function):
         xhat, rstd, gamma = ctx.saved
         C = xhat.shape[-1]
         ghat = g * gamma
-        dx = rstd * (ghat - ghat.mean(axis=-1, keepdims=True)
-                     - xhat * (ghat * xhat).mean(axis=-1, keepdims=True))
+        dx = rstd * (ghat - ghat.mean(axis=-1, keepdims=True) - xhat * (ghat * xhat).mean(axis=-1, keepdims=True))
         dgamma = (g * xhat).reshape(-1, C).sum(axis=0)
         if not ctx.has_beta:
             return dx, dgamma

@@ -17,12 +17,14 @@ from lessons.grading import assert_close, assert_gradcheck, t64
 
 def _rows(C=6, seed=0):
     rng = np.random.default_rng(seed)
-    return np.stack([
-        5.0 + 0.5 * rng.standard_normal(C),   # mean far from 0: RMSNorm is far off
-        1e-3 * rng.standard_normal(C),        # variance 1e-6 < eps: eps outside the root is far off
-        rng.standard_normal(C) * 3 - 1,       # an ordinary row; with C = 6, 1/(C-1) is 20% off
-        np.full(C, 0.5),                      # constant: var = 0, xhat = 0
-    ])
+    return np.stack(
+        [
+            5.0 + 0.5 * rng.standard_normal(C),  # mean far from 0: RMSNorm is far off
+            1e-3 * rng.standard_normal(C),  # variance 1e-6 < eps: eps outside the root is far off
+            rng.standard_normal(C) * 3 - 1,  # an ordinary row; with C = 6, 1/(C-1) is 20% off
+            np.full(C, 0.5),  # constant: var = 0, xhat = 0
+        ]
+    )
 
 
 @pytest.mark.parametrize("eps", [1e-5, 1e-2])

@@ -80,5 +80,6 @@ class ScaledDotProductAttention(Function):
         """Return ``(dq, dk, dv)``, each of its input's shape, from ``q, k, v, p = ctx.saved``,
         ``ctx.scale`` (= 1/sqrt(D)) and g = dL/dO (B, H, Tq, D). Use your ``softmax_backward``.
         """
-        raise NotImplementedError("TODO: dv = p^T @ g; dS = softmax_backward(p, g @ v^T); dq = dS @ k * scale; "
-                                  "dk = dS^T @ q * scale")
+        raise NotImplementedError(
+            "TODO: dv = p^T @ g; dS = softmax_backward(p, g @ v^T); dq = dS @ k * scale; dk = dS^T @ q * scale"
+        )

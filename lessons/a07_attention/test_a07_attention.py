@@ -34,8 +34,11 @@ def _probs(shape, seed, masked=True):
     return e / e.sum(-1, keepdims=True)
 
 
-@pytest.mark.parametrize("shape, masked", [((4, 4), True), ((2, 3, 5, 5), True), ((3, 6), False), ((1, 1), False)],
-                         ids=["(4,4) masked", "(2,3,5,5) masked", "(3,6)", "(1,1)"])
+@pytest.mark.parametrize(
+    "shape, masked",
+    [((4, 4), True), ((2, 3, 5, 5), True), ((3, 6), False), ((1, 1), False)],
+    ids=["(4,4) masked", "(2,3,5,5) masked", "(3,6)", "(1,1)"],
+)
 def test_softmax_backward_matches_the_jacobian(impl, shape, masked):
     p = _probs(shape, 1, masked)
     dp = np.random.default_rng(2).standard_normal(shape)
@@ -63,8 +66,11 @@ def _qkv(qs, ks, seed):
 
 @pytest.mark.parametrize("name, qs, ks, causal", ATTN, ids=ATTN_IDS)
 def test_attention_gradcheck(impl, name, qs, ks, causal):
-    assert_gradcheck(lambda q, k, v: impl.ScaledDotProductAttention.apply(q, k, v, causal=causal), _qkv(qs, ks, 1),
-                     what=f"attention {name}")
+    assert_gradcheck(
+        lambda q, k, v: impl.ScaledDotProductAttention.apply(q, k, v, causal=causal),
+        _qkv(qs, ks, 1),
+        what=f"attention {name}",
+    )
 
 
 @pytest.mark.parametrize("name, qs, ks, causal", ATTN, ids=ATTN_IDS)

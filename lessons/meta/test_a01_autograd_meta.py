@@ -29,8 +29,9 @@ STUB_CALLS = {
     "Div.backward": lambda m: _apply("Div", 2, m),
     "Exp.backward": lambda m: _apply("Exp", 1, m),
     "Tanh.backward": lambda m: _apply("Tanh", 1, m),
-    "neuron_backward": lambda m: m.neuron_backward(*(t64((3,), seed=i).data for i in range(2)),
-                                                     t64((), seed=3).data, t64((3,), seed=4).data),
+    "neuron_backward": lambda m: m.neuron_backward(
+        *(t64((3,), seed=i).data for i in range(2)), t64((), seed=3).data, t64((3,), seed=4).data
+    ),
 }
 
 
@@ -101,24 +102,57 @@ def _neuron_db_not_summed(x, w, b, g):
 
 
 PLANTED = [
-    planted("backward-assigns-not-adds", "Scalar", "backward", _backward_assigns, grader.test_scalar_forward_and_gradients),
-    planted("backward-not-topological", "Scalar", "backward", _backward_not_topological,
-            grader.test_scalar_forward_and_gradients),
+    planted(
+        "backward-assigns-not-adds", "Scalar", "backward", _backward_assigns, grader.test_scalar_forward_and_gradients
+    ),
+    planted(
+        "backward-not-topological",
+        "Scalar",
+        "backward",
+        _backward_not_topological,
+        grader.test_scalar_forward_and_gradients,
+    ),
     planted("tanh-missing-square", "Scalar", "tanh", _tanh_missing_square, grader.test_scalar_forward_and_gradients),
     planted("pow-wrong-exponent", "Scalar", "__pow__", _pow_wrong_exponent, grader.test_scalar_forward_and_gradients),
-    planted("mul-swapped", "Mul", "backward", staticmethod(lambda ctx, g: tuple(g * x for x in ctx.saved)),
-            grader.test_function_gradcheck),
-    planted("mul-right-only-for-ones", "Mul", "backward", staticmethod(_mul_only_right_for_ones),
-            grader.test_function_gradcheck),
-    planted("div-sign", "Div", "backward",
-            staticmethod(lambda ctx, g: (g / ctx.saved[1], g * ctx.saved[0] / ctx.saved[1] ** 2)),
-            grader.test_function_gradcheck),
+    planted(
+        "mul-swapped",
+        "Mul",
+        "backward",
+        staticmethod(lambda ctx, g: tuple(g * x for x in ctx.saved)),
+        grader.test_function_gradcheck,
+    ),
+    planted(
+        "mul-right-only-for-ones",
+        "Mul",
+        "backward",
+        staticmethod(_mul_only_right_for_ones),
+        grader.test_function_gradcheck,
+    ),
+    planted(
+        "div-sign",
+        "Div",
+        "backward",
+        staticmethod(lambda ctx, g: (g / ctx.saved[1], g * ctx.saved[0] / ctx.saved[1] ** 2)),
+        grader.test_function_gradcheck,
+    ),
     planted("exp-missing-y", "Exp", "backward", staticmethod(lambda ctx, g: (g,)), grader.test_function_gradcheck),
-    planted("tanh-missing-square", "Tanh", "backward", staticmethod(lambda ctx, g: (g * (1 - ctx.saved[0]),)),
-            grader.test_function_gradcheck),
-    planted("tanh-missing-square-vs-npgpt", "Tanh", "backward", staticmethod(lambda ctx, g: (g * (1 - ctx.saved[0]),)),
-            grader.test_function_matches_npgpt),
-    planted("neuron-db-not-summed", None, "neuron_backward", _neuron_db_not_summed, grader.test_neuron_backward_by_hand),
+    planted(
+        "tanh-missing-square",
+        "Tanh",
+        "backward",
+        staticmethod(lambda ctx, g: (g * (1 - ctx.saved[0]),)),
+        grader.test_function_gradcheck,
+    ),
+    planted(
+        "tanh-missing-square-vs-npgpt",
+        "Tanh",
+        "backward",
+        staticmethod(lambda ctx, g: (g * (1 - ctx.saved[0]),)),
+        grader.test_function_matches_npgpt,
+    ),
+    planted(
+        "neuron-db-not-summed", None, "neuron_backward", _neuron_db_not_summed, grader.test_neuron_backward_by_hand
+    ),
 ]
 
 

@@ -7,8 +7,9 @@ from lessons.a02_gradient_checking import exercises
 from lessons.a02_gradient_checking import test_a02_gradient_checking as grader
 from lessons.grading import assert_grader_catches, planted, stub_names, t64
 
-solutions = pytest.importorskip("lessons.a02_gradient_checking.solutions",
-                                reason="solutions.py removed (student handout)")
+solutions = pytest.importorskip(
+    "lessons.a02_gradient_checking.solutions", reason="solutions.py removed (student handout)"
+)
 
 STUB_CALLS = {
     "numerical_gradient": lambda m: m.numerical_gradient(lambda v: float(v.sum()), np.zeros(3)),
@@ -99,14 +100,31 @@ def _upstream_all_ones(fn, inputs, eps=1e-6, seed=0):
 
 PLANTED = [
     planted("one-sided-difference", None, "numerical_gradient", _one_sided, grader.test_numerical_gradient_is_central),
-    planted("input-not-restored", None, "numerical_gradient", _not_restoring, grader.test_numerical_gradient_restores_the_input),
-    planted("perturbs-a-copy", None, "numerical_gradient", _perturbs_a_copy,
-            grader.test_numerical_gradient_perturbs_the_array_it_was_given),
+    planted(
+        "input-not-restored",
+        None,
+        "numerical_gradient",
+        _not_restoring,
+        grader.test_numerical_gradient_restores_the_input,
+    ),
+    planted(
+        "perturbs-a-copy",
+        None,
+        "numerical_gradient",
+        _perturbs_a_copy,
+        grader.test_numerical_gradient_perturbs_the_array_it_was_given,
+    ),
     planted("relative-error-without-floor", None, "relative_error", _no_floor, grader.test_relative_error),
     planted("relative-error-mean-not-max", None, "relative_error", _mean_not_max, grader.test_relative_error),
     planted("verdict-strict-bounds", None, "verdict", _strict_bounds, grader.test_verdict),
     planted("verdict-nan-is-good", None, "verdict", _nan_is_good, grader.test_verdict),
-    planted("upstream-all-ones", None, "check_gradients", _upstream_all_ones, grader.test_check_gradients_catches_planted_bugs),
+    planted(
+        "upstream-all-ones",
+        None,
+        "check_gradients",
+        _upstream_all_ones,
+        grader.test_check_gradients_catches_planted_bugs,
+    ),
 ]
 
 

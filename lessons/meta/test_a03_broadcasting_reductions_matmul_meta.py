@@ -7,8 +7,9 @@ from lessons.a03_broadcasting_reductions_matmul import exercises
 from lessons.a03_broadcasting_reductions_matmul import test_a03_broadcasting_reductions_matmul as grader
 from lessons.grading import assert_grader_catches, planted, stub_names, t64
 
-solutions = pytest.importorskip("lessons.a03_broadcasting_reductions_matmul.solutions",
-                                reason="solutions.py removed (student handout)")
+solutions = pytest.importorskip(
+    "lessons.a03_broadcasting_reductions_matmul.solutions", reason="solutions.py removed (student handout)"
+)
 
 
 def _backward_of(op, shapes, m, **kw):
@@ -87,21 +88,60 @@ def _matmul_wrong_order(ctx, g):
 PLANTED = [
     planted("unbroadcast-leading-axes-only", None, "unbroadcast", _unbroadcast_leading_only, grader.test_unbroadcast),
     planted("unbroadcast-mean-not-sum", None, "unbroadcast", _unbroadcast_mean, grader.test_unbroadcast),
-    planted("mul-swapped", "Mul", "backward", staticmethod(lambda ctx, g: (
-        solutions.unbroadcast(g * ctx.saved[0], ctx.saved[0].shape), solutions.unbroadcast(g * ctx.saved[1], ctx.saved[1].shape))),
-        grader.test_mul_broadcast_gradcheck),
-    planted("mul-no-unbroadcast", "Mul", "backward", staticmethod(lambda ctx, g: (g * ctx.saved[1], g * ctx.saved[0])),
-            grader.test_mul_broadcast_gradcheck),
-    planted("sum-ignores-keepdims", "Sum", "backward", staticmethod(_sum_ignores_keepdims), grader.test_reduction_gradcheck),
+    planted(
+        "mul-swapped",
+        "Mul",
+        "backward",
+        staticmethod(
+            lambda ctx, g: (
+                solutions.unbroadcast(g * ctx.saved[0], ctx.saved[0].shape),
+                solutions.unbroadcast(g * ctx.saved[1], ctx.saved[1].shape),
+            )
+        ),
+        grader.test_mul_broadcast_gradcheck,
+    ),
+    planted(
+        "mul-no-unbroadcast",
+        "Mul",
+        "backward",
+        staticmethod(lambda ctx, g: (g * ctx.saved[1], g * ctx.saved[0])),
+        grader.test_mul_broadcast_gradcheck,
+    ),
+    planted(
+        "sum-ignores-keepdims", "Sum", "backward", staticmethod(_sum_ignores_keepdims), grader.test_reduction_gradcheck
+    ),
     planted("mean-missing-1/n", "Mean", "backward", staticmethod(_mean_missing_n), grader.test_reduction_gradcheck),
-    planted("max-ties-not-split", "Max", "backward", staticmethod(_max_ties_not_split), grader.test_max_splits_ties_equally),
-    planted("max-count-upcasts-float32", "Max", "backward", staticmethod(_max_count_upcasts),
-            grader.test_float32_gradients_stay_float32),
-    planted("matmul-missing-transpose", "MatMul", "backward", staticmethod(_matmul_missing_transpose),
-            grader.test_matmul_square_catches_a_missing_transpose),
-    planted("matmul-no-unbroadcast", "MatMul", "backward", staticmethod(_matmul_no_unbroadcast), grader.test_matmul_gradcheck),
-    planted("matmul-wrong-order", "MatMul", "backward", staticmethod(_matmul_wrong_order),
-            grader.test_matmul_square_catches_a_missing_transpose),
+    planted(
+        "max-ties-not-split", "Max", "backward", staticmethod(_max_ties_not_split), grader.test_max_splits_ties_equally
+    ),
+    planted(
+        "max-count-upcasts-float32",
+        "Max",
+        "backward",
+        staticmethod(_max_count_upcasts),
+        grader.test_float32_gradients_stay_float32,
+    ),
+    planted(
+        "matmul-missing-transpose",
+        "MatMul",
+        "backward",
+        staticmethod(_matmul_missing_transpose),
+        grader.test_matmul_square_catches_a_missing_transpose,
+    ),
+    planted(
+        "matmul-no-unbroadcast",
+        "MatMul",
+        "backward",
+        staticmethod(_matmul_no_unbroadcast),
+        grader.test_matmul_gradcheck,
+    ),
+    planted(
+        "matmul-wrong-order",
+        "MatMul",
+        "backward",
+        staticmethod(_matmul_wrong_order),
+        grader.test_matmul_square_catches_a_missing_transpose,
+    ),
 ]
 
 

@@ -8,8 +8,9 @@ from lessons.a04_softmax_cross_entropy import test_a04_softmax_cross_entropy as 
 from lessons.grading import assert_grader_catches, planted, stub_names
 from npgpt.autograd import Context
 
-solutions = pytest.importorskip("lessons.a04_softmax_cross_entropy.solutions",
-                                reason="solutions.py removed (student handout)")
+solutions = pytest.importorskip(
+    "lessons.a04_softmax_cross_entropy.solutions", reason="solutions.py removed (student handout)"
+)
 
 
 def _backward_only(op, m, *arrays, **kw):
@@ -95,27 +96,76 @@ def _ce_float64(ctx, g):
 PLANTED = [
     planted("logsumexp-naive-overflows", None, "logsumexp", _lse_naive, grader.test_logsumexp_is_stable),
     planted("logsumexp-max-only", None, "logsumexp", _lse_max_only, grader.test_logsumexp_is_stable),
-    planted("softmax-missing-sum-term", "Softmax", "backward", staticmethod(lambda ctx, g: (g * ctx.saved[0],)),
-            grader.test_softmax_gradcheck),
-    planted("softmax-sums-last-axis-only", "Softmax", "backward", staticmethod(_softmax_last_axis_only),
-            grader.test_softmax_gradcheck),
-    planted("softmax-only-right-for-ones", "Softmax", "backward",
-            staticmethod(lambda ctx, g: (ctx.saved[0] * (g - ctx.saved[0].shape[ctx.axis] * ctx.saved[0]),)),
-            grader.test_softmax_gradcheck),
-    planted("log-softmax-identity", "LogSoftmax", "backward", staticmethod(lambda ctx, g: (g,)),
-            grader.test_log_softmax_gradcheck),
-    planted("log-softmax-log-probs-not-probs", "LogSoftmax", "backward", staticmethod(_log_softmax_uses_log_probs),
-            grader.test_log_softmax_gradcheck),
-    planted("ce-not-divided-by-n", "CrossEntropy", "backward", staticmethod(_ce_not_divided_by_n),
-            grader.test_cross_entropy_gradcheck),
-    planted("ce-divided-by-all-rows", "CrossEntropy", "backward", staticmethod(_ce_divided_by_all_rows),
-            grader.test_cross_entropy_matches_npgpt),
-    planted("ce-ignored-rows-get-gradient", "CrossEntropy", "backward", staticmethod(_ce_ignored_rows_kept),
-            grader.test_cross_entropy_gradient_is_p_minus_y),
-    planted("ce-upstream-gradient-ignored", "CrossEntropy", "backward", staticmethod(_ce_upstream_ignored),
-            grader.test_cross_entropy_matches_npgpt),
-    planted("ce-upcasts-float32", "CrossEntropy", "backward", staticmethod(_ce_float64),
-            grader.test_float32_gradients_stay_float32),
+    planted(
+        "softmax-missing-sum-term",
+        "Softmax",
+        "backward",
+        staticmethod(lambda ctx, g: (g * ctx.saved[0],)),
+        grader.test_softmax_gradcheck,
+    ),
+    planted(
+        "softmax-sums-last-axis-only",
+        "Softmax",
+        "backward",
+        staticmethod(_softmax_last_axis_only),
+        grader.test_softmax_gradcheck,
+    ),
+    planted(
+        "softmax-only-right-for-ones",
+        "Softmax",
+        "backward",
+        staticmethod(lambda ctx, g: (ctx.saved[0] * (g - ctx.saved[0].shape[ctx.axis] * ctx.saved[0]),)),
+        grader.test_softmax_gradcheck,
+    ),
+    planted(
+        "log-softmax-identity",
+        "LogSoftmax",
+        "backward",
+        staticmethod(lambda ctx, g: (g,)),
+        grader.test_log_softmax_gradcheck,
+    ),
+    planted(
+        "log-softmax-log-probs-not-probs",
+        "LogSoftmax",
+        "backward",
+        staticmethod(_log_softmax_uses_log_probs),
+        grader.test_log_softmax_gradcheck,
+    ),
+    planted(
+        "ce-not-divided-by-n",
+        "CrossEntropy",
+        "backward",
+        staticmethod(_ce_not_divided_by_n),
+        grader.test_cross_entropy_gradcheck,
+    ),
+    planted(
+        "ce-divided-by-all-rows",
+        "CrossEntropy",
+        "backward",
+        staticmethod(_ce_divided_by_all_rows),
+        grader.test_cross_entropy_matches_npgpt,
+    ),
+    planted(
+        "ce-ignored-rows-get-gradient",
+        "CrossEntropy",
+        "backward",
+        staticmethod(_ce_ignored_rows_kept),
+        grader.test_cross_entropy_gradient_is_p_minus_y,
+    ),
+    planted(
+        "ce-upstream-gradient-ignored",
+        "CrossEntropy",
+        "backward",
+        staticmethod(_ce_upstream_ignored),
+        grader.test_cross_entropy_matches_npgpt,
+    ),
+    planted(
+        "ce-upcasts-float32",
+        "CrossEntropy",
+        "backward",
+        staticmethod(_ce_float64),
+        grader.test_float32_gradients_stay_float32,
+    ),
 ]
 
 

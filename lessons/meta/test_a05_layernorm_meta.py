@@ -86,22 +86,53 @@ PLANTED = [
     planted("normalize-rmsnorm-no-mean", None, "normalize", _rms_norm, grader.test_normalize_matches_layer_norm),
     planted("normalize-eps-outside-sqrt", None, "normalize", _eps_outside, grader.test_normalize_matches_layer_norm),
     planted("normalize-unbiased-variance", None, "normalize", _unbiased, grader.test_normalize_matches_layer_norm),
-    planted("normalize-rstd-without-keepdims", None, "normalize", _no_keepdims, grader.test_normalize_matches_layer_norm),
-    planted("dx-missing-mean-term", "LayerNorm", "backward", _backward(drop=("mean",)), grader.test_layer_norm_gradcheck),
-    planted("dx-missing-xhat-term", "LayerNorm", "backward", _backward(drop=("xhat",)), grader.test_layer_norm_gradcheck),
+    planted(
+        "normalize-rstd-without-keepdims", None, "normalize", _no_keepdims, grader.test_normalize_matches_layer_norm
+    ),
+    planted(
+        "dx-missing-mean-term", "LayerNorm", "backward", _backward(drop=("mean",)), grader.test_layer_norm_gradcheck
+    ),
+    planted(
+        "dx-missing-xhat-term", "LayerNorm", "backward", _backward(drop=("xhat",)), grader.test_layer_norm_gradcheck
+    ),
     planted("dx-missing-rstd", "LayerNorm", "backward", _backward(drop=("rstd",)), grader.test_layer_norm_gradcheck),
     planted("dx-ignores-gamma", "LayerNorm", "backward", _backward(ghat_is_g=True), grader.test_layer_norm_gradcheck),
-    planted("dx-missing-mean-term-vs-npgpt", "LayerNorm", "backward", _backward(drop=("mean",)),
-            grader.test_layer_norm_matches_npgpt),
-    planted("dx-missing-mean-term-shift", "LayerNorm", "backward", _backward(drop=("mean",)),
-            grader.test_dx_is_orthogonal_to_shifts),
-    planted("dx-missing-mean-term-constant-row", "LayerNorm", "backward", _backward(drop=("mean",)),
-            grader.test_constant_row_gradient),
-    planted("dgamma-summed-over-axis-0-only", "LayerNorm", "backward", _backward(dgamma_axis0=True),
-            grader.test_layer_norm_gradcheck),
+    planted(
+        "dx-missing-mean-term-vs-npgpt",
+        "LayerNorm",
+        "backward",
+        _backward(drop=("mean",)),
+        grader.test_layer_norm_matches_npgpt,
+    ),
+    planted(
+        "dx-missing-mean-term-shift",
+        "LayerNorm",
+        "backward",
+        _backward(drop=("mean",)),
+        grader.test_dx_is_orthogonal_to_shifts,
+    ),
+    planted(
+        "dx-missing-mean-term-constant-row",
+        "LayerNorm",
+        "backward",
+        _backward(drop=("mean",)),
+        grader.test_constant_row_gradient,
+    ),
+    planted(
+        "dgamma-summed-over-axis-0-only",
+        "LayerNorm",
+        "backward",
+        _backward(dgamma_axis0=True),
+        grader.test_layer_norm_gradcheck,
+    ),
     planted("dgamma-dbeta-swapped", "LayerNorm", "backward", _backward(swap=True), grader.test_layer_norm_gradcheck),
-    planted("dbeta-returned-without-bias", "LayerNorm", "backward", _backward(always_beta=True),
-            grader.test_layer_norm_gradcheck),
+    planted(
+        "dbeta-returned-without-bias",
+        "LayerNorm",
+        "backward",
+        _backward(always_beta=True),
+        grader.test_layer_norm_gradcheck,
+    ),
 ]
 
 

@@ -71,8 +71,17 @@ def _run_graders(tmp_path, folders, args=(), env_impl=None):
     if env_impl:
         env[ENV_VAR] = env_impl
     xml = tmp_path / "junit.xml"
-    cmd = [sys.executable, "-m", "pytest", *[f"lessons/{f}" for f in folders], "-q", "-p", "no:cacheprovider",
-           f"--junitxml={xml}", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *[f"lessons/{f}" for f in folders],
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={xml}",
+        *args,
+    ]
     proc = subprocess.run(cmd, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     if not xml.exists():
         return proc, {}
@@ -80,7 +89,8 @@ def _run_graders(tmp_path, folders, args=(), env_impl=None):
     for case in ET.parse(xml).iter("testcase"):
         kinds = {child.tag for child in case}
         outcomes[f"{case.get('classname')}::{case.get('name')}"] = (
-            "failed" if kinds & {"failure", "error"} else "skipped" if "skipped" in kinds else "passed")
+            "failed" if kinds & {"failure", "error"} else "skipped" if "skipped" in kinds else "passed"
+        )
     return proc, outcomes
 
 

@@ -37,8 +37,9 @@ def load_text(path):
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise DataError(f"{path} is not valid UTF-8: byte 0x{raw[e.start]:02x} "
-                        f"at byte offset {e.start} ({e.reason})") from None
+        raise DataError(
+            f"{path} is not valid UTF-8: byte 0x{raw[e.start]:02x} at byte offset {e.start} ({e.reason})"
+        ) from None
 
 
 def _positive_int(name, value):
@@ -90,8 +91,7 @@ class TextDataset:
         T = _positive_int("block_size", block_size)
         data = self.split(split)
         if len(data) < T + 1:
-            raise DataError(f"{split} split has {len(data)} tokens, but block_size={T} "
-                            f"needs at least {T + 1}")
+            raise DataError(f"{split} split has {len(data)} tokens, but block_size={T} needs at least {T + 1}")
         starts = rng.integers(0, len(data) - T, size=B)  # last start = len - T - 1
         windows = data[starts[:, None] + np.arange(T + 1)]  # (B, T+1)
         return np.ascontiguousarray(windows[:, :-1]), np.ascontiguousarray(windows[:, 1:])
@@ -104,9 +104,11 @@ class TextDataset:
 
     def describe(self):
         """One-line summary: size, vocabulary and split lengths."""
-        return (f"{len(self.data):,} tokens, vocab_size={self.vocab_size}, "
-                f"train={len(self.train):,}, val={len(self.val):,} "
-                f"(val_fraction={self.val_fraction})")
+        return (
+            f"{len(self.data):,} tokens, vocab_size={self.vocab_size}, "
+            f"train={len(self.train):,}, val={len(self.val):,} "
+            f"(val_fraction={self.val_fraction})"
+        )
 
     def __repr__(self):
         return f"TextDataset({self.describe()})"

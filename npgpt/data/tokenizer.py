@@ -71,7 +71,8 @@ class CharTokenizer:
             raise DataError(
                 f"cannot encode {len(unknown)} character(s) not in the vocabulary: "
                 f"{', '.join(map(repr, unknown[:20]))}{' ...' if len(unknown) > 20 else ''}; "
-                f"{self._allowed()}")
+                f"{self._allowed()}"
+            )
         return ids
 
     def decode(self, ids):
@@ -104,8 +105,7 @@ class CharTokenizer:
 
     def to_json(self):
         """Serialise to a JSON string (the ordered vocabulary)."""
-        return json.dumps({"format": _FORMAT, "version": 1, "chars": self.chars},
-                          ensure_ascii=False)
+        return json.dumps({"format": _FORMAT, "version": 1, "chars": self.chars}, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, s):

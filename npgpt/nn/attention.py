@@ -37,6 +37,7 @@ from .layers import Dropout, Linear
 from .module import Module
 from .positional import RotaryEmbedding
 
+
 def attention_composed(q, k, v, causal=True, dropout_p=0.0, rng=None):
     """softmax(q k^T / sqrt(hs) + causal mask) (dropout) @ v from primitive ops.
 
@@ -137,8 +138,8 @@ class KVCache:
                 nk[:, :, : self.length] = self._k[:, :, : self.length]
                 nv[:, :, : self.length] = self._v[:, :, : self.length]
             self._k, self._v, self._buffered = nk, nv, True
-        self._k[:, :, self.length:need] = k
-        self._v[:, :, self.length:need] = v
+        self._k[:, :, self.length : need] = k
+        self._v[:, :, self.length : need] = v
         self.length = need
 
     def __repr__(self):
@@ -168,8 +169,11 @@ class CausalSelfAttention(Module):
         self.c_proj = Linear(C, C, init_std=0.02 / math.sqrt(2 * L), **kw)
         self.attn_dropout = Dropout(config.dropout, rng=rng)
         self.resid_dropout = Dropout(config.dropout, rng=rng)
-        self.rope = (RotaryEmbedding(config.head_size, config.block_size, dtype=dtype, device=device)
-                     if config.pos_encoding == "rope" else None)
+        self.rope = (
+            RotaryEmbedding(config.head_size, config.block_size, dtype=dtype, device=device)
+            if config.pos_encoding == "rope"
+            else None
+        )
 
     def forward(self, x, cache=None):
         if x.ndim != 3 or x.shape[-1] != self.n_embd:

@@ -163,5 +163,7 @@ class GPT(Module):
 
     def extra_repr(self):
         c = self.config
-        return (f"vocab_size={c.vocab_size}, block_size={c.block_size}, n_layer={c.n_layer}, n_head={c.n_head}, "
-                f"n_embd={c.n_embd}, pos_encoding={c.pos_encoding!r}, attention={c.attention!r}")
+        return (
+            f"vocab_size={c.vocab_size}, block_size={c.block_size}, n_layer={c.n_layer}, n_head={c.n_head}, "
+            f"n_embd={c.n_embd}, pos_encoding={c.pos_encoding!r}, attention={c.attention!r}"
+        )

@@ -67,13 +67,18 @@ def config_from_hf(hf):
         raise ValueError(f"from_hf: config.json lacks {missing}")
     act = hf.get("activation_function", "gelu_new")  # GPT2Config's default
     if act not in _TANH_GELU:
-        raise ValueError(f"from_hf: activation_function {act!r} is not supported; npgpt's GPT uses the tanh "
-                         f"GELU of GPT-2 ({' or '.join(map(repr, _TANH_GELU))})")
+        raise ValueError(
+            f"from_hf: activation_function {act!r} is not supported; npgpt's GPT uses the tanh "
+            f"GELU of GPT-2 ({' or '.join(map(repr, _TANH_GELU))})"
+        )
     n_inner = hf.get("n_inner")
     if n_inner is not None and n_inner != 4 * hf["n_embd"]:
         raise ValueError(f"from_hf: n_inner={n_inner}; npgpt's MLP is 4 * n_embd = {4 * hf['n_embd']} wide")
-    for key, ok in (("scale_attn_weights", True), ("scale_attn_by_inverse_layer_idx", False),
-                    ("add_cross_attention", False)):
+    for key, ok in (
+        ("scale_attn_weights", True),
+        ("scale_attn_by_inverse_layer_idx", False),
+        ("add_cross_attention", False),
+    ):
         if hf.get(key, ok) != ok:
             raise ValueError(f"from_hf: {key}={hf[key]!r} changes the architecture; npgpt supports only {key}={ok}")
     return GPTConfig(
@@ -128,16 +133,18 @@ def _check_folder(folder):
     if not os.path.exists(folder):
         raise FileNotFoundError(f"from_hf: no such folder {folder!r}")
     if not os.path.isdir(folder):
-        raise NotADirectoryError(f"from_hf: {folder!r} is a file; pass the folder holding config.json and "
-                                 "model.safetensors")
+        raise NotADirectoryError(
+            f"from_hf: {folder!r} is a file; pass the folder holding config.json and model.safetensors"
+        )
     return folder
 
 
 def _read_config(folder):
     path = os.path.join(folder, "config.json")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"from_hf: {folder!r} has no config.json (a HuggingFace model folder has "
-                                "config.json and model.safetensors)")
+        raise FileNotFoundError(
+            f"from_hf: {folder!r} has no config.json (a HuggingFace model folder has config.json and model.safetensors)"
+        )
     with open(path, encoding="utf-8") as f:
         try:
             return json.load(f)
@@ -151,8 +158,10 @@ def _load_safetensors(path):
     try:
         return load_file(path)
     except TypeError as e:  # e.g. bfloat16, which NumPy has no dtype for
-        raise ValueError(f"from_hf: cannot read {path} into NumPy ({e}); save the checkpoint in float32 or "
-                         "float16 (e.g. model.to(torch.float32).save_pretrained(...))") from None
+        raise ValueError(
+            f"from_hf: cannot read {path} into NumPy ({e}); save the checkpoint in float32 or "
+            "float16 (e.g. model.to(torch.float32).save_pretrained(...))"
+        ) from None
 
 
 def read_hf_weights(folder):
@@ -172,8 +181,11 @@ def read_hf_weights(folder):
         for shard in shards:
             weights.update(_load_safetensors(os.path.join(folder, shard)))
         return weights
-    pickles = [n for n in sorted(os.listdir(folder))
-               if n in _PICKLE_FILES or n.endswith((".bin", ".pt", ".pth", ".ckpt", ".pkl"))]
+    pickles = [
+        n
+        for n in sorted(os.listdir(folder))
+        if n in _PICKLE_FILES or n.endswith((".bin", ".pt", ".pth", ".ckpt", ".pkl"))
+    ]
     if pickles:
         raise ValueError(PICKLE_REFUSAL.format(name=", ".join(pickles), folder=folder))
     raise FileNotFoundError(f"from_hf: {folder!r} has no model.safetensors (files there: {sorted(os.listdir(folder))})")
@@ -220,8 +232,10 @@ def hf_to_npgpt_state(weights, config):
             lines.append(f"  mis-shaped ({len(mis_shaped)}): " + "; ".join(mis_shaped))
         raise ValueError("\n".join(lines))
     if lm_head is not None and not np.array_equal(lm_head, state["transformer.wte.weight"]):
-        raise ValueError("from_hf: lm_head.weight differs from transformer.wte.weight; npgpt's GPT ties the "
-                         "output head to the token embedding and cannot hold a separate one")
+        raise ValueError(
+            "from_hf: lm_head.weight differs from transformer.wte.weight; npgpt's GPT ties the "
+            "output head to the token embedding and cannot hold a separate one"
+        )
     return state
 
 
@@ -231,14 +245,22 @@ def _expected_shapes(config):
     shapes = {"transformer.wte.weight": (V, C), "transformer.wpe.weight": (T, C)}
     for i in range(config.n_layer):
         p = f"transformer.h.{i}."
-        shapes.update({
-            p + "ln_1.weight": (C,), p + "ln_1.bias": (C,),
-            p + "attn.c_attn.weight": (3 * C, C), p + "attn.c_attn.bias": (3 * C,),
-            p + "attn.c_proj.weight": (C, C), p + "attn.c_proj.bias": (C,),
-            p + "ln_2.weight": (C,), p + "ln_2.bias": (C,),
-            p + "mlp.c_fc.weight": (4 * C, C), p + "mlp.c_fc.bias": (4 * C,),
-            p + "mlp.c_proj.weight": (C, 4 * C), p + "mlp.c_proj.bias": (C,),
-        })
+        shapes.update(
+            {
+                p + "ln_1.weight": (C,),
+                p + "ln_1.bias": (C,),
+                p + "attn.c_attn.weight": (3 * C, C),
+                p + "attn.c_attn.bias": (3 * C,),
+                p + "attn.c_proj.weight": (C, C),
+                p + "attn.c_proj.bias": (C,),
+                p + "ln_2.weight": (C,),
+                p + "ln_2.bias": (C,),
+                p + "mlp.c_fc.weight": (4 * C, C),
+                p + "mlp.c_fc.bias": (4 * C,),
+                p + "mlp.c_proj.weight": (C, 4 * C),
+                p + "mlp.c_proj.bias": (C,),
+            }
+        )
     shapes.update({"transformer.ln_f.weight": (C,), "transformer.ln_f.bias": (C,)})
     return shapes
 

@@ -31,8 +31,7 @@ class Linear(Module):
     and b; a number gives N(0, init_std^2) for W and zeros for b (GPT-2's scheme).
     """
 
-    def __init__(self, in_features, out_features, bias=True, dtype=np.float32, device="cpu", rng=None,
-                 init_std=None):
+    def __init__(self, in_features, out_features, bias=True, dtype=np.float32, device="cpu", rng=None, init_std=None):
         super().__init__()
         self.in_features, self.out_features = int(in_features), int(out_features)
         rng = init.as_generator(rng)

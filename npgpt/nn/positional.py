@@ -45,7 +45,7 @@ class LearnedPositionalEmbedding(Module):
         T = x.shape[-2]
         _check_span("LearnedPositionalEmbedding", offset, T, self.block_size)
         # a basic slice: its backward writes the gradient into rows offset..offset+T-1 of dW
-        return x + self.weight[offset:offset + T]
+        return x + self.weight[offset : offset + T]
 
     def extra_repr(self):
         return f"{self.block_size}, {self.n_embd}"
@@ -81,7 +81,7 @@ class SinusoidalPositionalEncoding(Module):
     def forward(self, x, offset=0):
         T = x.shape[-2]
         _check_span("SinusoidalPositionalEncoding", offset, T, self.block_size)
-        return x + self.pe[offset:offset + T]
+        return x + self.pe[offset : offset + T]
 
     def extra_repr(self):
         return f"{self.block_size}, {self.n_embd}"
@@ -107,7 +107,7 @@ class RotaryEmbedding(Module):
     def forward(self, x, offset=0, composed=False):
         T = x.shape[-2]
         _check_span("RotaryEmbedding", offset, T, self.block_size)
-        cos, sin = self.cos[offset:offset + T], self.sin[offset:offset + T]
+        cos, sin = self.cos[offset : offset + T], self.sin[offset : offset + T]
         if cos.dtype != x.dtype:  # the tables follow the module's dtype; convert rather than fail
             cos, sin = cos.astype(x.dtype), sin.astype(x.dtype)
         if composed:

@@ -54,8 +54,10 @@ def causal_mask(Tq, Tk):
 
 def causal_bias(xp, Tq, Tk, dtype):
     """The same mask as an additive (Tq, Tk) array of module ``xp``: -inf where masked, else 0."""
-    return _cached((xp.__name__, Tq, Tk, np.dtype(dtype).str),
-                   lambda: xp.asarray(np.where(causal_mask(Tq, Tk), -np.inf, 0.0).astype(dtype)))
+    return _cached(
+        (xp.__name__, Tq, Tk, np.dtype(dtype).str),
+        lambda: xp.asarray(np.where(causal_mask(Tq, Tk), -np.inf, 0.0).astype(dtype)),
+    )
 
 
 class ScaledDotProductAttention(Function):
@@ -134,13 +136,21 @@ class ScaledDotProductAttention(Function):
         from ..functional import scaled_dot_product_attention as sdpa
 
         def mk(B, H, Tq, Tk, D):
-            return lambda xp, dt, rng: [rand(xp, dt, rng, (B, H, Tq, D)), rand(xp, dt, rng, (B, H, Tk, D)), rand(xp, dt, rng, (B, H, Tk, D))]
+            return lambda xp, dt, rng: [
+                rand(xp, dt, rng, (B, H, Tq, D)),
+                rand(xp, dt, rng, (B, H, Tk, D)),
+                rand(xp, dt, rng, (B, H, Tk, D)),
+            ]
 
         tref = lambda t, q, k, v, c=True: t.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=c)  # noqa: E731
         return [
             Case("causal (2,2,5,4)", lambda q, k, v: sdpa(q, k, v), mk(2, 2, 5, 5, 4), tref),
-            Case("no mask (1,3,4,2)", lambda q, k, v: sdpa(q, k, v, causal=False), mk(1, 3, 4, 4, 2),
-                 lambda t, q, k, v: tref(t, q, k, v, False)),
+            Case(
+                "no mask (1,3,4,2)",
+                lambda q, k, v: sdpa(q, k, v, causal=False),
+                mk(1, 3, 4, 4, 2),
+                lambda t, q, k, v: tref(t, q, k, v, False),
+            ),
             Case("cached Tq=2 Tk=5", lambda q, k, v: sdpa(q, k, v), mk(1, 2, 2, 5, 3)),
             Case("dropout 0.2", lambda q, k, v: sdpa(q, k, v, dropout_p=0.2, rng=3), mk(1, 2, 4, 4, 3)),
         ]

@@ -18,7 +18,12 @@ BROADCAST_SHAPES = [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 1), (1, 5)), ((1, 
 
 def _binary_cases(fn, torch_fn, make_b=rand):
     return [
-        Case(f"{sa}x{sb}", fn, lambda xp, dt, rng, sa=sa, sb=sb: [rand(xp, dt, rng, sa), make_b(xp, dt, rng, sb)], torch_fn)
+        Case(
+            f"{sa}x{sb}",
+            fn,
+            lambda xp, dt, rng, sa=sa, sb=sb: [rand(xp, dt, rng, sa), make_b(xp, dt, rng, sb)],
+            torch_fn,
+        )
         for sa, sb in BROADCAST_SHAPES
     ]
 
@@ -145,11 +150,21 @@ class Pow(Function):
     @classmethod
     def cases(cls):
         scalar = [
-            Case(f"{s}**{p}", lambda a, p=p: a**p, lambda xp, dt, rng, s=s: [randpos(xp, dt, rng, s)], lambda t, a, p=p: a**p)
+            Case(
+                f"{s}**{p}",
+                lambda a, p=p: a**p,
+                lambda xp, dt, rng, s=s: [randpos(xp, dt, rng, s)],
+                lambda t, a, p=p: a**p,
+            )
             for s, p in [((3, 4), 2), ((2, 3), 0.5), ((), 3), ((4,), -1.5)]
         ]
         tensor = [
-            Case(f"{sa}**{sb}", lambda a, b: a**b, lambda xp, dt, rng, sa=sa, sb=sb: [randpos(xp, dt, rng, sa), rand(xp, dt, rng, sb)], lambda t, a, b: a**b)
+            Case(
+                f"{sa}**{sb}",
+                lambda a, b: a**b,
+                lambda xp, dt, rng, sa=sa, sb=sb: [randpos(xp, dt, rng, sa), rand(xp, dt, rng, sb)],
+                lambda t, a, b: a**b,
+            )
             for sa, sb in [((3, 4), (3, 4)), ((2, 3), (3,)), ((3, 1), ())]
         ]
         return scalar + tensor
@@ -364,8 +379,12 @@ class GELU(Function):
         return _unary_cases(
             lambda a: a.gelu(), lambda t, a: t.nn.functional.gelu(a, approximate="tanh"), shapes=((3, 4), (2, 5))
         ) + [
-            Case("exact", lambda a: a.gelu(approximate="none"), lambda xp, dt, rng: [rand(xp, dt, rng, (3, 4))],
-                 lambda t, a: t.nn.functional.gelu(a))
+            Case(
+                "exact",
+                lambda a: a.gelu(approximate="none"),
+                lambda xp, dt, rng: [rand(xp, dt, rng, (3, 4))],
+                lambda t, a: t.nn.functional.gelu(a),
+            )
         ]
 
 

@@ -43,8 +43,12 @@ class Embedding(Function):
 
         ids = np.array([[0, 3, 3], [5, 0, 1]])  # repeated ids: their gradients must add
         return [
-            Case("(6,4)[2,3]", lambda w: embedding(ids, w), lambda xp, dt, rng: [rand(xp, dt, rng, (6, 4))],
-                 lambda t, w: t.nn.functional.embedding(t.as_tensor(ids), w)),
+            Case(
+                "(6,4)[2,3]",
+                lambda w: embedding(ids, w),
+                lambda xp, dt, rng: [rand(xp, dt, rng, (6, 4))],
+                lambda t, w: t.nn.functional.embedding(t.as_tensor(ids), w),
+            ),
         ]
 
 

@@ -76,6 +76,7 @@ class LayerNorm(Function):
                     x[0] = 0.7  # var = 0: eps keeps it finite
                 ins = [x, 1 + 0.1 * rand(xp, dt, rng, shape[-1:])]
                 return ins + [rand(xp, dt, rng, shape[-1:])] if bias else ins
+
             return make
 
         tln = lambda t, x, w, b=None: t.nn.functional.layer_norm(x, x.shape[-1:], w, b, 1e-5)  # noqa: E731

@@ -47,11 +47,24 @@ class MatMul(Function):
 
     @classmethod
     def cases(cls):
-        pairs = [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((1, 3, 4), (2, 4, 2)),
-                 ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4,)), ((4,), (2, 4, 3))]
+        pairs = [
+            ((3, 4), (4, 5)),
+            ((2, 3, 4), (4, 5)),
+            ((2, 3, 4), (2, 4, 5)),
+            ((1, 3, 4), (2, 4, 2)),
+            ((4,), (4, 5)),
+            ((3, 4), (4,)),
+            ((4,), (4,)),
+            ((2, 3, 4), (4,)),
+            ((4,), (2, 4, 3)),
+        ]
         return [
-            Case(f"{sa}@{sb}", lambda a, b: a @ b, lambda xp, dt, rng, sa=sa, sb=sb: [rand(xp, dt, rng, sa), rand(xp, dt, rng, sb)],
-                 lambda t, a, b: a @ b)
+            Case(
+                f"{sa}@{sb}",
+                lambda a, b: a @ b,
+                lambda xp, dt, rng, sa=sa, sb=sb: [rand(xp, dt, rng, sa), rand(xp, dt, rng, sb)],
+                lambda t, a, b: a @ b,
+            )
             for sa, sb in pairs
         ]
 
@@ -96,10 +109,26 @@ class Linear(Function):
             def make(xp, dt, rng):
                 ins = [rand(xp, dt, rng, shape_x), rand(xp, dt, rng, (5, shape_x[-1]))]
                 return ins + [rand(xp, dt, rng, (5,))] if bias else ins
+
             return make
 
         return [
-            Case("(3,4) bias", lambda x, w, b: linear(x, w, b), mk((3, 4), True), lambda t, x, w, b: t.nn.functional.linear(x, w, b)),
-            Case("(2,3,4) bias", lambda x, w, b: linear(x, w, b), mk((2, 3, 4), True), lambda t, x, w, b: t.nn.functional.linear(x, w, b)),
-            Case("(2,3,4) no bias", lambda x, w: linear(x, w), mk((2, 3, 4), False), lambda t, x, w: t.nn.functional.linear(x, w)),
+            Case(
+                "(3,4) bias",
+                lambda x, w, b: linear(x, w, b),
+                mk((3, 4), True),
+                lambda t, x, w, b: t.nn.functional.linear(x, w, b),
+            ),
+            Case(
+                "(2,3,4) bias",
+                lambda x, w, b: linear(x, w, b),
+                mk((2, 3, 4), True),
+                lambda t, x, w, b: t.nn.functional.linear(x, w, b),
+            ),
+            Case(
+                "(2,3,4) no bias",
+                lambda x, w: linear(x, w),
+                mk((2, 3, 4), False),
+                lambda t, x, w: t.nn.functional.linear(x, w),
+            ),
         ]

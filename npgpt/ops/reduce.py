@@ -48,8 +48,14 @@ def _reduce_cases(fn_of_axis, torch_of_axis, make=rand):
                     lambda t, a, axis=axis, keep=keep: torch_of_axis(t, a, axis, keep),
                 )
             )
-    cases.append(Case("scalar", lambda a: fn_of_axis(a, None, False), lambda xp, dt, rng: [make(xp, dt, rng, ())],
-                      lambda t, a: torch_of_axis(t, a, None, False)))
+    cases.append(
+        Case(
+            "scalar",
+            lambda a: fn_of_axis(a, None, False),
+            lambda xp, dt, rng: [make(xp, dt, rng, ())],
+            lambda t, a: torch_of_axis(t, a, None, False),
+        )
+    )
     return cases
 
 
@@ -74,8 +80,9 @@ class Sum(Function):
 
     @classmethod
     def cases(cls):
-        return _reduce_cases(lambda a, ax, k: a.sum(axis=ax, keepdims=k),
-                             lambda t, a, ax, k: a.sum(dim=_tdims(a, ax), keepdim=k))
+        return _reduce_cases(
+            lambda a, ax, k: a.sum(axis=ax, keepdims=k), lambda t, a, ax, k: a.sum(dim=_tdims(a, ax), keepdim=k)
+        )
 
 
 class Mean(Function):
@@ -98,8 +105,9 @@ class Mean(Function):
 
     @classmethod
     def cases(cls):
-        return _reduce_cases(lambda a, ax, k: a.mean(axis=ax, keepdims=k),
-                             lambda t, a, ax, k: a.mean(dim=_tdims(a, ax), keepdim=k))
+        return _reduce_cases(
+            lambda a, ax, k: a.mean(axis=ax, keepdims=k), lambda t, a, ax, k: a.mean(dim=_tdims(a, ax), keepdim=k)
+        )
 
 
 class Var(Function):
@@ -131,10 +139,16 @@ class Var(Function):
 
     @classmethod
     def cases(cls):
-        return _reduce_cases(lambda a, ax, k: a.var(axis=ax, keepdims=k),
-                             lambda t, a, ax, k: a.var(dim=_tdims(a, ax), keepdim=k, correction=0)) + [
-            Case("correction=1", lambda a: a.var(axis=-1, correction=1), lambda xp, dt, rng: [rand(xp, dt, rng, (3, 5))],
-                 lambda t, a: a.var(dim=-1, correction=1))
+        return _reduce_cases(
+            lambda a, ax, k: a.var(axis=ax, keepdims=k),
+            lambda t, a, ax, k: a.var(dim=_tdims(a, ax), keepdim=k, correction=0),
+        ) + [
+            Case(
+                "correction=1",
+                lambda a: a.var(axis=-1, correction=1),
+                lambda xp, dt, rng: [rand(xp, dt, rng, (3, 5))],
+                lambda t, a: a.var(dim=-1, correction=1),
+            )
         ]
 
 
@@ -163,5 +177,8 @@ class Max(Function):
 
     @classmethod
     def cases(cls):
-        return _reduce_cases(lambda a, ax, k: a.max(axis=ax, keepdims=k),
-                             lambda t, a, ax, k: a.amax(dim=_tdims(a, ax), keepdim=k), make=distinct)
+        return _reduce_cases(
+            lambda a, ax, k: a.max(axis=ax, keepdims=k),
+            lambda t, a, ax, k: a.amax(dim=_tdims(a, ax), keepdim=k),
+            make=distinct,
+        )

@@ -47,10 +47,18 @@ class Where(Function):
             return np.random.default_rng(7).random(shape) > 0.5
 
         return [
-            Case("same shapes", lambda a, b: where(cond((3, 4)), a, b), mk((3, 4), (3, 4), (3, 4)),
-                 lambda t, a, b: t.where(t.as_tensor(cond((3, 4))), a, b)),
-            Case("broadcast", lambda a, b: where(cond((2, 3, 1)), a, b), mk((3, 4), (), (2, 3, 1)),
-                 lambda t, a, b: t.where(t.as_tensor(cond((2, 3, 1))), a, b)),
+            Case(
+                "same shapes",
+                lambda a, b: where(cond((3, 4)), a, b),
+                mk((3, 4), (3, 4), (3, 4)),
+                lambda t, a, b: t.where(t.as_tensor(cond((3, 4))), a, b),
+            ),
+            Case(
+                "broadcast",
+                lambda a, b: where(cond((2, 3, 1)), a, b),
+                mk((3, 4), (), (2, 3, 1)),
+                lambda t, a, b: t.where(t.as_tensor(cond((2, 3, 1))), a, b),
+            ),
         ]
 
 
@@ -78,6 +86,10 @@ class MaskedFill(Function):
 
         tri = np.triu(np.ones((4, 4), dtype=bool), k=1)
         return [
-            Case("causal", lambda a: a.masked_fill(tri, -1e4), lambda xp, dt, rng: [rand(xp, dt, rng, (2, 4, 4))],
-                 lambda t, a: a.masked_fill(t.as_tensor(tri), -1e4)),
+            Case(
+                "causal",
+                lambda a: a.masked_fill(tri, -1e4),
+                lambda xp, dt, rng: [rand(xp, dt, rng, (2, 4, 4))],
+                lambda t, a: a.masked_fill(t.as_tensor(tri), -1e4),
+            ),
         ]

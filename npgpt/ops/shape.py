@@ -28,9 +28,24 @@ class Reshape(Function):
     @classmethod
     def cases(cls):
         return [
-            Case("(3,4)->(2,6)", lambda a: a.reshape(2, 6), lambda xp, dt, rng: [rand(xp, dt, rng, (3, 4))], lambda t, a: a.reshape(2, 6)),
-            Case("(2,3,4)->(-1,)", lambda a: a.reshape(-1), lambda xp, dt, rng: [rand(xp, dt, rng, (2, 3, 4))], lambda t, a: a.reshape(-1)),
-            Case("()->(1,1)", lambda a: a.reshape(1, 1), lambda xp, dt, rng: [rand(xp, dt, rng, ())], lambda t, a: a.reshape(1, 1)),
+            Case(
+                "(3,4)->(2,6)",
+                lambda a: a.reshape(2, 6),
+                lambda xp, dt, rng: [rand(xp, dt, rng, (3, 4))],
+                lambda t, a: a.reshape(2, 6),
+            ),
+            Case(
+                "(2,3,4)->(-1,)",
+                lambda a: a.reshape(-1),
+                lambda xp, dt, rng: [rand(xp, dt, rng, (2, 3, 4))],
+                lambda t, a: a.reshape(-1),
+            ),
+            Case(
+                "()->(1,1)",
+                lambda a: a.reshape(1, 1),
+                lambda xp, dt, rng: [rand(xp, dt, rng, ())],
+                lambda t, a: a.reshape(1, 1),
+            ),
         ]
 
 
@@ -133,11 +148,18 @@ class Concat(Function):
         from ..functional import concat
 
         return [
-            Case("axis=0", lambda a, b: concat([a, b], axis=0), lambda xp, dt, rng: [rand(xp, dt, rng, (2, 3)), rand(xp, dt, rng, (4, 3))],
-                 lambda t, a, b: t.cat([a, b], 0)),
-            Case("axis=-1 x3", lambda a, b, c: concat([a, b, c], axis=-1),
-                 lambda xp, dt, rng: [rand(xp, dt, rng, (2, 1)), rand(xp, dt, rng, (2, 3)), rand(xp, dt, rng, (2, 2))],
-                 lambda t, a, b, c: t.cat([a, b, c], -1)),
+            Case(
+                "axis=0",
+                lambda a, b: concat([a, b], axis=0),
+                lambda xp, dt, rng: [rand(xp, dt, rng, (2, 3)), rand(xp, dt, rng, (4, 3))],
+                lambda t, a, b: t.cat([a, b], 0),
+            ),
+            Case(
+                "axis=-1 x3",
+                lambda a, b, c: concat([a, b, c], axis=-1),
+                lambda xp, dt, rng: [rand(xp, dt, rng, (2, 1)), rand(xp, dt, rng, (2, 3)), rand(xp, dt, rng, (2, 2))],
+                lambda t, a, b, c: t.cat([a, b, c], -1),
+            ),
         ]
 
 

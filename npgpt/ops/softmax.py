@@ -43,8 +43,12 @@ class Softmax(Function):
     @classmethod
     def cases(cls):
         return [
-            Case(f"{s} axis={ax}", lambda a, ax=ax: a.softmax(axis=ax), lambda xp, dt, rng, s=s: [rand(xp, dt, rng, s)],
-                 lambda t, a, ax=ax: a.softmax(ax))
+            Case(
+                f"{s} axis={ax}",
+                lambda a, ax=ax: a.softmax(axis=ax),
+                lambda xp, dt, rng, s=s: [rand(xp, dt, rng, s)],
+                lambda t, a, ax=ax: a.softmax(ax),
+            )
             for s, ax in [((3, 5), -1), ((2, 3, 4), 1), ((4,), 0)]
         ]
 
@@ -70,8 +74,12 @@ class LogSoftmax(Function):
     @classmethod
     def cases(cls):
         return [
-            Case(f"{s} axis={ax}", lambda a, ax=ax: a.log_softmax(axis=ax), lambda xp, dt, rng, s=s: [rand(xp, dt, rng, s)],
-                 lambda t, a, ax=ax: a.log_softmax(ax))
+            Case(
+                f"{s} axis={ax}",
+                lambda a, ax=ax: a.log_softmax(axis=ax),
+                lambda xp, dt, rng, s=s: [rand(xp, dt, rng, s)],
+                lambda t, a, ax=ax: a.log_softmax(ax),
+            )
             for s, ax in [((3, 5), -1), ((2, 3, 4), 1)]
         ]
 
@@ -131,8 +139,16 @@ class CrossEntropy(Function):
         t1 = np.array([0, 4, 2])
         t2 = np.array([[1, 3, -100, 0], [2, 2, 4, -100]])
         return [
-            Case("(3,5)", lambda a: cross_entropy(a, t1), mk((3, 5)), lambda t, a: t.nn.functional.cross_entropy(a, t.as_tensor(t1))),
-            Case("(2,4,5) ignore", lambda a: cross_entropy(a, t2), mk((2, 4, 5)),
-                 lambda t, a: t.nn.functional.cross_entropy(a.reshape(-1, 5), t.as_tensor(t2).reshape(-1))),
+            Case(
+                "(3,5)",
+                lambda a: cross_entropy(a, t1),
+                mk((3, 5)),
+                lambda t, a: t.nn.functional.cross_entropy(a, t.as_tensor(t1)),
+            ),
+            Case(
+                "(2,4,5) ignore",
+                lambda a: cross_entropy(a, t2),
+                mk((2, 4, 5)),
+                lambda t, a: t.nn.functional.cross_entropy(a.reshape(-1, 5), t.as_tensor(t2).reshape(-1)),
+            ),
         ]
-

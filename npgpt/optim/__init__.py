@@ -6,5 +6,4 @@ from .optimizer import Optimizer
 from .schedule import CosineWarmup, set_lr
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "AdamW", "CosineWarmup", "set_lr", "clip_grad_norm_",
-           "param_groups_for_weight_decay"]
+__all__ = ["Optimizer", "SGD", "AdamW", "CosineWarmup", "set_lr", "clip_grad_norm_", "param_groups_for_weight_decay"]

@@ -40,7 +40,11 @@ class AdamW(Optimizer):
     def _validate(self, group):
         super()._validate(group)
         betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2 or not all(isinstance(b, numbers.Real) and 0.0 <= b < 1.0 for b in betas):
+        if (
+            not isinstance(betas, (tuple, list))
+            or len(betas) != 2
+            or not all(isinstance(b, numbers.Real) and 0.0 <= b < 1.0 for b in betas)
+        ):
             raise ValueError(f"invalid betas: {betas!r} (need two numbers in [0, 1))")
         group["betas"] = tuple(betas)
         for name in ("eps", "weight_decay"):

@@ -182,7 +182,9 @@ class Optimizer:
         for gi, (saved, group) in enumerate(zip(groups, self.param_groups)):
             n_saved = len(saved.get("params", group["params"]))
             if n_saved != len(group["params"]):
-                raise ValueError(f"param group {gi}: state dict has {n_saved} params, optimizer has {len(group['params'])}")
+                raise ValueError(
+                    f"param group {gi}: state dict has {n_saved} params, optimizer has {len(group['params'])}"
+                )
             ours = set(group) - {"params"}
             theirs = set(saved) - {"params"}
             if ours != theirs:
@@ -201,8 +203,10 @@ class Optimizer:
         for key, value, allowed in entries:
             index, _, name = key.partition(".")
             if not index.isdigit() or int(index) not in params or name not in allowed:
-                raise ValueError(f"unexpected state entry {key!r} for {type(self).__name__} "
-                                 f"with {len(params)} params (names: {allowed})")
+                raise ValueError(
+                    f"unexpected state entry {key!r} for {type(self).__name__} "
+                    f"with {len(params)} params (names: {allowed})"
+                )
             p = params[int(index)]
             if name in self._array_state:
                 shape = getattr(value, "shape", None)

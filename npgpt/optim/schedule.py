@@ -45,8 +45,10 @@ class CosineWarmup:
         return self.min_lr + coeff * (self.max_lr - self.min_lr)
 
     def __repr__(self):
-        return (f"CosineWarmup(max_lr={self.max_lr}, warmup_steps={self.warmup_steps}, "
-                f"max_steps={self.max_steps}, min_lr={self.min_lr})")
+        return (
+            f"CosineWarmup(max_lr={self.max_lr}, warmup_steps={self.warmup_steps}, "
+            f"max_steps={self.max_steps}, min_lr={self.min_lr})"
+        )
 
 
 def set_lr(optimizer, lr):

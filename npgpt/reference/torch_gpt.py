@@ -112,8 +112,9 @@ class TorchGPT(nn.Module):
     def __init__(self, config):
         super().__init__()
         if config.pos_encoding not in ("learned", "sinusoidal"):
-            raise NotImplementedError(f"TorchGPT: pos_encoding={config.pos_encoding!r} is not implemented "
-                                      "(only 'learned' and 'sinusoidal')")
+            raise NotImplementedError(
+                f"TorchGPT: pos_encoding={config.pos_encoding!r} is not implemented (only 'learned' and 'sinusoidal')"
+            )
         self.config = config
         C = config.n_embd
         t = nn.ModuleDict(dict(wte=nn.Embedding(config.vocab_size, C)))
