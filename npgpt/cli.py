@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # module that defines ``add_parser(subparsers)`` for each subcommand, in the order --help lists them
-COMMANDS = ["npgpt.train", "npgpt.sample", "npgpt.check_ops", "npgpt.bench"]
+COMMANDS = ["npgpt.train", "npgpt.commands.sample", "npgpt.commands.gradcheck", "npgpt.commands.bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:

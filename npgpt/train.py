@@ -403,8 +403,8 @@ def config_from_args(args) -> TrainConfig:
 def main(args) -> int:
     from .backend import DeviceError
     from .checkpoint import CheckpointError
+    from .commands.sample import sample_text
     from .data import DataError
-    from .sample import sample_text
 
     try:
         cfg = config_from_args(args)

@@ -18,8 +18,8 @@ import pytest
 from conftest import CUDA_AVAILABLE
 
 from npgpt.cli import main
+from npgpt.commands.sample import sample_text
 from npgpt.data import TextDataset
-from npgpt.sample import sample_text
 from npgpt.train import TrainConfig
 
 TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 60  # vocabulary: 17 characters

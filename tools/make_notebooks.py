@@ -810,7 +810,7 @@ import numpy as np
 import npgpt
 import npgpt.functional as F
 from npgpt.autograd import Function, no_grad
-from npgpt.check_ops import check_all_ops
+from npgpt.commands.gradcheck import check_all_ops
 from npgpt.gradcheck import VERDICTS, verdict
 
 np.set_printoptions(precision=4, suppress=True)
@@ -1119,7 +1119,7 @@ except RuntimeError as e:
 ## 7. A measured result: every op of npgpt
 
 Every op in `npgpt/ops/` declares a few gradient-check examples (`cases()`); `npgpt gradcheck` on the
-command line, and `npgpt.check_ops.check_all_ops()` here, run them all in float64:
+command line, and `npgpt.commands.gradcheck.check_all_ops()` here, run them all in float64:
 """),
     code(r"""
 t0 = time.perf_counter()

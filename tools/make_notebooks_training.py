@@ -491,7 +491,7 @@ import npgpt
 import npgpt.generation
 from npgpt.memory import tune_malloc
 from npgpt.nn import GPT, GPTConfig
-from npgpt.sample import load_for_sampling
+from npgpt.commands.sample import load_for_sampling
 from npgpt.sampling import filter_logits, sample_next
 from npgpt.train import TrainConfig, train
 

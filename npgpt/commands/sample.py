@@ -9,9 +9,9 @@ import numpy as np
 
 def load_for_sampling(checkpoint, device="cpu"):
     """(model in eval mode, tokenizer) from a checkpoint folder written by ``npgpt train``."""
-    from .checkpoint import CheckpointError, read_checkpoint
-    from .data import CharTokenizer
-    from .nn import GPT, GPTConfig
+    from ..checkpoint import CheckpointError, read_checkpoint
+    from ..data import CharTokenizer
+    from ..nn import GPT, GPTConfig
 
     ck = read_checkpoint(checkpoint)
     if ck["tokenizer_json"] is None:
@@ -40,7 +40,7 @@ def sample_text(
 
     With ``stream=True`` each character is written to ``out`` (stdout) as soon as it is made.
     """
-    from .sampling import check_sampling_args
+    from ..sampling import check_sampling_args
 
     check_sampling_args(temperature, top_k, top_p)
     model, tok = load_for_sampling(checkpoint, device)
@@ -80,9 +80,9 @@ def add_parser(sub):
 
 
 def main(args) -> int:
-    from .backend import DeviceError
-    from .checkpoint import CheckpointError
-    from .data import DataError
+    from ..backend import DeviceError
+    from ..checkpoint import CheckpointError
+    from ..data import DataError
 
     try:
         sample_text(

@@ -1,6 +1,6 @@
 """``npgpt bench``: npgpt against a PyTorch eager reference of the same architecture and weights.
 
-Each measurement runs in its own process (``python -m npgpt.bench --worker ...``): OpenBLAS's
+Each measurement runs in its own process (``python -m npgpt.commands.bench --worker ...``): OpenBLAS's
 worker thread busy-waits after each call and would steal a core from PyTorch's thread pool if both
 ran in one process. The two libraries' processes alternate (A B A B ...), each warms up first,
 and the report gives the median over runs of each process's median, and the ratio npgpt / PyTorch.
@@ -32,7 +32,7 @@ VOCAB = 65
 
 
 def _model_config(name):
-    from .nn import GPTConfig
+    from ..nn import GPTConfig
 
     L, H, C, T, _ = CONFIGS[name]
     return GPTConfig(vocab_size=VOCAB, block_size=T, n_layer=L, n_head=H, n_embd=C)
@@ -72,16 +72,16 @@ def _device_batches(name, n, device):
     batches = _batches(name, n)
     if device == "cpu":
         return batches, lambda: None
-    from .backend import cupy_module
+    from ..backend import cupy_module
 
     cp = cupy_module()
     return [(cp.asarray(x), cp.asarray(y)) for x, y in batches], cp.cuda.Device().synchronize
 
 
 def _npgpt_worker(name, what, steps, device):
-    from .memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss, tune_malloc
-    from .nn import GPT
-    from .optim import AdamW
+    from ..memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss, tune_malloc
+    from ..nn import GPT
+    from ..optim import AdamW
 
     tune_malloc()
     model = GPT(_model_config(name), rng=np.random.default_rng(0), device=device)
@@ -101,7 +101,7 @@ def _npgpt_worker(name, what, steps, device):
         out["ms"] = _time_steps(step, batches, 3, sync)
         out["peak_mb"] = (peak_rss_bytes() - rss0) / 2**20
     elif what == "forward":
-        from .autograd import no_grad
+        from ..autograd import no_grad
 
         model.eval()
 
@@ -126,9 +126,9 @@ def _npgpt_worker(name, what, steps, device):
 def _torch_worker(name, what, steps, device):
     import torch
 
-    from .memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss
-    from .nn import GPT
-    from .reference.torch_gpt import TorchGPT, load_npgpt_weights
+    from ..memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss
+    from ..nn import GPT
+    from ..reference.torch_gpt import TorchGPT, load_npgpt_weights
 
     torch.manual_seed(0)
     cfg = _model_config(name)
@@ -181,7 +181,7 @@ def _torch_worker(name, what, steps, device):
 
 # ----------------------------------------------------------------------------- driver
 def _run_worker(lib, name, what, steps, device):
-    cmd = [sys.executable, "-m", "npgpt.bench", "--worker", lib, name, what, str(steps), device]
+    cmd = [sys.executable, "-m", "npgpt.commands.bench", "--worker", lib, name, what, str(steps), device]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(f"benchmark worker {' '.join(cmd[3:])} failed:\n{res.stderr[-2000:]}")

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .autograd import all_functions
-from .backend import xp_for_device
-from .gradcheck import gradcheck
-from .tensor import Tensor
+from ..autograd import all_functions
+from ..backend import xp_for_device
+from ..gradcheck import gradcheck
+from ..tensor import Tensor
 
 
 @dataclass
