@@ -1,4 +1,4 @@
-"""The ``npgpt`` command line: one subcommand per job, each defined next to the code it runs."""
+"""The ``npgpt`` command line: one subcommand per job, each a module of npgpt/commands/."""
 
 from __future__ import annotations
 
@@ -7,20 +7,14 @@ import importlib
 import sys
 
 # module that defines ``add_parser(subparsers)`` for each subcommand, in the order --help lists them
-COMMANDS = ["npgpt.train", "npgpt.commands.sample", "npgpt.commands.gradcheck", "npgpt.commands.bench"]
+COMMANDS = ["npgpt.commands.train", "npgpt.commands.sample", "npgpt.commands.gradcheck", "npgpt.commands.bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="npgpt", description="A GPT built from scratch in NumPy.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-            continue  # a command not written yet
-        module.add_parser(sub)
+        importlib.import_module(name).add_parser(sub)
     return parser
 
 

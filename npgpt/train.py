@@ -1,4 +1,4 @@
-"""Training a GPT on a text file: ``npgpt train``.
+"""Training a GPT on a text file: the loop behind ``npgpt train`` (the command is npgpt/commands/train.py).
 
 One step: sample a batch of random windows (x, y = x shifted by one), forward to the mean
 cross-entropy of predicting each next character, backward, clip the global gradient norm,
@@ -7,13 +7,16 @@ model is trained end to end on this one objective (a causal language model).
 
 Every ``eval_interval`` steps the train and val losses are measured on fixed batches, a line is
 appended to ``log.jsonl``, ``loss.png`` is redrawn and a checkpoint is written (atomically).
-``--resume`` continues from that checkpoint exactly: model, optimizer, schedule position and
+``resume=True`` continues from that checkpoint exactly: model, optimizer, schedule position and
 random-number generators are restored, so a resumed run matches an uninterrupted one bit for bit.
+``init_from`` starts a new run (fresh optimizer, step 0, fresh schedule) from another run's weights
+and tokenizer: fine-tuning a trained model on new text.
+
+Read ``train()`` first; the helpers above it are named for the one thing each does.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import signal
@@ -25,8 +28,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from .checkpoint import read_checkpoint, restore_rng, rng_state, save_checkpoint
+from . import plots
+from .autograd import no_grad
+from .backend import to_device
+from .checkpoint import CheckpointError, read_checkpoint, resolve, restore_rng, rng_state, save_checkpoint
+from .data import CharTokenizer, DataError, TextDataset, load_text, shakespeare_path
+from .nn import GPT, GPTConfig
+from .optim import AdamW, CosineWarmup, clip_grad_norm_, param_groups_for_weight_decay, set_lr
+
+VAL_FRACTION = 0.1  # the last 10% of the text is held out for validation
+# the settings that define the model (a resumed run must keep all of them) ...
+MODEL_SETTINGS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "bias", "pos_encoding", "attention")
+# ... and those the weights' shapes depend on (a fine-tuned run must keep these)
+SHAPE_SETTINGS = ("n_layer", "n_head", "n_embd", "block_size", "bias", "pos_encoding")
 
 
 def _f(default, help):  # noqa: A002
@@ -39,6 +55,9 @@ class TrainConfig:
 
     data: str = _f("shakespeare", "text file to train on ('shakespeare' = the corpus shipped with npgpt)")
     out_dir: str = _f("runs/shakespeare", "folder for the checkpoint, log.jsonl and loss.png")
+    init_from: str | None = _f(
+        None, "checkpoint folder to fine-tune: start from its weights and tokenizer (fresh optimizer and schedule)"
+    )
     # model
     n_layer: int = _f(4, "transformer blocks")
     n_head: int = _f(4, "attention heads per block")
@@ -68,30 +87,12 @@ class TrainConfig:
     progress: bool = _f(True, "show a progress bar")
 
     def model_config(self, vocab_size):
-        from .nn import GPTConfig
-
-        return GPTConfig(
-            vocab_size=vocab_size,
-            block_size=self.block_size,
-            n_layer=self.n_layer,
-            n_head=self.n_head,
-            n_embd=self.n_embd,
-            dropout=self.dropout,
-            bias=self.bias,
-            pos_encoding=self.pos_encoding,
-            attention=self.attention,
-        )
+        return GPTConfig(vocab_size=vocab_size, **{k: getattr(self, k) for k in MODEL_SETTINGS})
 
     @classmethod
     def from_file(cls, path):
         """Settings from a TOML or JSON file (keys are the field names)."""
-        path = Path(path)
-        text = path.read_text(encoding="utf-8")
-        values = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
-        return cls(**values)
+        return cls(**settings_from_file(path))
 
     def validate(self):
         """Raise ValueError for settings the model and optimizer do not check themselves."""
@@ -108,6 +109,30 @@ class TrainConfig:
         return self
 
 
+def settings_from_file(path) -> dict:
+    """The settings a TOML or JSON file gives (keys are TrainConfig's field names)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    values = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    unknown = set(values) - {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown:
+        raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
+    return values
+
+
+def saved_settings(checkpoint) -> dict:
+    """The TrainConfig settings a checkpoint was made with (its config.json; model settings from "model")."""
+    path = resolve(checkpoint)
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"checkpoint {path} is corrupt: {e}") from None
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    saved = {k: v for k, v in config.get("train", {}).items() if k in known}
+    saved.update({k: v for k, v in config.get("model", {}).items() if k in MODEL_SETTINGS})
+    return saved
+
+
 @dataclass
 class TrainResult:
     step: int
@@ -119,13 +144,66 @@ class TrainResult:
     history: list = field(default_factory=list)
 
 
-def _load_data(cfg):
-    from .data import TextDataset, load_text, shakespeare_path
+# ----------------------------------------------------------------------------- data
+def build_tokenizer(cfg, text):
+    """The tokenizer a new run makes from its training text: today one id per character."""
+    return CharTokenizer.from_text(text)
 
+
+def tokenizer_from_checkpoint(ck):
+    """The tokenizer saved in a checkpoint read by ``read_checkpoint``."""
+    if ck["tokenizer_json"] is None:
+        raise CheckpointError(f"{ck['path']} holds no tokenizer.json: it cannot turn text into ids")
+    return CharTokenizer.from_json(ck["tokenizer_json"])
+
+
+def load_dataset(cfg, start=None):
+    """``cfg.data`` as token ids, split into train and val (the last ``VAL_FRACTION``).
+
+    A new run makes its tokenizer from the training part of the text; a run that starts from a
+    checkpoint ``start`` (resumed or fine-tuned) uses that checkpoint's, and the text must fit it.
+    """
     path = shakespeare_path() if cfg.data == "shakespeare" else cfg.data
-    return TextDataset(load_text(path))
+    text = load_text(path)
+    if start is None:
+        tokenizer = build_tokenizer(cfg, text[: int(len(text) * (1 - VAL_FRACTION))])
+    else:
+        tokenizer = tokenizer_from_checkpoint(start)
+    try:
+        return TextDataset(text, tokenizer, VAL_FRACTION)
+    except DataError as e:
+        if start is not None:
+            raise CheckpointError(f"{path} is written in another vocabulary than {start['path']}: {e}") from None
+        raise DataError(
+            f"{path}: the vocabulary of a new run is made from the first 90% of the text, which lacks characters of the last 10%: {e}"
+        ) from None
 
 
+def get_batch(dataset, split, cfg, rng):
+    """(x, y) of shape (batch_size, block_size) on ``cfg.device``; y is x shifted by one token."""
+    x, y = dataset.get_batch(split, cfg.batch_size, cfg.block_size, rng)
+    return to_device(x, cfg.device), to_device(y, cfg.device)
+
+
+def eval_batches(cfg, dataset):
+    """The same fixed batches of each split at every evaluation, so the losses are comparable."""
+    return {
+        s: dataset.fixed_batches(s, cfg.eval_batches, cfg.batch_size, cfg.block_size, seed=cfg.seed + 3)
+        for s in ("train", "val")
+    }
+
+
+def evaluate(model, batches, device="cpu"):
+    """Mean loss over fixed (x, y) batches, in eval mode and without building a graph."""
+    was_training = model.training
+    model.eval()
+    with no_grad():
+        losses = [model(to_device(x, device), to_device(y, device))[1].item() for x, y in batches]
+    model.train(was_training)
+    return float(np.mean(losses))
+
+
+# ----------------------------------------------------------------------------- model, optimizer, checkpoints
 @dataclass
 class _Run:
     """Everything that changes as training goes on (and is saved in a checkpoint)."""
@@ -138,15 +216,10 @@ class _Run:
     history: list = field(default_factory=list)
 
 
-def _build(cfg, dataset):
-    from .nn import GPT
-    from .optim import AdamW, param_groups_for_weight_decay
-
+def build_run(cfg, vocab_size):
+    """A freshly initialised model, its AdamW optimizer and the run's random generators."""
     model = GPT(
-        cfg.model_config(dataset.vocab_size),
-        rng=np.random.default_rng(cfg.seed),
-        dtype=np.dtype(cfg.dtype),
-        device=cfg.device,
+        cfg.model_config(vocab_size), rng=np.random.default_rng(cfg.seed), dtype=np.dtype(cfg.dtype), device=cfg.device
     )
     groups = param_groups_for_weight_decay(model.named_parameters(), cfg.weight_decay)
     opt = AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
@@ -155,7 +228,18 @@ def _build(cfg, dataset):
     return run
 
 
-def _checkpoint(cfg, run, dataset, out):
+def load_weights(model, ck):
+    """Copy a trained model's weights into ``model`` (fine-tuning); its shape settings must match."""
+    mine, theirs = model.config.to_dict(), ck["config"]["model"]
+    differ = [f"{k}={mine[k]!r}" for k in ("vocab_size", *SHAPE_SETTINGS) if mine[k] != theirs.get(k)]
+    if differ:
+        have = ", ".join(f"{k}={theirs.get(k)!r}" for k in ("vocab_size", *SHAPE_SETTINGS))
+        raise CheckpointError(f"cannot start from {ck['path']} ({have}) with {', '.join(differ)}")
+    model.load_state_dict(ck["model"])
+
+
+def save_run(cfg, run, dataset, out):
+    """Write the run's checkpoint to ``out/checkpoint`` (atomically)."""
     state = {
         "step": run.step,
         "batch_rng": rng_state(run.batch_rng),
@@ -170,8 +254,6 @@ def _checkpoint(cfg, run, dataset, out):
 
 
 def _start_fresh(out, overwrite):
-    from .checkpoint import CheckpointError
-
     held = [p for p in (out / "checkpoint", out / "checkpoint.old") if (p / "state.json").exists()]
     if held and not overwrite:
         raise CheckpointError(
@@ -181,17 +263,13 @@ def _start_fresh(out, overwrite):
     (out / "log.jsonl").unlink(missing_ok=True)  # the log describes this run only
 
 
-def _resume(cfg, run, dataset, out):
-    from .checkpoint import CheckpointError
-
-    ck = read_checkpoint(out / "checkpoint")
+def _resume(cfg, run, ck):
+    """Put the model, optimizer, step, history and generators back as the checkpoint ``ck`` saved them."""
     if ck["config"]["model"] != run.model.config.to_dict():
         raise CheckpointError(
-            f"checkpoint in {out} was made with model settings {ck['config']['model']}, "
+            f"checkpoint {ck['path']} was made with model settings {ck['config']['model']}, "
             f"which differ from this run's {run.model.config.to_dict()}"
         )
-    if ck["tokenizer_json"] is not None and ck["tokenizer_json"] != dataset.tokenizer.to_json():
-        raise CheckpointError(f"checkpoint in {out} was trained on text with another vocabulary")
     run.model.load_state_dict(ck["model"])
     run.optimizer.load_state_dict(ck["optimizer"])
     st = ck["state"]
@@ -201,127 +279,130 @@ def _resume(cfg, run, dataset, out):
     run.model.set_rng(run.dropout_rng)  # and re-seeds its GPU generators from it, as at the save
 
 
-def evaluate(model, batches, device="cpu"):
-    """Mean loss over fixed (x, y) batches, in eval mode and without building a graph."""
-    from .autograd import no_grad
-    from .backend import to_device
+def _setup(cfg, resume, overwrite, log):
+    """The run's folder, data, model and optimizer: new, resumed, or initialised from a checkpoint."""
+    cfg.validate()
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = None  # the checkpoint this run starts from: its own (resume), another run's (init_from), or none
+    if resume:
+        start = read_checkpoint(out / "checkpoint")
+    elif cfg.init_from:
+        start = read_checkpoint(cfg.init_from)
+    dataset = load_dataset(cfg, start)
+    run = build_run(cfg, dataset.vocab_size)
+    if resume:
+        _resume(cfg, run, start)
+        log(f"resumed from {out / 'checkpoint'} at step {run.step}")
+    else:
+        _start_fresh(out, overwrite)
+        if start is not None:
+            load_weights(run.model, start)
+            log(f"initialised from {start['path']}: its weights and tokenizer; a fresh optimizer and schedule")
+    log(
+        f"{dataset.describe()}\nmodel: {run.model.num_parameters():,} parameters, {cfg.n_layer} layers, "
+        f"{cfg.n_head} heads, width {cfg.n_embd}, context {cfg.block_size}; {cfg.max_steps} steps of "
+        f"batch {cfg.batch_size} on {cfg.device}"
+    )
+    return run, dataset, out
 
-    was_training = model.training
-    model.eval()
-    with no_grad():
-        losses = [model(to_device(x, device), to_device(y, device))[1].item() for x, y in batches]
-    model.train(was_training)
-    return float(np.mean(losses))
+
+# ----------------------------------------------------------------------------- logging
+def log_losses(cfg, run, evals, out, lr, seconds):
+    """Measure both splits; append the entry to the history and log.jsonl; redraw loss.png."""
+    tr, va = (evaluate(run.model, evals[s], cfg.device) for s in ("train", "val"))
+    entry = {"step": run.step, "train_loss": tr, "val_loss": va, "lr": lr, "time": round(seconds, 2)}
+    run.history.append(entry)
+    with open(out / "log.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")
+    plots.plot_losses(run.history, out / "loss.png")
+    return tr, va
 
 
+class _NoBar:
+    """Stands in for the progress bar when ``progress`` is off: its lines go to ``log``."""
+
+    def __init__(self, log):
+        self.write = log
+
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, **kwargs):
+        pass
+
+    def close(self):
+        pass
+
+
+def progress_bar(cfg, steps, log):
+    if not cfg.progress:
+        return _NoBar(log)
+    return tqdm(total=steps, desc="training", unit="step", dynamic_ncols=True, file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- the loop
 def train(cfg: TrainConfig, resume=False, stop_after=None, log=print, overwrite=False) -> TrainResult:
     """Train per ``cfg``; ``stop_after`` ends early after that many steps (as Ctrl-C would).
 
     A new run refuses an ``out_dir`` that already holds a checkpoint (nothing is lost by accident)
     unless ``overwrite=True``, which starts the folder's log afresh.
     """
-    from .backend import to_device
-    from .memory import tune_malloc
-    from .optim import CosineWarmup, clip_grad_norm_, set_lr
-    from .plots import plot_losses
-
-    cfg.validate()
-    tune_malloc()  # reuse freed activation buffers instead of page-faulting them in every step
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    dataset = _load_data(cfg)
-    run = _build(cfg, dataset)
-    if resume:
-        _resume(cfg, run, dataset, out)
-        log(f"resumed from {out / 'checkpoint'} at step {run.step}")
-    else:
-        _start_fresh(out, overwrite)
+    run, dataset, out = _setup(cfg, resume, overwrite, log)
     model, opt = run.model, run.optimizer
     params = [p for g in opt.param_groups for p in g["params"]]
-    sched = CosineWarmup(cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.min_lr)
-    evals = {
-        s: dataset.fixed_batches(s, cfg.eval_batches, cfg.batch_size, cfg.block_size, seed=cfg.seed + 3)
-        for s in ("train", "val")
-    }
-    log(
-        f"{dataset.describe()}\nmodel: {model.num_parameters():,} parameters, {cfg.n_layer} layers, "
-        f"{cfg.n_head} heads, width {cfg.n_embd}, context {cfg.block_size}; {cfg.max_steps} steps of "
-        f"batch {cfg.batch_size} on {cfg.device}"
-    )
-
-    def record():
-        tr, va = evaluate(model, evals["train"], cfg.device), evaluate(model, evals["val"], cfg.device)
-        run.history.append(
-            {
-                "step": run.step,
-                "train_loss": tr,
-                "val_loss": va,
-                "lr": sched(max(run.step - 1, 0)),
-                "time": round(time.time() - t0 + prior_time, 2),
-            }
-        )
-        with open(out / "log.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(run.history[-1]) + "\n")
-        plot_losses(run.history, out / "loss.png")
-        return tr, va
-
-    prior_time = run.history[-1]["time"] if run.history else 0.0
-    t0 = time.time()
+    get_lr = CosineWarmup(cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.min_lr)
+    evals = eval_batches(cfg, dataset)
+    last = cfg.max_steps if stop_after is None else min(cfg.max_steps, run.step + stop_after)
+    bar, ctrl_c = progress_bar(cfg, last - run.step, log), _DeferCtrlC()
+    t0, prior_time = time.time(), (run.history[-1]["time"] if run.history else 0.0)
     interrupted = False
-    first, last = run.step, cfg.max_steps if stop_after is None else min(cfg.max_steps, run.step + stop_after)
-    bar = _progress(cfg, first, last)
-    tokens = cfg.batch_size * cfg.block_size
     model.train()
-    ctrl_c = _DeferCtrlC()
     try:
         with ctrl_c:
             if not run.history:  # a fresh run (a run resumed at step 0 has this entry already)
-                record()
+                log_losses(cfg, run, evals, out, get_lr(0), prior_time)
             while run.step < last:
                 ctrl_c.check()  # a Ctrl-C pressed during the last step stops here, between steps
                 t_step = time.perf_counter()
-                lr = sched(run.step)
+                lr = get_lr(run.step)
                 set_lr(opt, lr)
-                x, y = dataset.get_batch("train", cfg.batch_size, cfg.block_size, run.batch_rng)
-                _, loss = model(to_device(x, cfg.device), to_device(y, cfg.device))
+                x, y = get_batch(dataset, "train", cfg, run.batch_rng)
+                _, loss = model(x, y)
                 opt.zero_grad()
                 loss.backward()
+                # (data-parallel training: average the gradients over all processes here)
                 if cfg.grad_clip > 0:
                     clip_grad_norm_(params, cfg.grad_clip)
                 opt.step()
                 run.step += 1
-                if bar is not None:
-                    bar.update(1)
-                    # every 10 steps: reading the loss waits for the device (a GPU sync)
-                    if run.step % 10 == 0 or run.step == last:
-                        bar.set_postfix(
-                            loss=f"{loss.item():.3f}",
-                            lr=f"{lr:.2e}",
-                            tok_s=f"{tokens / (time.perf_counter() - t_step):,.0f}",
-                            refresh=False,
-                        )
+                bar.update(1)
+                # every 10 steps: reading the loss waits for the device (a GPU sync)
+                if cfg.progress and (run.step % 10 == 0 or run.step == last):
+                    tok_s = cfg.batch_size * cfg.block_size / (time.perf_counter() - t_step)
+                    bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}", tok_s=f"{tok_s:,.0f}", refresh=False)
                 if run.step % cfg.eval_interval == 0 or run.step == cfg.max_steps:
-                    tr, va = record()
-                    _checkpoint(cfg, run, dataset, out)
-                    msg = f"step {run.step}: train loss {tr:.4f}, val loss {va:.4f}"
-                    bar.write(msg) if bar is not None else log(msg)
+                    tr, va = log_losses(cfg, run, evals, out, lr, prior_time + time.time() - t0)
+                    save_run(cfg, run, dataset, out)
+                    bar.write(f"step {run.step}: train loss {tr:.4f}, val loss {va:.4f}")
     except KeyboardInterrupt:
         interrupted = True
-        if ctrl_c.forced:
-            log(
-                f"\nstopped at once by a second Ctrl-C during step {run.step + 1}: not saved (the last "
-                f"checkpoint in {out / 'checkpoint'} is kept)"
-            )
-        else:
-            log(f"\ninterrupted at step {run.step}: saving a checkpoint to {out / 'checkpoint'}")
+        log(_stop_message(ctrl_c, run, out))
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     if not ctrl_c.forced and (interrupted or run.step != (run.history[-1]["step"] if run.history else -1)):
-        _checkpoint(cfg, run, dataset, out)
-    seconds = time.time() - t0
+        save_run(cfg, run, dataset, out)
     h = run.history[-1]
-    return TrainResult(run.step, h["train_loss"], h["val_loss"], seconds, out, interrupted, run.history)
+    return TrainResult(run.step, h["train_loss"], h["val_loss"], time.time() - t0, out, interrupted, run.history)
+
+
+def _stop_message(ctrl_c, run, out):
+    if ctrl_c.forced:
+        return (
+            f"\nstopped at once by a second Ctrl-C during step {run.step + 1}: not saved (the last "
+            f"checkpoint in {out / 'checkpoint'} is kept)"
+        )
+    return f"\ninterrupted at step {run.step}: saving a checkpoint to {out / 'checkpoint'}"
 
 
 class _DeferCtrlC:
@@ -357,78 +438,3 @@ class _DeferCtrlC:
     def check(self):
         if self.pressed:
             raise KeyboardInterrupt
-
-
-def _progress(cfg, first, last):
-    if not cfg.progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=last - first, initial=0, desc="training", unit="step", dynamic_ncols=True, file=sys.stderr)
-
-
-# ----------------------------------------------------------------------------- command line
-def add_parser(sub):
-    p = sub.add_parser(
-        "train",
-        help="train a GPT on a text file (default: the shipped Shakespeare)",
-        description=__doc__.split("\n\n")[0],
-    )
-    p.add_argument("--config", help="TOML or JSON file of settings (flags given here override it)")
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out-dir")
-    p.add_argument("--overwrite", action="store_true", help="start afresh even if --out-dir holds a checkpoint")
-    for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            p.add_argument(
-                flag,
-                action=argparse.BooleanOptionalAction,
-                default=None,
-                help=f"{f.metadata['help']} (default: {f.default})",
-            )
-        else:
-            typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-            p.add_argument(flag, type=typ, default=None, help=f"{f.metadata['help']} (default: {f.default})")
-    p.set_defaults(func=main)
-
-
-def config_from_args(args) -> TrainConfig:
-    cfg = TrainConfig.from_file(args.config) if args.config else TrainConfig()
-    overrides = {
-        f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None
-    }
-    return dataclasses.replace(cfg, **overrides)
-
-
-def main(args) -> int:
-    from .backend import DeviceError
-    from .checkpoint import CheckpointError
-    from .commands.sample import sample_text
-    from .data import DataError
-
-    try:
-        cfg = config_from_args(args)
-        res = train(cfg, resume=args.resume, overwrite=args.overwrite)
-    except (ValueError, TypeError, DataError, CheckpointError, DeviceError, OSError) as e:
-        print(f"npgpt train: {e}", file=sys.stderr)
-        return 2
-    print(
-        f"\n{'stopped' if res.interrupted else 'done'} at step {res.step} in {res.seconds:.0f} s: "
-        f"train loss {res.train_loss:.4f}, val loss {res.val_loss:.4f}; "
-        f"checkpoint, log.jsonl and loss.png in {res.out_dir}"
-    )
-    if res.interrupted:
-        return 130
-    if cfg.sample_chars > 0:
-        print("\n--- a sample (temperature 0.8, top-k 40) ---")
-        sample_text(
-            res.out_dir / "checkpoint",
-            prompt="\n",
-            max_new_tokens=cfg.sample_chars,
-            temperature=0.8,
-            top_k=40,
-            seed=cfg.seed,
-            stream=True,
-        )
-        print()
-    return 0

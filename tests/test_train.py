@@ -18,6 +18,7 @@ import pytest
 import npgpt.plots
 import npgpt.train as train_mod
 from npgpt.checkpoint import read_checkpoint
+from npgpt.commands.train import config_from_args
 from npgpt.data import DataError, TextDataset
 from npgpt.optim import AdamW
 from npgpt.train import TrainConfig, train
@@ -138,9 +139,9 @@ def test_resume_restores_the_dropout_rng(tmp_path, text_file, straight, monkeypa
     # planted bug: a resume that forgets the dropout generator's state
     resume = train_mod._resume
 
-    def forgetful_resume(cfg, run, dataset, out):
+    def forgetful_resume(cfg, run, checkpoint):
         saved = dict(run.dropout_rng.bit_generator.state)
-        resume(cfg, run, dataset, out)
+        resume(cfg, run, checkpoint)
         run.dropout_rng.bit_generator.state = saved
 
     train(cfg, stop_after=7, log=quiet)
@@ -333,7 +334,7 @@ def test_cli_flags_override_the_config_file(tmp_path):
     args = build_parser().parse_args(
         ["train", "--config", str(path), "--n-embd", "64", "--no-progress", "--lr", "0.01"]
     )
-    cfg = train_mod.config_from_args(args)
+    cfg = config_from_args(args)
     assert (cfg.n_layer, cfg.n_embd, cfg.progress, cfg.lr) == (2, 64, False, 0.01)
     assert cfg.batch_size == TrainConfig().batch_size
 

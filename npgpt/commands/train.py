@@ -1,0 +1,108 @@
+"""``npgpt train``: train a GPT on a text file (default: the shipped Shakespeare); the loop is npgpt/train.py.
+
+Settings come from, in order, the defaults, the checkpoint a run continues (``--resume``: all of its
+settings) or starts from (``--init-from``: its model's), a ``--config`` file, and the flags. A file
+or flag that would change the model of that checkpoint is an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from ..backend import DeviceError
+from ..checkpoint import CheckpointError
+from ..data import DataError
+from ..memory import tune_malloc
+from ..train import MODEL_SETTINGS, SHAPE_SETTINGS, TrainConfig, saved_settings, settings_from_file, train
+from .sample import sample_text
+
+_TYPES = {"int": int, "float": float, "str": str, "str | None": str}
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "train",
+        help="train a GPT on a text file (default: the shipped Shakespeare)",
+        description="Train a GPT on a text file, or continue or fine-tune one.",
+    )
+    p.add_argument("--config", help="TOML or JSON file of settings (flags given here override it)")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out-dir, with the settings of its checkpoint"
+    )
+    p.add_argument("--overwrite", action="store_true", help="start afresh even if --out-dir holds a checkpoint")
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f"{f.metadata['help']} (default: {f.default})"
+        if f.type in ("bool", bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            typ = _TYPES[f.type if isinstance(f.type, str) else f.type.__name__]
+            p.add_argument(flag, type=typ, default=None, help=help_text)
+    p.set_defaults(func=main)
+
+
+def _flag(name, value):
+    if isinstance(value, bool):
+        return f"--{'' if value else 'no-'}{name.replace('_', '-')}"
+    return f"--{name.replace('_', '-')} {value}"
+
+
+def _refuse_changes(given, saved, names, why):
+    """ValueError if a setting in ``names`` is given with a value other than the checkpoint's."""
+    for name in names:
+        if name in given and name in saved and given[name] != saved[name]:
+            raise ValueError(f"{_flag(name, given[name])} conflicts with {why}, which has {name}={saved[name]!r}")
+
+
+def config_from_args(args) -> TrainConfig:
+    """This run's settings: defaults < the checkpoint it continues or starts from < --config < flags."""
+    given = settings_from_file(args.config) if args.config else {}
+    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    given.update({k: v for k, v in flags.items() if v is not None})
+    base = {}
+    if args.resume:
+        if given.get("init_from"):
+            raise ValueError("--resume continues the run in --out-dir, --init-from starts a new one: give one of them")
+        checkpoint = Path(given.get("out_dir", TrainConfig.out_dir)) / "checkpoint"
+        base = saved_settings(checkpoint)
+        why = f"the checkpoint {checkpoint} (a resumed run keeps its model; leave the flag out or start a new run)"
+        _refuse_changes(given, base, (*MODEL_SETTINGS, "dtype"), why)
+    elif given.get("init_from"):
+        saved = saved_settings(given["init_from"])
+        base = {k: saved[k] for k in (*MODEL_SETTINGS, "dtype") if k in saved}
+        why = f"--init-from {given['init_from']} (fine-tuning keeps the shape of its model)"
+        _refuse_changes(given, base, SHAPE_SETTINGS, why)
+    return TrainConfig(**{**base, **given})
+
+
+def main(args) -> int:
+    tune_malloc()  # reuse freed activation buffers instead of page-faulting them in every step
+    try:
+        cfg = config_from_args(args)
+        res = train(cfg, resume=args.resume, overwrite=args.overwrite)
+    except (ValueError, TypeError, DataError, CheckpointError, DeviceError, OSError) as e:
+        print(f"npgpt train: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"\n{'stopped' if res.interrupted else 'done'} at step {res.step} in {res.seconds:.0f} s: "
+        f"train loss {res.train_loss:.4f}, val loss {res.val_loss:.4f}; "
+        f"checkpoint, log.jsonl and loss.png in {res.out_dir}"
+    )
+    if res.interrupted:
+        return 130
+    if cfg.sample_chars > 0:
+        print("\n--- a sample (temperature 0.8, top-k 40) ---")
+        sample_text(
+            res.out_dir / "checkpoint",
+            prompt="\n",
+            max_new_tokens=cfg.sample_chars,
+            temperature=0.8,
+            top_k=40,
+            seed=cfg.seed,
+            stream=True,
+        )
+        print()
+    return 0
