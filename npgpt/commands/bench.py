@@ -13,8 +13,10 @@ and separately past it, where a model with learned positions re-runs the cropped
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -22,18 +24,22 @@ import time
 
 import numpy as np
 
+from ..autograd import no_grad
+from ..backend import cupy_module
+from ..memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss, tune_malloc
+from ..nn import GPT, GPTConfig
+from ..optim import AdamW
+
 CONFIGS = {
     # name: (n_layer, n_head, n_embd, block_size, batch_size)
     "tiny": (2, 2, 64, 32, 8),
-    "baby": (4, 4, 128, 64, 12),
+    "small": (4, 4, 128, 64, 12),  # npgpt train's default model
     "mid": (6, 6, 384, 256, 8),
 }
 VOCAB = 65
 
 
 def _model_config(name):
-    from ..nn import GPTConfig
-
     L, H, C, T, _ = CONFIGS[name]
     return GPTConfig(vocab_size=VOCAB, block_size=T, n_layer=L, n_head=H, n_embd=C)
 
@@ -72,17 +78,11 @@ def _device_batches(name, n, device):
     batches = _batches(name, n)
     if device == "cpu":
         return batches, lambda: None
-    from ..backend import cupy_module
-
     cp = cupy_module()
     return [(cp.asarray(x), cp.asarray(y)) for x, y in batches], cp.cuda.Device().synchronize
 
 
 def _npgpt_worker(name, what, steps, device):
-    from ..memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss, tune_malloc
-    from ..nn import GPT
-    from ..optim import AdamW
-
     tune_malloc()
     model = GPT(_model_config(name), rng=np.random.default_rng(0), device=device)
     out = {}
@@ -101,8 +101,6 @@ def _npgpt_worker(name, what, steps, device):
         out["ms"] = _time_steps(step, batches, 3, sync)
         out["peak_mb"] = (peak_rss_bytes() - rss0) / 2**20
     elif what == "forward":
-        from ..autograd import no_grad
-
         model.eval()
 
         def fwd(x, y):
@@ -126,9 +124,7 @@ def _npgpt_worker(name, what, steps, device):
 def _torch_worker(name, what, steps, device):
     import torch
 
-    from ..memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss
-    from ..nn import GPT
-    from ..reference.torch_gpt import TorchGPT, load_npgpt_weights
+    from ..reference.torch_gpt import TorchGPT, load_npgpt_weights  # imports torch
 
     torch.manual_seed(0)
     cfg = _model_config(name)
@@ -193,14 +189,10 @@ def _median(runs, key):
     return statistics.median(vals) if vals else float("nan")
 
 
-def run_benchmark(configs=("tiny", "baby", "mid"), repeats=3, steps=20, device="cpu", log=print):
+def run_benchmark(configs=("tiny", "small", "mid"), repeats=3, steps=20, device="cpu", log=print):
     """Alternate npgpt and torch worker processes; returns a list of result rows (dicts)."""
-    try:
-        import torch  # noqa: F401
-
-        have_torch = True
-    except ImportError:
-        have_torch = False
+    have_torch = importlib.util.find_spec("torch") is not None
+    if not have_torch:
         log(
             "PyTorch is not installed: only npgpt's own numbers are measured "
             "(pip install -e '.[reference]' to compare against PyTorch)"
@@ -256,7 +248,7 @@ def format_row(r):
 
 def add_parser(sub):
     p = sub.add_parser("bench", help="time npgpt against a PyTorch eager reference (same model and weights)")
-    p.add_argument("--configs", nargs="*", default=["tiny", "baby", "mid"], choices=list(CONFIGS))
+    p.add_argument("--configs", nargs="*", default=["tiny", "small", "mid"], choices=list(CONFIGS))
     p.add_argument("--repeats", type=int, default=3, help="worker processes per library and measurement")
     p.add_argument("--steps", type=int, default=20, help="timed steps per worker (mid uses a quarter)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -265,8 +257,6 @@ def add_parser(sub):
 
 
 def main(args) -> int:
-    import platform
-
     print(
         f"npgpt bench: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy {np.__version__}; "
         "medians of per-process medians, each library in its own processes, alternating"

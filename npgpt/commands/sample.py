@@ -6,22 +6,24 @@ import sys
 
 import numpy as np
 
+from ..backend import DeviceError
+from ..checkpoint import CheckpointError, read_checkpoint
+from ..data import DataError
+from ..nn import GPT, GPTConfig
+from ..sampling import check_sampling_args
+from ..train import tokenizer_from_checkpoint
+
 
 def load_for_sampling(checkpoint, device="cpu"):
     """(model in eval mode, tokenizer) from a checkpoint folder written by ``npgpt train``."""
-    from ..checkpoint import CheckpointError, read_checkpoint
-    from ..data import CharTokenizer
-    from ..nn import GPT, GPTConfig
-
     ck = read_checkpoint(checkpoint)
-    if ck["tokenizer_json"] is None:
-        raise CheckpointError(f"{ck['path']} holds no tokenizer.json: it cannot turn text into ids")
+    tokenizer = tokenizer_from_checkpoint(ck)
     dtype = np.dtype(ck["config"].get("train", {}).get("dtype", "float32"))
     model = GPT(GPTConfig.from_dict(ck["config"]["model"]), dtype=dtype)
     model.load_state_dict(ck["model"])
     model.to(device)
     model.eval()
-    return model, CharTokenizer.from_json(ck["tokenizer_json"])
+    return model, tokenizer
 
 
 def sample_text(
@@ -40,8 +42,6 @@ def sample_text(
 
     With ``stream=True`` each character is written to ``out`` (stdout) as soon as it is made.
     """
-    from ..sampling import check_sampling_args
-
     check_sampling_args(temperature, top_k, top_p)
     model, tok = load_for_sampling(checkpoint, device)
     ids = tok.encode(prompt)[None, :]  # names any character the vocabulary lacks
@@ -80,10 +80,6 @@ def add_parser(sub):
 
 
 def main(args) -> int:
-    from ..backend import DeviceError
-    from ..checkpoint import CheckpointError
-    from ..data import DataError
-
     try:
         sample_text(
             args.checkpoint,
