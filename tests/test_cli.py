@@ -277,6 +277,89 @@ def test_ctrl_c_during_training_exits_130_and_resumes(tmp_path, data_file, capsy
     assert rc == 0 and "resumed from" in out and "at step 3" in out and "done at step 10" in out
 
 
+def test_resume_needs_only_the_out_dir(tmp_path, data_file, trained, capsys, monkeypatch):
+    """A run started with flags continues with ``--resume --out-dir X`` alone, exactly, and may be extended."""
+    from npgpt.checkpoint import read_checkpoint
+
+    real = TextDataset.get_batch
+    calls = {"n": 0}
+
+    def get_batch(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2 + 4:  # 2 evaluation batches, then the 4th training batch
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(TextDataset, "get_batch", get_batch)
+    assert run_cli(capsys, *train_args(tmp_path / "run", data_file, "--sample-chars", "30"))[0] == 130
+    monkeypatch.undo()
+    rc, out, err = run_cli(capsys, "train", "--resume", "--out-dir", tmp_path / "run")
+    assert rc == 0, err
+    assert "resumed from" in out and "at step 3" in out and "done at step 10" in out and "--- a sample" in out
+    a, b = read_checkpoint(trained[0]), read_checkpoint(tmp_path / "run" / "checkpoint")
+    assert all(np.array_equal(a["model"][k], b["model"][k]) for k in a["model"])  # as if never stopped
+    assert a["config"]["model"] == b["config"]["model"]
+    assert {**a["config"]["train"], "out_dir": None} == {**b["config"]["train"], "out_dir": None}
+
+    rc, out, err = run_cli(capsys, "train", "--resume", "--out-dir", tmp_path / "run", "--max-steps", 14)
+    assert rc == 0 and "done at step 14" in out, err
+    ck = read_checkpoint(tmp_path / "run" / "checkpoint")
+    assert ck["state"]["step"] == 14 and ck["config"]["train"]["max_steps"] == 14
+    assert ck["config"]["model"]["n_embd"] == 16  # the flags of the first run, not the defaults
+
+
+@pytest.mark.parametrize(
+    "flags, match",
+    [
+        (["--n-layer", "2"], r"--n-layer 2 conflicts with the checkpoint .* which has n_layer=1"),
+        (["--no-bias"], r"--no-bias conflicts with the checkpoint .* which has bias=True"),
+        (["--dtype", "float64"], r"--dtype float64 conflicts with the checkpoint .* which has dtype='float32'"),
+        (["--init-from", "elsewhere"], "give one of them"),
+    ],
+)
+def test_resume_with_a_conflicting_flag_exits_2(trained, capsys, flags, match):
+    rc, out, err = run_cli(capsys, "train", "--resume", "--out-dir", trained[0].parent, *flags)
+    assert rc == 2 and re.search(r"^npgpt train: .*" + match, err.strip()), err
+    assert len(err.strip().splitlines()) == 1
+
+
+def finetune_args(out, data, checkpoint, *extra):
+    return ["train", "--init-from", checkpoint, "--data", data, "--out-dir", out, "--max-steps", "4",
+            "--warmup-steps", "1", "--eval-interval", "2", "--eval-batches", "1", "--batch-size", "4",
+            "--sample-chars", "0", "--no-progress", *extra]  # fmt: skip
+
+
+def test_init_from_fine_tunes_a_checkpoint(tmp_path, trained, capsys):
+    """The model's shape comes from the checkpoint (1 layer, width 16), not from the defaults (4 x 128)."""
+    from npgpt.checkpoint import read_checkpoint
+
+    new = tmp_path / "dogs.txt"
+    new.write_text("the dog sat on the log. the cat sat on the dog.\n" * 40, encoding="utf-8")
+    rc, out, err = run_cli(capsys, *finetune_args(tmp_path / "ft", new, trained[0]))
+    assert rc == 0, err
+    assert "initialised from" in out and "done at step 4" in out
+    ck = read_checkpoint(tmp_path / "ft" / "checkpoint")
+    assert ck["config"]["model"] == read_checkpoint(trained[0])["config"]["model"]
+    assert ck["optimizer"]["step"] == 4 and ck["config"]["train"]["data"] == str(new)
+
+
+@pytest.mark.parametrize(
+    "text, flags, match",
+    [
+        ("the Dog sat on the log.\n" * 60, [], r"another vocabulary .*'D'"),
+        ("the dog sat on the log.\n" * 60, ["--n-embd", "32"], r"--n-embd 32 conflicts with --init-from .*n_embd=16"),
+        ("the dog sat on the log.\n" * 60, ["--init-from", "nowhere"], "no checkpoint at nowhere"),
+    ],
+)
+def test_init_from_errors_exit_2(tmp_path, trained, capsys, text, flags, match):
+    new = tmp_path / "new.txt"
+    new.write_text(text, encoding="utf-8")
+    rc, out, err = run_cli(capsys, *finetune_args(tmp_path / "ft", new, trained[0], *flags))
+    assert rc == 2 and re.search(r"^npgpt train: .*" + match, err.strip()), err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "ft" / "checkpoint").exists()
+
+
 def test_ctrl_c_while_sampling_exits_130(trained, capsys, monkeypatch):
     import npgpt.generation as gen_mod
 
