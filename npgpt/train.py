@@ -1,9 +1,9 @@
 """Training a GPT on a text file: the loop behind ``npgpt train`` (the command is npgpt/commands/train.py).
 
-One step: sample a batch of random windows (x, y = x shifted by one), forward to the mean
-cross-entropy of predicting each next character, backward, clip the global gradient norm,
-set the learning rate from the warmup + cosine schedule, and take an AdamW step. The whole
-model is trained end to end on this one objective (a causal language model).
+One step: set the learning rate from the warmup + cosine schedule, sample a batch of random
+windows (x, y = x shifted by one), forward to the mean cross-entropy of predicting each next
+character, backward, clip the global gradient norm, and take an AdamW step. The whole model is
+trained end to end on this one objective (a causal language model).
 
 Every ``eval_interval`` steps the train and val losses are measured on fixed batches, a line is
 appended to ``log.jsonl``, ``loss.png`` is redrawn and a checkpoint is written (atomically).
