@@ -11,6 +11,8 @@ import json
 import math
 import os
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -466,3 +468,16 @@ def test_a_new_run_makes_its_vocabulary_from_the_training_part(tmp_path):
     text.write_text("abcab " * 100 + "xyz", encoding="utf-8")  # x, y, z only in the validation part
     with pytest.raises(DataError, match=r"first 90% .*'x', 'y', 'z'"):
         train(tiny(tmp_path / "out", text), log=quiet)
+
+
+def test_importing_and_training_leave_the_process_alone(tmp_path, text_file):
+    """Only the commands tune glibc's malloc; importing npgpt (every command too) or calling train() does not."""
+    code = (
+        "import npgpt, npgpt.cli, npgpt.memory, npgpt.train as t; npgpt.cli.build_parser(); "
+        f"t.train(t.TrainConfig(data={str(text_file)!r}, out_dir={str(tmp_path / 'a')!r}, n_layer=1, n_head=2, "
+        "n_embd=16, block_size=16, batch_size=4, max_steps=4, warmup_steps=1, eval_interval=2, eval_batches=1, "
+        "sample_chars=0, progress=False), log=lambda *a: None); print(npgpt.memory._tuned)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "False"
