@@ -53,7 +53,7 @@ def test_report_table_columns_and_rows():
     assert set(rule) == {"-"}
     assert row_x.startswith("x ") and "(3, 4)" in row_x and row_x.endswith("good") and " 12 " in row_x
     assert row_w.startswith("input 1") and "(4,)" in row_w
-    assert last == "gradcheck passed (atol=1e-05, rtol=0.001)"
+    assert last == "gradcheck passed (|analytic - numeric| <= atol + rtol * |numeric|, atol=1e-07, rtol=1e-06)"
     assert repr(report) == text
     assert report.ok and bool(report) and report.verdict == "good"
     r = report.inputs[0]
