@@ -1,12 +1,12 @@
 """Tests for npgpt.optim: checked step by step against torch.optim.
 
 Run: python -m pytest tests/test_optim.py -q -p no:cacheprovider
-Set NPGPT_REQUIRE_TORCH=1 to make a missing torch a failure, not a skip.
+Set NPGPT_REQUIRE_TORCH=1 to make a missing torch a failure, not a skip (the ``torch`` fixture of
+tests/conftest.py). tests/test_optim_by_hand.py checks the update rules without torch.
 """
 
 import json
 import math
-import os
 
 import numpy as np
 import pytest
@@ -22,17 +22,6 @@ class P:
     def __init__(self, data):
         self.data = data
         self.grad = None
-
-
-@pytest.fixture
-def torch():
-    try:
-        import torch
-    except ImportError:
-        if os.environ.get("NPGPT_REQUIRE_TORCH") == "1":
-            pytest.fail("torch cannot be imported but NPGPT_REQUIRE_TORCH=1")
-        pytest.skip("torch is not installed: comparison against torch.optim skipped")
-    return torch
 
 
 def make_params(seed, dtype=np.float64, shapes=SHAPES):
