@@ -2,6 +2,8 @@
 
 - ``require_torch()``: import and return torch, or skip the test with TORCH_SKIP_REASON. With
   ``NPGPT_REQUIRE_TORCH=1`` (set in CI) a missing torch fails the test instead of skipping it.
+- ``require(name)``: the same for any optional reference module (``require("transformers")``):
+  every optional import in the tests goes through it, so none can turn into a silent skip in CI.
 - ``torch``: fixture form of ``require_torch()``; mark such tests with ``@pytest.mark.torch``.
 - ``requires_cuda``: a skip marker for tests that need CuPy and a GPU (one clear reason, taken from
   the ``DeviceError`` npgpt raises); use it with ``@pytest.mark.cuda``, e.g.
@@ -16,6 +18,7 @@ Torch tests pass ``dtype=torch.float64`` explicitly: nothing here changes torch'
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import numpy as np
@@ -27,15 +30,23 @@ from npgpt.backend import DeviceError, cuda_available, cupy_module
 TORCH_SKIP_REASON = "torch not installed: cross-checks skipped"
 
 
+def require(name, reason=None):
+    """Import and return the optional module ``name`` (e.g. "transformers"), or skip the test.
+
+    With NPGPT_REQUIRE_TORCH=1 (set in CI) a module that does not import fails the test instead:
+    a missing, broken or renamed reference must never pass as a skip.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        if os.environ.get("NPGPT_REQUIRE_TORCH") == "1":
+            pytest.fail(f"NPGPT_REQUIRE_TORCH=1 but {name} does not import ({e}): cross-checks cannot run")
+        pytest.skip(reason or f"{name} not installed: cross-checks skipped")
+
+
 def require_torch():
     """Return the torch module, or skip (fail when NPGPT_REQUIRE_TORCH=1) if it does not import."""
-    try:
-        import torch
-    except ImportError:
-        if os.environ.get("NPGPT_REQUIRE_TORCH") == "1":
-            pytest.fail("NPGPT_REQUIRE_TORCH=1 but torch does not import: cross-checks cannot run")
-        pytest.skip(TORCH_SKIP_REASON)
-    return torch
+    return require("torch", TORCH_SKIP_REASON)
 
 
 @pytest.fixture

@@ -52,8 +52,8 @@ def test_tokenizer_round_trip(corpus):
     assert tok.encode("").shape == (0,) and tok.decode([]) == ""
 
 
-def test_decode_accepts_anything_with_tolist():
-    torch = pytest.importorskip("torch")
+@pytest.mark.torch
+def test_decode_accepts_anything_with_tolist(torch):
     tok = CharTokenizer.from_text("abc")
     assert tok.decode(torch.tensor([2, 0, 1])) == "cab"
 

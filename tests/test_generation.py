@@ -9,11 +9,9 @@ N(0, 0.02) init so the logits are O(1) and greedy choices are not near-ties.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
-from conftest import require_torch
+from conftest import require, require_torch
 
 import npgpt.generation as gen_mod
 from npgpt.autograd import no_grad
@@ -124,14 +122,10 @@ def test_greedy_is_argmax_of_the_full_forward():
 
 # ----------------------------------------------------------------------------- against transformers
 def require_transformers():
+    """transformers' GPT2Config and GPT2LMHeadModel, or skip (fail with NPGPT_REQUIRE_TORCH=1)."""
     require_torch()
-    try:
-        from transformers import GPT2Config, GPT2LMHeadModel
-    except ImportError:
-        if os.environ.get("NPGPT_REQUIRE_TORCH") == "1":
-            pytest.fail("NPGPT_REQUIRE_TORCH=1 but transformers does not import: HF cross-checks cannot run")
-        pytest.skip("transformers not installed: HF cross-checks skipped")
-    return GPT2Config, GPT2LMHeadModel
+    transformers = require("transformers")
+    return transformers.GPT2Config, transformers.GPT2LMHeadModel
 
 
 @pytest.mark.torch

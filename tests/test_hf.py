@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 
 import numpy as np
 import pytest
-from conftest import require_torch
+from conftest import require, require_torch
 
 from npgpt.nn import GPT, GPTConfig
 from npgpt.nn import hf as nphf
@@ -27,13 +26,8 @@ V, T = 50, 16
 def require_transformers():
     """transformers' GPT2Config and GPT2LMHeadModel, or skip (fail with NPGPT_REQUIRE_TORCH=1)."""
     require_torch()
-    try:
-        from transformers import GPT2Config, GPT2LMHeadModel
-    except ImportError:
-        if os.environ.get("NPGPT_REQUIRE_TORCH") == "1":
-            pytest.fail("NPGPT_REQUIRE_TORCH=1 but transformers does not import: HF cross-checks cannot run")
-        pytest.skip("transformers not installed: HF cross-checks skipped")
-    return GPT2Config, GPT2LMHeadModel
+    transformers = require("transformers")
+    return transformers.GPT2Config, transformers.GPT2LMHeadModel
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import require_torch, requires_cuda
+from conftest import require, require_torch, requires_cuda
 
 import npgpt
 import npgpt.functional as F
@@ -350,7 +350,7 @@ def test_repr_names_the_config():
 @pytest.mark.torch
 def test_matches_huggingface_gpt2():
     torch = require_torch()
-    transformers = pytest.importorskip("transformers")
+    transformers = require("transformers")
     c = cfg(vocab_size=17, block_size=8, n_layer=2, n_head=2, n_embd=8)
     hf_cfg = transformers.GPT2Config(
         vocab_size=17,

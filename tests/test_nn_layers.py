@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import require_torch
+from conftest import require, require_torch
 
 import npgpt
 import npgpt.functional as F
@@ -236,19 +236,55 @@ def test_rope_rejects_odd_head_size():
         RotaryEmbedding(5, 8)
 
 
+def _rope_tables_in_torch(torch, T, D, base=10000.0):
+    """RoFormer's angles pos * base^(-2i/D), written in torch float64 from the formula (not from
+    npgpt), laid out for the rotate-half pairing: feature i and feature i + D/2 share an angle."""
+    inv_freq = base ** -(torch.arange(0, D, 2, dtype=torch.float64) / D)
+    angle = torch.arange(T, dtype=torch.float64)[:, None] * inv_freq[None, :]
+    angle = torch.cat([angle, angle], dim=-1)  # (T, D)
+    return angle.cos(), angle.sin()
+
+
 @pytest.mark.torch
 def test_rope_matches_huggingface_llama_convention():
     torch = require_torch()
-    llama = pytest.importorskip("transformers.models.llama.modeling_llama")
+    transformers = require("transformers")
+    # apply_rotary_pos_emb and LlamaRotaryEmbedding have no top-level name: a rename of this module
+    # fails here in CI (require), it cannot become a skip
+    llama = require("transformers.models.llama.modeling_llama")
     D, T = 8, 6
     rope = RotaryEmbedding(D, T, dtype=F64)
     q, k = x64(1, 2, T, D, seed=1), x64(1, 2, T, D, seed=2)
-    cos, sin = torch.as_tensor(rope.cos)[None], torch.as_tensor(rope.sin)[None]
-    tq, tk = llama.apply_rotary_pos_emb(torch.as_tensor(q.numpy()), torch.as_tensor(k.numpy()), cos, sin)
-    np.testing.assert_allclose(rope(q).numpy(), tq.numpy(), atol=1e-14)
-    np.testing.assert_allclose(rope(k).numpy(), tk.numpy(), atol=1e-14)
-    # HF's cos/sin tables for the same head size and base agree with ours
-    inv_freq = 1.0 / (10000 ** (torch.arange(0, D, 2, dtype=torch.float64) / D))
-    emb = torch.cat([torch.outer(torch.arange(T, dtype=torch.float64), inv_freq)] * 2, dim=-1)
-    np.testing.assert_allclose(rope.cos, emb.cos().numpy(), atol=1e-15)
-    np.testing.assert_allclose(apply_rope_composed(q, rope.cos, rope.sin).numpy(), tq.numpy(), atol=1e-14)
+    tq_in, tk_in = torch.as_tensor(q.numpy()), torch.as_tensor(k.numpy())
+
+    # both tables against the formula, then HF's rotation with those tables against ours, in float64
+    cos, sin = _rope_tables_in_torch(torch, T, D)
+    np.testing.assert_allclose(rope.cos, cos.numpy(), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(rope.sin, sin.numpy(), rtol=0, atol=1e-14)
+    tq, tk = llama.apply_rotary_pos_emb(tq_in, tk_in, cos[None], sin[None])
+    np.testing.assert_allclose(rope(q).numpy(), tq.numpy(), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(rope(k).numpy(), tk.numpy(), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(apply_rope_composed(q, rope.cos, rope.sin).numpy(), tq.numpy(), rtol=0, atol=1e-14)
+
+    # HF's own tables (LlamaRotaryEmbedding, base 10000, computed in float32) and its whole rotation
+    config = transformers.LlamaConfig(
+        vocab_size=16,
+        hidden_size=2 * D,
+        intermediate_size=4 * D,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=T,
+    )
+    hf_rotary = llama.LlamaRotaryEmbedding(config=config)
+    positions = torch.arange(T)[None]
+    hf_cos, hf_sin = hf_rotary(tq_in.float(), positions)
+    np.testing.assert_allclose(rope.cos, hf_cos[0].double().numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(rope.sin, hf_sin[0].double().numpy(), rtol=0, atol=1e-6)
+    hq, hk = llama.apply_rotary_pos_emb(tq_in.float(), tk_in.float(), hf_cos, hf_sin)
+    np.testing.assert_allclose(rope(q).numpy(), hq.double().numpy(), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(rope(k).numpy(), hk.double().numpy(), rtol=0, atol=1e-5)
+    # a KV-cache offset is a position: HF's tables at positions 2..T-1 are ours from offset 2
+    off_cos, off_sin = hf_rotary(tq_in.float(), torch.arange(2, T)[None])
+    hq2, _ = llama.apply_rotary_pos_emb(tq_in[:, :, 2:].float(), tk_in[:, :, 2:].float(), off_cos, off_sin)
+    np.testing.assert_allclose(rope(q[:, :, 2:], offset=2).numpy(), hq2.double().numpy(), rtol=0, atol=1e-5)

@@ -102,6 +102,16 @@ def test_variants_match_torch_float64(variant):
         assert np.abs(p.grad - tparams[name].grad.numpy()).max() < 1e-10, name
 
 
+@pytest.mark.parametrize("T, C", [(8, 16), (64, 7)])
+def test_sinusoidal_tables_agree(T, C):
+    # the reference builds its table from the paper's formula, in torch: it checks npgpt's table
+    require_torch()
+    from npgpt.nn import sinusoidal_table
+    from npgpt.reference.torch_gpt import sinusoidal_positions
+
+    np.testing.assert_allclose(sinusoidal_table(T, C), sinusoidal_positions(T, C).numpy(), rtol=0, atol=1e-13)
+
+
 def test_shorter_sequence_and_eval_mode():
     torch = require_torch()
     model, tmodel = make_pair("composed", np.float64)

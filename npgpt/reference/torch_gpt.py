@@ -101,6 +101,20 @@ class Block(nn.Module):
         return x
 
 
+def sinusoidal_positions(T, C):
+    """The Transformer's fixed table (Vaswani et al. 2017), (T, C) float64, written here in torch
+    from the paper's formula (not taken from npgpt, so that comparing the two checks npgpt's):
+
+        PE[pos, 2i] = sin(pos / 10000^(2i/C)),   PE[pos, 2i+1] = cos(pos / 10000^(2i/C))
+    """
+    pos = torch.arange(T, dtype=torch.float64)[:, None]
+    freq = torch.exp(torch.arange(0, C, 2, dtype=torch.float64) * (-math.log(10000.0) / C))  # 1/10000^(2i/C)
+    pe = torch.zeros(T, C, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(pos * freq)
+    pe[:, 1::2] = torch.cos(pos * freq[: C // 2])  # an odd C has one sine more than cosines
+    return pe
+
+
 class TorchGPT(nn.Module):
     """``TorchGPT(config)``: an ``npgpt.nn.GPTConfig`` (pos_encoding "learned" or "sinusoidal").
 
@@ -125,9 +139,7 @@ class TorchGPT(nn.Module):
         t["ln_f"] = LayerNorm(C, config.ln_eps, config.bias)
         self.transformer = t
         if config.pos_encoding == "sinusoidal":
-            from ..nn.positional import sinusoidal_table  # numpy only
-
-            pe = torch.from_numpy(sinusoidal_table(config.block_size, C))  # float64; cast in forward
+            pe = sinusoidal_positions(config.block_size, C)  # float64; cast in forward
             self.register_buffer("pe", pe, persistent=False)
 
     def forward(self, idx, targets=None):
