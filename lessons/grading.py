@@ -8,6 +8,7 @@ environment variable ``NPGPT_LESSON_IMPL``); ``lessons/conftest.py`` turns that 
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import itertools
 import os
@@ -74,9 +75,35 @@ def distinct64(shape, seed=0, requires_grad=True):
     return npgpt.tensor((v - v.mean()).reshape(shape), requires_grad=requires_grad)
 
 
+_NPGPT_DIR = Path(npgpt.__file__).resolve().parent
+
+
+@contextlib.contextmanager
+def engine_refusal_fails(what=""):
+    """Turn npgpt's refusal of a gradient (a RuntimeError raised by the engine, e.g. "Mul.backward
+    returned a gradient of shape (2, 3) for input 1 of shape (3,)") into a failed check of ``what``.
+    An error raised in the code under test itself propagates unchanged."""
+    try:
+        yield
+    except RuntimeError as e:
+        tb = e.__traceback__
+        while tb.tb_next is not None:
+            tb = tb.tb_next
+        if not Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(_NPGPT_DIR):
+            raise
+        pytest.fail(f"{what or 'backward'}: npgpt refused the gradient your backward returned: {e}")
+
+
+def backward(out, grad=None, what=""):
+    """``out.backward(grad)``, where npgpt refusing a gradient fails the check (see above)."""
+    with engine_refusal_fails(what):
+        out.backward(grad)
+
+
 def assert_gradcheck(fn, inputs, what="", **kwargs):
     """``npgpt.gradcheck`` in float64; on failure the message holds the full report table."""
-    report = npgpt.gradcheck(fn, inputs, **kwargs)
+    with engine_refusal_fails(what):
+        report = npgpt.gradcheck(fn, inputs, **kwargs)
     assert report.ok, f"gradient check failed{' for ' + what if what else ''}:\n{report}"
     return report
 
@@ -132,18 +159,47 @@ def param_sets(test_fn) -> list[dict]:
     return [dict(itertools.chain.from_iterable(d.items() for d in combo)) for combo in itertools.product(*axes)]
 
 
-def failures(test_fn, **fixtures) -> list[str]:
-    """Run a grader test over all its parameter sets; describe each set that fails.
+def _code_of(plant):
+    """The code object of a planted function (plain, staticmethod or lambda)."""
+    return getattr(getattr(plant, "__func__", plant), "__code__", None)
 
-    The meta tests use it to show a grader catches a planted bug: at least one set must fail.
+
+def _raised_inside(exc, code) -> bool:
+    """Whether ``exc`` was raised while ``code`` (the plant) was running: a frame of its traceback."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _first_line(e):
+    return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+
+
+def outcomes(test_fn, plant=None, **fixtures) -> dict[str, list[str]]:
+    """Run a grader test over all its parameter sets and sort the sets that did not pass.
+
+    - "caught": a grader's assertion failed (AssertionError, or ``pytest.fail``): the grader judged
+      the implementation and said no;
+    - "broken": an exception was raised inside ``plant`` itself (e.g. a plant that calls itself
+      forever): the grader never got to judge anything, the planted bug is wrong;
+    - "errors": any other exception (e.g. the engine refusing a gradient of the wrong shape).
     """
-    out = []
+    found = {"caught": [], "broken": [], "errors": []}
+    code = _code_of(plant)
     for params in param_sets(test_fn) or [{}]:
+        where = f"{test_fn.__name__}{params}"
         try:
             test_fn(**fixtures, **params)
-        except Exception as e:  # noqa: BLE001  (AssertionError, or the engine refusing a wrong gradient)
-            out.append(f"{test_fn.__name__}{params}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-    return out
+        except (AssertionError, pytest.fail.Exception) as e:
+            kind = "broken" if code is not None and _raised_inside(e, code) else "caught"
+            found[kind].append(f"{where}: {_first_line(e)}")
+        except Exception as e:  # noqa: BLE001  (sorted, then reported by the caller)
+            kind = "broken" if code is not None and _raised_inside(e, code) else "errors"
+            found[kind].append(f"{where}: {_first_line(e)}")
+    return found
 
 
 def planted(bug_id, owner, attr, bad, test_fn):
@@ -153,7 +209,46 @@ def planted(bug_id, owner, attr, bad, test_fn):
 
 
 def assert_grader_catches(monkeypatch, solutions, owner, attr, bad, test_fn):
-    """The grader passes the reference solutions, and fails them once ``bad`` is patched in."""
-    assert not failures(test_fn, impl=solutions), f"{test_fn.__name__} must pass the unmodified reference solutions"
+    """The grader passes the reference solutions, and a failed assertion rejects them once ``bad``
+    is patched in; a plant that crashes by itself is reported as broken, never counted as caught."""
+    clean = outcomes(test_fn, impl=solutions)
+    assert not any(clean.values()), f"{test_fn.__name__} must pass the unmodified reference solutions: {clean}"
     monkeypatch.setattr(getattr(solutions, owner) if owner else solutions, attr, bad)
-    assert failures(test_fn, impl=solutions), f"{test_fn.__name__} passed a planted bug in {owner or 'module'}.{attr}"
+    got = outcomes(test_fn, plant=bad, impl=solutions)
+    where = f"{owner + '.' if owner else ''}{attr}"
+    assert not got["broken"], f"the planted bug in {where} is broken: it crashed by itself, {got['broken']}"
+    assert got["caught"], f"{test_fn.__name__} passed a planted bug in {where}" + (
+        f" (no assertion failed; only errors: {got['errors']})" if got["errors"] else ""
+    )
+
+
+def meta_tests(exercises, solutions, stub_calls, planted_bugs):
+    """The meta tests of one assignment, for its ``lessons/meta/test_aNN_*_meta.py`` to bind::
+
+        test_stub_list_is_complete, test_stub_raises_in_exercises_and_runs_in_solutions, test_grader_catches_planted_bug = (
+            meta_tests(exercises, solutions, STUB_CALLS, PLANTED)
+        )
+
+    ``stub_calls``: {stub name: call(module)}, one call per TODO stub of ``exercises.py`` (it must
+    raise NotImplementedError there and run in ``solutions``); ``planted_bugs``: ``planted(...)``
+    params, each caught by a failed assertion of its grader test.
+    """
+
+    def test_stub_list_is_complete():
+        assert sorted(stub_calls) == sorted(stub_names(exercises.__file__))
+
+    @pytest.mark.parametrize("stub", list(stub_calls))
+    def test_stub_raises_in_exercises_and_runs_in_solutions(stub):
+        with pytest.raises(NotImplementedError, match="TODO"):
+            stub_calls[stub](exercises)
+        stub_calls[stub](solutions)
+
+    @pytest.mark.parametrize("owner, attr, bad, test_fn", planted_bugs)
+    def test_grader_catches_planted_bug(monkeypatch, owner, attr, bad, test_fn):
+        assert_grader_catches(monkeypatch, solutions, owner, attr, bad, test_fn)
+
+    return (
+        test_stub_list_is_complete,
+        test_stub_raises_in_exercises_and_runs_in_solutions,
+        test_grader_catches_planted_bug,
+    )

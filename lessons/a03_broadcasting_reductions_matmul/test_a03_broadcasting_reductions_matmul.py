@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import npgpt
-from lessons.grading import assert_close, assert_gradcheck, distinct64, t64
+from lessons.grading import assert_close, assert_gradcheck, backward, distinct64, t64
 from npgpt.autograd import unbroadcast as npgpt_unbroadcast
 
 # (broadcast result's shape, input shape)
@@ -126,5 +126,5 @@ def test_float32_gradients_stay_float32(impl):
     w = npgpt.tensor(np.ones((3, 2), dtype=np.float32), requires_grad=True)
     two = npgpt.tensor(np.float32(2.0))
     out = impl.Mean.apply(impl.Max.apply(x, axis=1)) + impl.Sum.apply(impl.Mul.apply(impl.MatMul.apply(x, w), two))
-    out.backward()
+    backward(out, what="float32 gradients")
     assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32

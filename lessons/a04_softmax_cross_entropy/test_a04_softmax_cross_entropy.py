@@ -11,7 +11,7 @@ import pytest
 
 import npgpt
 import npgpt.functional as F
-from lessons.grading import assert_close, assert_gradcheck, t64
+from lessons.grading import assert_close, assert_gradcheck, backward, t64
 
 # (shape, axis): rows along the last axis, along a middle one, a single vector, a single class
 SHAPES = [((3, 5), -1), ((2, 3, 4), 1), ((2, 3, 4), 0), ((6,), 0), ((4, 1), -1)]
@@ -116,5 +116,5 @@ def test_float32_gradients_stay_float32(impl, op):
     # npgpt refuses a gradient whose dtype differs from its input's: no silent float64 upcasts
     x = npgpt.tensor(np.random.default_rng(7).standard_normal((3, 4)).astype(np.float32), requires_grad=True)
     out = _ce(impl, x, [0, 3, -100], -100) if op == "CrossEntropy" else getattr(impl, op).apply(x, axis=-1)
-    out.backward(np.ones(out.shape, dtype=np.float32))
+    backward(out, np.ones(out.shape, dtype=np.float32), what=f"float32 {op}")
     assert x.grad.dtype == np.float32
