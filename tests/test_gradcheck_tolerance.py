@@ -6,12 +6,21 @@ gradient-check case, while the correct backward passes. And the float32 gradient
 must equal the float64 ones to float32 precision (not only have the right dtype and be finite).
 """
 
+import inspect
+
 import numpy as np
 import pytest
 from conftest import make_inputs, op_cases
 
 import npgpt
 from npgpt.autograd import Function
+
+_DEFAULTS = inspect.signature(npgpt.gradcheck).parameters
+ATOL, RTOL = _DEFAULTS["atol"].default, _DEFAULTS["rtol"].default
+
+
+def test_the_defaults_are_the_documented_ones():
+    assert (ATOL, RTOL) == (1e-7, 1e-6)
 
 
 def _scaled(backward, factor):
@@ -43,7 +52,7 @@ def test_a_slightly_scaled_backward_fails(monkeypatch, op, case, factor):
     # a scaling shows once (factor - 1) |g| > atol + rtol |g|: every gradient below that size (a
     # mean over many entries, a gradient that is exactly zero) is inside atol, by design
     largest = _largest_gradient(case)
-    if largest < 1e-7 / (factor - 1 - 1e-6):
+    if largest < ATOL / (factor - 1 - RTOL):
         assert largest == 0.0 or factor < 1.0001, f"{op.__name__} {case.name}: gradients too small to check"
         return
     monkeypatch.setattr(op, "backward", _scaled(op.backward, factor))
