@@ -126,7 +126,7 @@ print(f"loss at initialisation {loss0.item():.4f}   log V = log {ds.vocab_size} 
 
 def sample(model, prompt="\n", n=250, seed=0):
     # temperature 0.8: a little sharper than the model's distribution (notebook 10)
-    out = model.generate(tok.encode(prompt)[None, :], n, temperature=0.8, rng=seed)
+    out = model.generate(np.array([tok.encode(prompt)]), n, temperature=0.8, rng=seed)
     return tok.decode(out[0])
 
 
@@ -516,7 +516,7 @@ print(f"val loss {result.val_loss:.3f} after {result.step} steps ({result.second
 
 def next_logits(model, prompt):
     # (1, V) logits for the token after `prompt` (the context cropped to the window)
-    ids = tok.encode(prompt)[None, -model.config.block_size:]
+    ids = np.array([tok.encode(prompt)[-model.config.block_size :]])
     with npgpt.no_grad():
         logits, _ = model(ids, last_only=True)
     return logits.data[:, -1, :].astype(np.float64)
@@ -562,7 +562,7 @@ print(f"log V = {np.log(V):.2f} nats (uniform)")
 falls into a loop: once a phrase is the most likely continuation of itself, it repeats forever.
 """),
     code(r"""
-greedy = model.generate(tok.encode("\nRomeo.\n")[None, :], 200, temperature=0)
+greedy = model.generate(np.array([tok.encode("\nRomeo.\n")]), 200, temperature=0)
 print(tok.decode(greedy[0]))
 print("argmax == sample_next at T = 0:", int(z.argmax()) == int(sample_next(z, temperature=0)[0]))
 """),
@@ -620,7 +620,7 @@ Samples from the trained model with several settings (same prompt, same seed):
 settings = [dict(temperature=0.5), dict(temperature=0.8, top_k=40), dict(temperature=1.0),
             dict(temperature=1.0, top_p=0.9), dict(temperature=1.6)]
 for kw in settings:
-    out = model.generate(tok.encode("\nRomeo.\n")[None, :], 160, rng=0, **kw)
+    out = model.generate(np.array([tok.encode("\nRomeo.\n")]), 160, rng=0, **kw)
     print(f"===== {kw}")
     print(tok.decode(out[0]).strip())
 """),
@@ -642,7 +642,7 @@ the logits agree to rounding: differences of order $10^{-15}$ in float64.
 """),
     code(r"""
 model64 = load_for_sampling(result.out_dir / "checkpoint")[0].to(np.float64)
-ids = tok.encode("\nRomeo.\n")[None, :]
+ids = np.array([tok.encode("\nRomeo.\n")])
 cache = model64.new_cache()
 worst = 0.0
 with npgpt.no_grad():
@@ -693,7 +693,7 @@ def recording_forward(idx, targets=None, cache=None, last_only=False):
     return real_forward(idx, targets, cache=cache, last_only=last_only)
 
 
-prompt_ids = tok.encode("\nRomeo.")[None, :]
+prompt_ids = np.array([tok.encode("\nRomeo.")])
 model.forward = recording_forward  # an instance attribute shadows the method
 try:
     with_cache = model.generate(prompt_ids, 90, temperature=0, use_cache=True)

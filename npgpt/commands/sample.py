@@ -44,7 +44,7 @@ def sample_text(
     """
     check_sampling_args(temperature, top_k, top_p)
     model, tok = load_for_sampling(checkpoint, device)
-    ids = tok.encode(prompt)[None, :]  # names any character the vocabulary lacks
+    ids = np.array([tok.encode(prompt)], dtype=np.int64)  # (1, T); names any character the vocabulary lacks
     steps = model.generate_stream(
         ids, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p, rng=np.random.default_rng(seed)
     )  # checks max_new_tokens before printing

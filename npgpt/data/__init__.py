@@ -1,4 +1,4 @@
-"""Data for npgpt: the shipped Shakespeare corpus, a character tokenizer, batching.
+"""Data for npgpt: the shipped Shakespeare corpus, batching (CharTokenizer lives in npgpt.tokenizers).
 
 Depends only on numpy and the standard library. Typical use::
 

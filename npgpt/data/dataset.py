@@ -51,6 +51,8 @@ def _positive_int(name, value):
 class TextDataset:
     """A text encoded once into int64 token ids, split into train and val.
 
+    ``tokenizer`` is any npgpt tokenizer (default: a CharTokenizer built from ``text``).
+
     ``train`` is the first (1 - val_fraction) of the ids, ``val`` the rest
     (the last 10% by default), so validation text is never trained on.
     """
@@ -61,7 +63,7 @@ class TextDataset:
         if not 0.0 <= val_fraction < 1.0:
             raise DataError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
         self.tokenizer = tokenizer if tokenizer is not None else CharTokenizer.from_text(text)
-        self.data = self.tokenizer.encode(text)  # (N,) int64
+        self.data = np.asarray(self.tokenizer.encode(text), dtype=np.int64)  # (N,), converted once
         self.val_fraction = val_fraction
         n_train = int(len(self.data) * (1.0 - val_fraction))
         self.train = self.data[:n_train]  # views, no copies

@@ -1,0 +1,40 @@
+"""Tokenizers: text <-> lists of int ids. All kinds share one interface.
+
+- ``CharTokenizer``: one id per character (the Shakespeare model's default).
+- ``BPETokenizer``: byte-level BPE, trainable on any text, or GPT-2's own (``from_gpt2``).
+
+Both have ``vocab_size``, ``special_tokens`` (name -> id), ``encode(text, allowed_special=())``
+-> list[int], ``decode(ids)`` -> str, ``id_to_token`` / ``token_to_id``, ``to_json`` /
+``from_json``, ``save`` / ``load`` (one JSON file) and ``with_special_tokens(names)``.
+``load_tokenizer`` reads any of them.
+"""
+
+# isort: off
+from .. import data as _data  # noqa: F401  npgpt.data (which re-exports CharTokenizer) loads first
+
+# isort: on
+from pathlib import Path
+
+from .base import Tokenizer, TokenizerError, parse_json, read_text
+from .bpe import BPETokenizer
+from .char import CharTokenizer
+from .pretokenize import GPT2_PATTERN, GPT4_PATTERN
+
+__all__ = [
+    "BPETokenizer",
+    "CharTokenizer",
+    "GPT2_PATTERN",
+    "GPT4_PATTERN",
+    "Tokenizer",
+    "TokenizerError",
+    "load_tokenizer",
+]
+
+
+def load_tokenizer(path_or_json):
+    """Any npgpt tokenizer from a file path, a JSON string, or "gpt2" (GPT-2's own, ``from_gpt2``)."""
+    if isinstance(path_or_json, str) and path_or_json.lstrip().startswith("{"):
+        return parse_json(path_or_json)
+    if path_or_json == "gpt2" and not Path("gpt2").exists():
+        return BPETokenizer.from_gpt2()
+    return parse_json(read_text(path_or_json), source=str(path_or_json))

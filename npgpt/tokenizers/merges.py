@@ -1,0 +1,174 @@
+"""The BPE algorithms on lists of token ids, each in a readable form and a fast form.
+
+Tokens are ints: the 256 byte values first, then merge k creates token ``first_id + k``
+(256 + k), so a merge's new id is also its rank: lower ids were learned first and merge first.
+``merges`` below is a dict ``(a, b) -> new id``.
+
+Readable forms (``get_stats``, ``merge``, ``bpe_encode_simple``, ``train_simple``) are the
+textbook loops. The fast forms (``bpe_encode``, ``train``) compute exactly the same thing; the
+tests hold each pair equal on random inputs.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+
+
+def get_stats(ids, counts=None, weight=1):
+    """Count adjacent pairs: [1, 2, 3, 1, 2] -> {(1, 2): 2, (2, 3): 1, (3, 1): 1}."""
+    counts = {} if counts is None else counts
+    for pair in zip(ids, ids[1:]):
+        counts[pair] = counts.get(pair, 0) + weight
+    return counts
+
+
+def merge(ids, pair, new_id):
+    """Replace every occurrence of ``pair`` in ``ids``, left to right, by ``new_id``.
+
+    merge([1, 1, 1, 2], (1, 1), 9) -> [9, 1, 2]: occurrences do not overlap; the leftmost wins.
+    """
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+# --- encoding one chunk ----------------------------------------------------------------------
+
+
+def bpe_encode_simple(ids, merges):
+    """Apply learned merges to one chunk's byte tokens: repeatedly merge the pair learned first.
+
+    Readable but O(n^2) in the chunk length n: each round rescans every pair.
+    """
+    ids = list(ids)
+    while len(ids) >= 2:
+        pair = min(zip(ids, ids[1:]), key=lambda p: merges.get(p, float("inf")))
+        if pair not in merges:
+            break  # no adjacent pair was ever merged
+        ids = merge(ids, pair, merges[pair])
+    return ids
+
+
+def bpe_encode(ids, merges):
+    """Same result as ``bpe_encode_simple`` in O(n log n).
+
+    The chunk is a doubly linked list; a heap holds (rank, position) of every mergeable adjacent
+    pair. Popping gives the lowest rank, and for equal ranks the leftmost position, which is the
+    order the simple loop merges in. After a merge only the two pairs touching the new token
+    change, so two pushes update the heap. Entries made stale by an earlier merge are skipped:
+    their position died, or the pair there is no longer the one with that rank. A merge's pairs
+    with neighbours always have higher ranks (their new token did not exist before), so all the
+    merges of one rank still happen in one left-to-right sweep.
+    """
+    n = len(ids)
+    if n < 2:
+        return list(ids)
+    tokens = list(ids)  # tokens[i] is None once position i was merged into its left neighbour
+    nxt = list(range(1, n + 1))  # n marks the end
+    prv = list(range(-1, n - 1))  # -1 marks the start
+    heap = [(merges[p], i) for i, p in enumerate(zip(ids, ids[1:])) if p in merges]
+    heapq.heapify(heap)
+    while heap:
+        rank, i = heapq.heappop(heap)
+        j = nxt[i] if tokens[i] is not None else n
+        if j >= n or merges.get((tokens[i], tokens[j])) != rank:
+            continue  # stale entry
+        tokens[i], tokens[j] = rank, None  # merge j into i; the new token's id is the rank
+        k = nxt[j]
+        nxt[i] = k
+        if k < n:
+            prv[k] = i
+            r = merges.get((rank, tokens[k]))
+            if r is not None:
+                heapq.heappush(heap, (r, i))
+        h = prv[i]
+        if h >= 0:
+            r = merges.get((tokens[h], rank))
+            if r is not None:
+                heapq.heappush(heap, (r, h))
+    return [t for t in tokens if t is not None]
+
+
+# --- training ------------------------------------------------------------------------------
+
+
+def _best(counts):
+    """The most frequent pair; ties go to the smallest pair (a, b), so training is deterministic."""
+    return min(counts, key=lambda p: (-counts[p], p))
+
+
+def train_simple(words, n_merges, first_id=256):
+    """Learn up to ``n_merges`` merges from ``words`` ({tuple of ids: count}); the textbook loop.
+
+    Each round counts every adjacent pair in every word (weighted by its count), merges the
+    most frequent everywhere, and records it. Stops early when no pair is left.
+    """
+    words = {tuple(w): c for w, c in words.items()}
+    merges = []
+    for k in range(n_merges):
+        counts = {}
+        for w, c in words.items():
+            get_stats(w, counts, c)
+        if not counts:
+            break
+        pair = _best(counts)
+        merges.append(pair)
+        new_words = {}
+        for w, c in words.items():
+            w2 = tuple(merge(w, pair, first_id + k))
+            new_words[w2] = new_words.get(w2, 0) + c
+        words = new_words
+    return merges
+
+
+def train(words, n_merges, first_id=256):
+    """Same merges as ``train_simple``, with pair counts updated incrementally.
+
+    Counting is done once. Each merge then only revisits the words that hold the pair (an index
+    pair -> words), subtracts their old pairs and adds their new ones; a heap keyed by
+    (-count, pair) finds the next best pair (entries whose count changed since are skipped).
+    """
+    word_list = [list(w) for w in words]
+    freqs = list(words.values())
+    counts = defaultdict(int)
+    where = defaultdict(set)  # pair -> indices of the words that (may) hold it
+    for wi, w in enumerate(word_list):
+        for pair in zip(w, w[1:]):
+            counts[pair] += freqs[wi]
+            where[pair].add(wi)
+    heap = [(-c, p) for p, c in counts.items()]
+    heapq.heapify(heap)
+    merges = []
+    while len(merges) < n_merges:
+        while heap and counts.get(heap[0][1], 0) != -heap[0][0]:
+            heapq.heappop(heap)  # stale: the pair's count changed after this entry was pushed
+        if not heap:
+            break
+        _, pair = heapq.heappop(heap)
+        new_id = first_id + len(merges)
+        merges.append(pair)
+        changed = set()
+        for wi in where.pop(pair):
+            w, f = word_list[wi], freqs[wi]
+            for p in zip(w, w[1:]):
+                counts[p] -= f
+                changed.add(p)
+            w = word_list[wi] = merge(w, pair, new_id)
+            for p in zip(w, w[1:]):
+                counts[p] += f
+                where[p].add(wi)
+                changed.add(p)
+        for p in changed:
+            if counts[p] > 0:
+                heapq.heappush(heap, (-counts[p], p))
+            else:
+                del counts[p]
+                where.pop(p, None)
+    return merges
