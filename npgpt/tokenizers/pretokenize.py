@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import regex
 
+from .base import TokenizerError
+
 # GPT-2 (Radford et al., 2019): contractions | letters | numbers | other symbols | spaces
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
@@ -26,7 +28,7 @@ PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN}
 def resolve_pattern(pattern: str) -> str:
     """A pattern name ("gpt2", "gpt4") or a regex (for the ``regex`` package) -> the regex."""
     if not isinstance(pattern, str) or not pattern:
-        raise ValueError(f"pattern must be 'gpt2', 'gpt4' or a regex string, got {pattern!r}")
+        raise TokenizerError(f"pattern must be 'gpt2', 'gpt4' or a regex string, got {pattern!r}")
     return PATTERNS.get(pattern, pattern)
 
 
@@ -36,7 +38,7 @@ def compile_pattern(pattern: str):
     try:
         return regex.compile(text)
     except regex.error as e:
-        raise ValueError(f"pre-split pattern {text!r} is not a valid regex: {e}") from None
+        raise TokenizerError(f"pre-split pattern {text!r} is not a valid regex: {e}") from None
 
 
 def split_text(text: str, pattern: str = "gpt2") -> list[str]:
