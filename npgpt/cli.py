@@ -7,7 +7,13 @@ import importlib
 import sys
 
 # module that defines ``add_parser(subparsers)`` for each subcommand, in the order --help lists them
-COMMANDS = ["npgpt.commands.train", "npgpt.commands.sample", "npgpt.commands.gradcheck", "npgpt.commands.bench"]
+COMMANDS = [
+    "npgpt.commands.train",
+    "npgpt.commands.sample",
+    "npgpt.commands.gradcheck",
+    "npgpt.commands.bench",
+    "npgpt.commands.tokenize",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,9 +32,13 @@ __all__ = [
 
 
 def load_tokenizer(path_or_json):
-    """Any npgpt tokenizer from a file path, a JSON string, or "gpt2" (GPT-2's own, ``from_gpt2``)."""
+    """Any npgpt tokenizer from a file path, a folder holding ``tokenizer.json`` (a checkpoint), a
+    JSON string, or "gpt2" (GPT-2's own, ``BPETokenizer.from_gpt2()``)."""
     if isinstance(path_or_json, str) and path_or_json.lstrip().startswith("{"):
         return parse_json(path_or_json)
     if path_or_json == "gpt2" and not Path("gpt2").exists():
         return BPETokenizer.from_gpt2()
-    return parse_json(read_text(path_or_json), source=str(path_or_json))
+    path = Path(path_or_json)
+    if path.is_dir():
+        path = path / "tokenizer.json"
+    return parse_json(read_text(path), source=str(path))
