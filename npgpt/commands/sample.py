@@ -100,7 +100,7 @@ def sample_text(
             out.write(ch)
             out.flush()
     pieces.append(finish())
-    if stream:
+    if stream and pieces[-1]:
         out.write(pieces[-1])
     return prompt + "".join(pieces)
 
