@@ -87,12 +87,13 @@ def test_fast_merge_loop_equals_the_readable_one():
     text = load_text(shakespeare_path())[:20000]
     tok = BPETokenizer.train(text, 600)
     for _ in range(300):
-        n = rng.choice([0, 1, 2, 3, 8, 40, 300])
+        n = rng.choice([0, 1, 2, 3, 8, 40, M.SHORT, M.SHORT + 1, 300])
         ids = [rng.choice(b"etaoin shrdlu\n") for _ in range(n)]
-        assert M.bpe_encode(ids, tok.ranks) == M.bpe_encode_simple(ids, tok.ranks)
+        expected = M.bpe_encode_simple(ids, tok.ranks)
+        assert M.bpe_encode(ids, tok.ranks) == M.bpe_encode_heap(ids, tok.ranks) == expected
     runs = [[ord("e")] * 101, [ord(" ")] * 64, list(b"ab" * 50)]  # overlapping pairs
     for ids in runs:
-        assert M.bpe_encode(ids, tok.ranks) == M.bpe_encode_simple(ids, tok.ranks)
+        assert M.bpe_encode(ids, tok.ranks) == M.bpe_encode_heap(ids, tok.ranks) == M.bpe_encode_simple(ids, tok.ranks)
     assert M.merge([1, 1, 1, 2], (1, 1), 9) == [9, 1, 2]
     assert M.get_stats([1, 2, 3, 1, 2]) == {(1, 2): 2, (2, 3): 1, (3, 1): 1}
 

@@ -66,3 +66,18 @@ def test_mistakes_are_one_line_errors_and_write_nothing(argv, message, data_file
     err = capsys.readouterr().err
     assert err.startswith("npgpt tokenize: ") and message in err and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["cats.txt", "tok.json"])  # no tokenizer.json written
+
+
+def test_bench_tokenizer_rows_on_a_small_text():
+    from npgpt.commands import bench_tokenizers as B
+
+    text = TEXT * 3
+    rows = B.train_rows(text, repeats=1, vocab_size=270) + B.compression_rows(text, sizes=(260, 270))
+    names = [r["name"] for r in rows]
+    assert "npgpt BPETokenizer.train" in names and "characters" in names and "BPE 270 (learned here)" in names
+    chars = next(r for r in rows if r["name"] == "characters")
+    assert chars["chars/token"] == 1.0
+    assert all(isinstance(B.format_tokenizer_row(r), str) for r in rows)
+    if package_folder() is not None:
+        enc = B.encode_rows(text, repeats=1)  # raises if a library's ids differ from npgpt's
+        assert enc[0]["name"] == "npgpt from_gpt2" and enc[0]["MB/s"] > 0

@@ -29,6 +29,7 @@ from ..backend import cupy_module
 from ..memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss, tune_malloc
 from ..nn import GPT, GPTConfig
 from ..optim import AdamW
+from .bench_tokenizers import tokenizer_rows
 
 CONFIGS = {
     # name: (n_layer, n_head, n_embd, block_size, batch_size)
@@ -253,10 +254,20 @@ def add_parser(sub):
     p.add_argument("--steps", type=int, default=20, help="timed steps per worker (mid uses a quarter)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument(
+        "--tokenizers", action="store_true", help="measure the tokenizers instead (encode, training, compression)"
+    )
     p.set_defaults(func=main)
 
 
 def main(args) -> int:
+    if getattr(args, "tokenizers", False):
+        print(f"npgpt bench --tokenizers: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+        rows = tokenizer_rows(args.repeats)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"tokenizer_rows": rows, "cpus": os.cpu_count()}, f, indent=2)
+        return 0
     print(
         f"npgpt bench: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy {np.__version__}; "
         "medians of per-process medians, each library in its own processes, alternating"

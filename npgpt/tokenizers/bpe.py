@@ -57,6 +57,7 @@ class BPETokenizer(Tokenizer):
                 raise TokenizerError(f"special token {name!r} collides with an ordinary token of the same text")
             self.special_tokens[name] = len(self.vocab) + len(self.special_tokens)
         self._id_bytes = self.vocab + [s.encode("utf-8") for s in self.special_tokens]
+        self._byte_table = bytes(self.byte_ids)  # bytes.translate maps each byte to its id in C
         self._cache = {}
 
     # --- building --------------------------------------------------------------------------------
@@ -144,21 +145,29 @@ class BPETokenizer(Tokenizer):
         return ids
 
     def encode_ordinary(self, text) -> list[int]:
-        """Encode ``text`` with no special tokens: pre-split, then BPE each chunk (cached)."""
+        """Encode ``text`` with no special tokens: pre-split, then BPE each chunk.
+
+        Words repeat, so a chunk's ids are remembered (up to ``_CACHE_SIZE`` chunks per tokenizer)
+        and most chunks cost one dict lookup.
+        """
         ids = []
-        cache, byte_ids, ranks = self._cache, self.byte_ids, self.ranks
+        cache = self._cache
         for chunk in self._regex.findall(text):
             chunk_ids = cache.get(chunk)
             if chunk_ids is None:
-                try:
-                    raw = chunk.encode("utf-8")
-                except UnicodeEncodeError:  # lone surrogates
-                    raw = chunk.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
-                chunk_ids = bpe_encode([byte_ids[b] for b in raw], ranks)
+                chunk_ids = self._encode_chunk(chunk)
                 if len(cache) < _CACHE_SIZE:
                     cache[chunk] = chunk_ids
             ids.extend(chunk_ids)
         return ids
+
+    def _encode_chunk(self, chunk) -> list[int]:
+        """One pre-split chunk -> ids: its UTF-8 bytes as byte tokens, then the merges."""
+        try:
+            raw = chunk.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates
+            raw = chunk.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
+        return bpe_encode(list(raw.translate(self._byte_table)), self.ranks)  # translate: byte -> its id
 
     # --- ids -> text -------------------------------------------------------------------------------
     def decode_bytes(self, ids) -> bytes:
