@@ -7,8 +7,8 @@
 - compression, in characters per token, on the held-out last 10% of the corpus: characters vs BPE
   learned on the first 90% (512, 1024, 4096 tokens) vs GPT-2's 50,257.
 
-Everything runs single-threaded (TOKENIZERS_PARALLELISM=false) and the libraries alternate within
-each repeat; the table gives medians and the ratio to the reference.
+Everything runs single-threaded (TOKENIZERS_PARALLELISM=false), timed in CPU seconds, and the
+libraries alternate within each repeat; the table gives medians and the ratio to the reference.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ import time
 
 
 def _timed(fn):
-    t0 = time.perf_counter()
+    """(CPU seconds, result): CPU time, not wall time, so other programs on a shared machine barely
+    shift it; every library here runs on one thread, so CPU time is its running time."""
+    t0 = time.process_time()
     out = fn()
-    return time.perf_counter() - t0, out
+    return time.process_time() - t0, out
 
 
 def _references(folder):
@@ -169,6 +171,6 @@ def format_tokenizer_row(r):
         return f"{r['row']:<22}{r['name']:<28}vocab {r['vocab_size']:>6}   {r['chars/token']:.2f} characters/token"
     if "MB/s" in r:
         ratio = f"   {r['vs tiktoken']:.1f}x tiktoken's time" if r["vs tiktoken"] else ""
-        return f"{r['row']:<22}{r['name']:<28}{r['seconds']:.3f} s   {r['MB/s']:.2f} MB/s{ratio}"
+        return f"{r['row']:<22}{r['name']:<28}{r['seconds']:.3f} CPU s   {r['MB/s']:.2f} MB/s{ratio}"
     ratio = f"   {r['vs HF']:.1f}x HF's time" if r["vs HF"] else ""
-    return f"{r['row']:<22}{r['name']:<28}{r['seconds']:.2f} s{ratio}"
+    return f"{r['row']:<22}{r['name']:<28}{r['seconds']:.2f} CPU s{ratio}"
