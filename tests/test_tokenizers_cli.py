@@ -81,3 +81,16 @@ def test_bench_tokenizer_rows_on_a_small_text():
     if package_folder() is not None:
         enc = B.encode_rows(text, repeats=1)  # raises if a library's ids differ from npgpt's
         assert enc[0]["name"] == "npgpt from_gpt2" and enc[0]["MB/s"] > 0
+
+
+def test_readme_tokenization_example_runs(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "BPETokenizer.train" in b)
+    monkeypatch.chdir(tmp_path)  # it saves tok.json
+    scope = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert scope["tok"].decode(scope["ids"]) == "To be, or not to be"
+    assert load_tokenizer(tmp_path / "tok.json") == scope["chat"]
