@@ -1,8 +1,12 @@
 """``npgpt tokenize``: train a BPE tokenizer to a file; show a text's tokens with their boundaries."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from npgpt.cli import main
+from npgpt.commands import bench_tokenizers as B
 from npgpt.commands.tokenize import show_tokens
 from npgpt.tokenizers import BPETokenizer, CharTokenizer, load_tokenizer
 from npgpt.tokenizers.gpt2 import package_folder
@@ -69,8 +73,6 @@ def test_mistakes_are_one_line_errors_and_write_nothing(argv, message, data_file
 
 
 def test_bench_tokenizer_rows_on_a_small_text():
-    from npgpt.commands import bench_tokenizers as B
-
     text = TEXT * 3
     rows = B.train_rows(text, repeats=1, vocab_size=270) + B.compression_rows(text, sizes=(260, 270))
     names = [r["name"] for r in rows]
@@ -84,9 +86,6 @@ def test_bench_tokenizer_rows_on_a_small_text():
 
 
 def test_readme_tokenization_example_runs(tmp_path, monkeypatch):
-    import re
-    from pathlib import Path
-
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     code = next(b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "BPETokenizer.train" in b)
     monkeypatch.chdir(tmp_path)  # it saves tok.json

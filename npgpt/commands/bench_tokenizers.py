@@ -17,6 +17,10 @@ import os
 import statistics
 import time
 
+from ..data import load_text, shakespeare_path
+from ..tokenizers import BPETokenizer, CharTokenizer
+from ..tokenizers.gpt2 import package_folder
+
 
 def _timed(fn):
     """(CPU seconds, result): CPU time, not wall time, so other programs on a shared machine barely
@@ -51,9 +55,6 @@ def _references(folder):
 
 def encode_rows(text, repeats):
     """MB/s of each GPT-2 encoder on ``text``; the ids of every library are checked equal to npgpt's."""
-    from ..tokenizers import BPETokenizer
-    from ..tokenizers.gpt2 import package_folder
-
     folder = package_folder()
     ours = BPETokenizer.from_gpt2(folder)
     tk, hf = _references(folder)
@@ -90,8 +91,6 @@ def encode_rows(text, repeats):
 
 def train_rows(text, repeats, vocab_size=1024):
     """Seconds to learn a byte-level BPE of ``vocab_size`` tokens: npgpt vs HF tokenizers' BpeTrainer."""
-    from ..tokenizers import BPETokenizer
-
     runners = {"npgpt BPETokenizer.train": lambda: BPETokenizer.train(text, vocab_size)}
     try:
         from tokenizers import Tokenizer, models, pre_tokenizers, trainers
@@ -126,9 +125,6 @@ def train_rows(text, repeats, vocab_size=1024):
 
 def compression_rows(text, sizes=(512, 1024, 4096)):
     """Characters per token on the last 10% of ``text``; BPE tokenizers learn on the first 90%."""
-    from ..tokenizers import BPETokenizer, CharTokenizer
-    from ..tokenizers.gpt2 import package_folder
-
     cut = int(len(text) * 0.9)
     train, val = text[:cut], text[cut:]
     toks = {"characters": CharTokenizer.from_text(text)}
@@ -150,9 +146,6 @@ def compression_rows(text, sizes=(512, 1024, 4096)):
 def tokenizer_rows(repeats=3, log=print):
     """All tokenizer rows, printed as they are measured; returns them as dicts."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # before tokenizers is first used
-    from ..data import load_text, shakespeare_path
-    from ..tokenizers.gpt2 import package_folder
-
     text = load_text(shakespeare_path())
     rows = []
     if package_folder() is None:
