@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from npgpt.data import DataError
+from npgpt.data import DataError, TextDataset, split_index
 from npgpt.tokenizers import BPETokenizer, CharTokenizer, Tokenizer, TokenizerError, load_tokenizer
 
 TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 5
@@ -176,3 +176,11 @@ def test_save_is_atomic(tmp_path, monkeypatch, tok):
 def test_packages_import_in_any_order(first):
     code = f"import {first}; from npgpt.data import CharTokenizer as A; from npgpt.tokenizers import CharTokenizer as B; assert A is B"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_dataset_cuts_the_text_at_the_same_character_for_every_tokenizer():
+    cut = split_index(len(TEXT), 0.1)
+    for tok in (CharTokenizer.from_text(TEXT), BPETokenizer.train(TEXT[:cut], 300)):
+        ds = TextDataset(TEXT, tokenizer=tok)
+        assert tok.decode(ds.train) == TEXT[:cut] and tok.decode(ds.val) == TEXT[cut:]
+        assert ds.data.dtype == np.int64 and len(ds.data) == len(ds.train) + len(ds.val)

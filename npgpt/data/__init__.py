@@ -7,8 +7,8 @@ Depends only on numpy and the standard library. Typical use::
     x, y = ds.get_batch("train", 32, 128, np.random.default_rng(0))  # (32, 128) int64 each
 """
 
-from .dataset import TextDataset, load_text, shakespeare_path
+from .dataset import TextDataset, load_text, shakespeare_path, split_index
 from .errors import DataError
 from .tokenizer import CharTokenizer
 
-__all__ = ["CharTokenizer", "DataError", "TextDataset", "load_text", "shakespeare_path"]
+__all__ = ["CharTokenizer", "DataError", "TextDataset", "load_text", "shakespeare_path", "split_index"]

@@ -42,6 +42,11 @@ def load_text(path):
         ) from None
 
 
+def split_index(n_chars, val_fraction=0.1):
+    """The character where validation text starts: the first (1 - val_fraction) is for training."""
+    return int(n_chars * (1.0 - val_fraction))
+
+
 def _positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise DataError(f"{name} must be a positive integer, got {value!r}")
@@ -52,9 +57,9 @@ class TextDataset:
     """A text encoded once into int64 token ids, split into train and val.
 
     ``tokenizer`` is any npgpt tokenizer (default: a CharTokenizer built from ``text``).
-
-    ``train`` is the first (1 - val_fraction) of the ids, ``val`` the rest
-    (the last 10% by default), so validation text is never trained on.
+    The text is cut at character ``split_index(len(text), val_fraction)``: ``train`` holds the ids
+    of the text before it, ``val`` those of the rest (the last 10% by default), so validation
+    text is never trained on.
     """
 
     def __init__(self, text, tokenizer=None, val_fraction=0.1):
@@ -63,11 +68,14 @@ class TextDataset:
         if not 0.0 <= val_fraction < 1.0:
             raise DataError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
         self.tokenizer = tokenizer if tokenizer is not None else CharTokenizer.from_text(text)
-        self.data = np.asarray(self.tokenizer.encode(text), dtype=np.int64)  # (N,), converted once
         self.val_fraction = val_fraction
-        n_train = int(len(self.data) * (1.0 - val_fraction))
-        self.train = self.data[:n_train]  # views, no copies
-        self.val = self.data[n_train:]
+        # split the *text*, then encode each part: the cut is at the same character for every
+        # tokenizer, and a tokenizer learned on text[:cut] never saw the validation text
+        cut = split_index(len(text), val_fraction)
+        train = self.tokenizer.encode(text[:cut])
+        self.data = np.asarray(train + self.tokenizer.encode(text[cut:]), dtype=np.int64)  # (N,)
+        self.train = self.data[: len(train)]  # views, no copies
+        self.val = self.data[len(train) :]
 
     @property
     def vocab_size(self):
