@@ -236,9 +236,10 @@ plt.show()
 
 # %% [markdown]
 # Compression grows with the vocabulary but more and more slowly: each new merge covers rarer text.
-# GPT-2's 50,257 tokens, learned on modern web text, compress Shakespeare only a little better than
-# our 2,048 learned on Shakespeare itself: "thou", "wherefore" and the character names are rare on
-# the web. A tokenizer is good for the text it was trained on.
+# GPT-2's 50,257 tokens, learned on modern web text, compress Shakespeare only about 20% better
+# than our 2,048 learned on Shakespeare itself, with 25 times the vocabulary: "thou", "wherefore"
+# and the character names are rare on the web. A tokenizer is best on the kind of text it learned
+# from.
 #
 # ## 7. How tokenization causes classic failures
 #
