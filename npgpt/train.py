@@ -34,15 +34,18 @@ from . import plots
 from .autograd import no_grad
 from .backend import to_device
 from .checkpoint import CheckpointError, read_checkpoint, resolve, restore_rng, rng_state, save_checkpoint
-from .data import CharTokenizer, DataError, TextDataset, load_text, shakespeare_path
+from .data import DataError, TextDataset, load_text, shakespeare_path, split_index
 from .nn import GPT, GPTConfig
 from .optim import AdamW, CosineWarmup, clip_grad_norm_, param_groups_for_weight_decay, set_lr
+from .tokenizers import BPETokenizer, CharTokenizer, load_tokenizer
 
 VAL_FRACTION = 0.1  # the last 10% of the text is held out for validation
 # the settings that define the model (a resumed run must keep all of them) ...
 MODEL_SETTINGS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "bias", "pos_encoding", "attention")
 # ... and those the weights' shapes depend on (a fine-tuned run must keep these)
 SHAPE_SETTINGS = ("n_layer", "n_head", "n_embd", "block_size", "bias", "pos_encoding")
+# how text becomes ids: a run that continues or fine-tunes a checkpoint keeps its tokenizer
+TOKENIZER_SETTINGS = ("tokenizer", "vocab_size")
 
 
 def _f(default, help):  # noqa: A002
@@ -58,11 +61,13 @@ class TrainConfig:
     init_from: str | None = _f(
         None, "checkpoint folder to fine-tune: start from its weights and tokenizer (fresh optimizer and schedule)"
     )
+    tokenizer: str = _f("char", "char (one id per character) | bpe (byte-level BPE learned on the training text)")
+    vocab_size: int = _f(1024, "vocabulary of a bpe tokenizer: 256 bytes + merges (char: the text decides)")
     # model
     n_layer: int = _f(4, "transformer blocks")
     n_head: int = _f(4, "attention heads per block")
     n_embd: int = _f(128, "width of the residual stream")
-    block_size: int = _f(64, "context length in characters")
+    block_size: int = _f(64, "context length in tokens")
     dropout: float = _f(0.0, "dropout probability")
     bias: bool = _f(True, "biases in Linear and LayerNorm layers")
     pos_encoding: str = _f("learned", "learned | sinusoidal | rope")
@@ -102,6 +107,12 @@ class TrainConfig:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        if self.tokenizer not in ("char", "bpe"):
+            raise ValueError(f"tokenizer must be char or bpe, got {self.tokenizer!r}")
+        if self.tokenizer == "bpe" and (
+            isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < 257
+        ):
+            raise ValueError(f"vocab_size must be an integer >= 257 for a bpe tokenizer, got {self.vocab_size!r}")
         if not self.grad_clip >= 0:
             raise ValueError(f"grad_clip must be >= 0 (0 = off), got {self.grad_clip!r}")
         if isinstance(self.sample_chars, bool) or not isinstance(self.sample_chars, int) or self.sample_chars < 0:
@@ -146,15 +157,18 @@ class TrainResult:
 
 # ----------------------------------------------------------------------------- data
 def build_tokenizer(cfg, text):
-    """The tokenizer a new run makes from its training text: today one id per character."""
+    """The tokenizer a new run makes from its training text: one id per character (``char``), or
+    a byte-level BPE of ``cfg.vocab_size`` tokens learned on that text (``bpe``)."""
+    if cfg.tokenizer == "bpe":
+        return BPETokenizer.train(text, cfg.vocab_size)
     return CharTokenizer.from_text(text)
 
 
 def tokenizer_from_checkpoint(ck):
-    """The tokenizer saved in a checkpoint read by ``read_checkpoint``."""
+    """The tokenizer saved in a checkpoint read by ``read_checkpoint`` (any kind)."""
     if ck["tokenizer_json"] is None:
         raise CheckpointError(f"{ck['path']} holds no tokenizer.json: it cannot turn text into ids")
-    return CharTokenizer.from_json(ck["tokenizer_json"])
+    return load_tokenizer(ck["tokenizer_json"])
 
 
 def load_dataset(cfg, start=None):
@@ -166,7 +180,7 @@ def load_dataset(cfg, start=None):
     path = shakespeare_path() if cfg.data == "shakespeare" else cfg.data
     text = load_text(path)
     if start is None:
-        tokenizer = build_tokenizer(cfg, text[: int(len(text) * (1 - VAL_FRACTION))])
+        tokenizer = build_tokenizer(cfg, text[: split_index(len(text), VAL_FRACTION)])  # never the val text
     else:
         tokenizer = tokenizer_from_checkpoint(start)
     try:

@@ -16,7 +16,15 @@ from ..backend import DeviceError
 from ..checkpoint import CheckpointError
 from ..data import DataError
 from ..memory import tune_malloc
-from ..train import MODEL_SETTINGS, SHAPE_SETTINGS, TrainConfig, saved_settings, settings_from_file, train
+from ..train import (
+    MODEL_SETTINGS,
+    SHAPE_SETTINGS,
+    TOKENIZER_SETTINGS,
+    TrainConfig,
+    saved_settings,
+    settings_from_file,
+    train,
+)
 from .sample import sample_text
 
 _TYPES = {"int": int, "float": float, "str": str, "str | None": str}
@@ -69,12 +77,12 @@ def config_from_args(args) -> TrainConfig:
         checkpoint = Path(given.get("out_dir", TrainConfig.out_dir)) / "checkpoint"
         base = saved_settings(checkpoint)
         why = f"the checkpoint {checkpoint} (a resumed run keeps its model; leave the flag out or start a new run)"
-        _refuse_changes(given, base, (*MODEL_SETTINGS, "dtype"), why)
+        _refuse_changes(given, base, (*MODEL_SETTINGS, *TOKENIZER_SETTINGS, "dtype"), why)
     elif given.get("init_from"):
         saved = saved_settings(given["init_from"])
-        base = {k: saved[k] for k in (*MODEL_SETTINGS, "dtype") if k in saved}
-        why = f"--init-from {given['init_from']} (fine-tuning keeps the shape of its model)"
-        _refuse_changes(given, base, SHAPE_SETTINGS, why)
+        base = {k: saved[k] for k in (*MODEL_SETTINGS, *TOKENIZER_SETTINGS, "dtype") if k in saved}
+        why = f"--init-from {given['init_from']} (fine-tuning keeps the shape of its model and its tokenizer)"
+        _refuse_changes(given, base, (*SHAPE_SETTINGS, *TOKENIZER_SETTINGS), why)
     return TrainConfig(**{**base, **given})
 
 
