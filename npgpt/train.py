@@ -88,7 +88,7 @@ class TrainConfig:
     seed: int = _f(1337, "seed for initialisation, batches and dropout")
     device: str = _f("cpu", "cpu | cuda")
     dtype: str = _f("float32", "float32 | float64")
-    sample_chars: int = _f(300, "characters sampled at the end (0 = none)")
+    sample_chars: int = _f(300, "tokens sampled at the end (characters for char; 0 = none)")
     progress: bool = _f(True, "show a progress bar")
 
     def model_config(self, vocab_size):
