@@ -10,6 +10,8 @@
   ``pytestmark = [pytest.mark.cuda, requires_cuda]``.
 - ``op_cases()``: pytest params ``(op class, Case)``, one per gradient-check case of every registered
   op, with ids like ``Add-(3,4)x(3,4)``; ``make_inputs(case, xp, dtype)`` builds a case's arrays.
+- ``require_mpi()`` / ``run_mpi(n, argv)``: run a program under ``mpiexec -n n`` (npgpt.distributed);
+  a missing mpi4py or mpiexec skips, and fails under CI (``CI=true``) or ``NPGPT_REQUIRE_MPI=1``.
 - ``rng``: fixture, a ``numpy.random.Generator`` seeded with 0. NumPy's global seed is also reset
   before every test, so nothing depends on test order.
 
@@ -20,12 +22,15 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from npgpt.autograd import all_functions
 from npgpt.backend import DeviceError, cuda_available, cupy_module
+from npgpt.distributed import DistributedError, mpiexec_command, mpiexec_env
 
 TORCH_SKIP_REASON = "torch not installed: cross-checks skipped"
 
@@ -88,3 +93,34 @@ def rng():
 @pytest.fixture(autouse=True)
 def _fixed_seed():
     np.random.seed(0)
+
+
+# ----------------------------------------------------------------------------- MPI (npgpt.distributed)
+def require_mpi():
+    """Skip when mpi4py or mpiexec is missing; fail instead under CI (CI=true) or NPGPT_REQUIRE_MPI=1,
+    where the distributed tests must run (the `test` extra installs mpi4py and the MPICH wheel)."""
+    try:
+        import mpi4py  # noqa: F401
+
+        mpiexec_command(1, [])
+    except (ImportError, DistributedError) as e:
+        if os.environ.get("CI") == "true" or os.environ.get("NPGPT_REQUIRE_MPI") == "1":
+            pytest.fail(f"the MPI tests must run here, but: {e}")
+        pytest.skip(f"needs mpi4py and mpiexec: {e}")
+
+
+def run_mpi(n, argv, timeout=120, threads=1, env=None, check=True):
+    """Run ``mpiexec -n n python <argv>`` (one BLAS thread per rank); returns the CompletedProcess.
+
+    With ``check`` a non-zero exit fails the test and shows the ranks' output.
+    """
+    require_mpi()
+    full_env = mpiexec_env(threads, base={**os.environ, **(env or {})})
+    res = subprocess.run(
+        mpiexec_command(n, [sys.executable, *argv]), capture_output=True, text=True, timeout=timeout, env=full_env
+    )
+    if check and res.returncode != 0:
+        pytest.fail(
+            f"mpiexec -n {n} python {' '.join(argv)} exited with {res.returncode}:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+        )
+    return res

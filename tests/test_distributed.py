@@ -1,0 +1,172 @@
+"""npgpt.distributed: the collectives, data parallelism and ZeRO-1 checked under ``mpiexec``.
+
+The central claim: N ranks with B examples each take exactly the steps one process takes with
+N x B examples (the same ones), because the gradient of a mean is the mean of the gradients. The
+MPI side runs tests/distributed_loop.py; the reference is the same loop in this process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import distributed_loop as loop
+import numpy as np
+import pytest
+from conftest import CUDA_AVAILABLE, requires_cuda, run_mpi
+
+from npgpt.distributed import FlatLayout, launched_world_size
+from npgpt.distributed.launch import DistributedError, init_communicator
+from npgpt.nn import GPT
+
+HERE = Path(__file__).parent
+pytestmark = pytest.mark.mpi
+
+
+def max_rel_diff(a: dict, b: dict) -> float:
+    """Largest |a - b| over each array's largest |b|, over all arrays of two name -> array dicts."""
+    assert a.keys() == b.keys()
+    return max(float(np.max(np.abs(a[k] - b[k])) / np.max(np.abs(b[k]))) for k in b)
+
+
+def part(npz, prefix):
+    return {k[len(prefix) :]: npz[k] for k in npz.files if k.startswith(prefix)}
+
+
+# ----------------------------------------------------------------------------- without mpiexec
+def test_world_size_is_read_from_the_launchers_environment():
+    assert launched_world_size({}) == 1
+    assert launched_world_size({"PMI_SIZE": "4"}) == 4  # MPICH / Intel MPI
+    assert launched_world_size({"OMPI_COMM_WORLD_SIZE": "3"}) == 3  # Open MPI
+
+
+def test_one_process_does_not_import_mpi4py():
+    code = (
+        "import sys, npgpt.distributed as d, npgpt.train; "
+        "assert d.init_communicator() is None; assert 'mpi4py' not in sys.modules; print('ok')"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "OMPI_"))}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
+
+
+@pytest.mark.parametrize("launch", [{"PMI_SIZE": "2"}, {}])
+def test_asking_without_mpi4py_is_one_clear_error(monkeypatch, launch):
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # as if it were not installed
+    for k, v in launch.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(DistributedError, match=r"mpi4py is not installed: pip install -e '\.\[mpi\]'"):
+        init_communicator(required=not launch)
+
+
+def test_flat_layout_packs_and_unpacks_every_parameter():
+    model = GPT(loop.CONFIG, rng=np.random.default_rng(0))
+    params = list(model.parameters())
+    layout = FlatLayout(params, multiple_of=7)
+    assert layout.numel == sum(p.data.size for p in params) and layout.padded % 7 == 0
+    assert layout.padded - layout.numel < 7
+    buf = layout.pack_data(layout.zeros())
+    for i, p in enumerate(params):
+        np.testing.assert_array_equal(layout.view(buf, i), p.data)
+        assert np.shares_memory(layout.view(buf, i), buf)
+    layout.unpack_data(buf * 2)
+    np.testing.assert_array_equal(layout.pack_data(layout.zeros()), buf * 2)
+    params[0].grad = np.ones_like(params[0].data)  # the others have none: they pack as zeros
+    g = layout.pack_grads(layout.zeros() + 5)
+    assert g[: params[0].data.size].sum() == params[0].data.size and not g[params[0].data.size : layout.numel].any()
+
+
+def test_flat_layout_refuses_mixed_dtypes():
+    a = GPT(loop.CONFIG, rng=np.random.default_rng(0), dtype=np.float32)
+    b = GPT(loop.CONFIG, rng=np.random.default_rng(0), dtype=np.float64)
+    with pytest.raises(TypeError, match="mix dtypes"):
+        FlatLayout([next(iter(a.parameters())), next(iter(b.parameters()))])
+
+
+# ----------------------------------------------------------------------------- under mpiexec
+@pytest.mark.parametrize("n", [1, 3])
+def test_collectives_match_their_formulas(n):
+    res = run_mpi(n, [str(HERE / "distributed_collectives.py"), "cpu"])
+    assert all(f"ok {r}" in res.stdout for r in range(n))
+
+
+@pytest.mark.cuda
+@requires_cuda
+@pytest.mark.parametrize("n", [1, 2])
+def test_collectives_on_cupy_arrays(n):
+    assert CUDA_AVAILABLE
+    res = run_mpi(n, [str(HERE / "distributed_collectives.py"), "cuda"])
+    assert all(f"ok {r}" in res.stdout for r in range(n))
+
+
+@pytest.fixture(scope="module", params=[2, 3], ids=["2ranks", "3ranks"])
+def runs(request, tmp_path_factory):
+    """Every set-up of distributed_loop.py trained on N ranks: {setup: [npz of rank 0, 1, ...]}."""
+    n = request.param
+    out = tmp_path_factory.mktemp(f"dp{n}")
+    run_mpi(n, [str(HERE / "distributed_loop.py"), str(out)])
+    return n, {s: [np.load(out / f"{s}.rank{r}.npz") for r in range(n)] for s in loop.SETUPS}
+
+
+def one_process(setup, n):
+    """The reference: the same loop in one process on the batches of all n ranks together."""
+    model, opt = loop.train(setup, None, world_size=n)
+    return model.state_dict(), opt.state_dict()
+
+
+def test_ranks_stay_identical(runs):
+    n, res = runs
+    for setup, ranks in res.items():
+        for r in range(1, n):
+            for k in part(ranks[0], "param."):
+                np.testing.assert_array_equal(ranks[r]["param." + k], ranks[0]["param." + k], err_msg=f"{setup} {k}")
+
+
+@pytest.mark.parametrize("setup", ["dp64", "dp64_noclip"])
+def test_n_ranks_equal_one_process_with_n_times_the_batch_float64(runs, setup):
+    n, res = runs
+    params, opt_sd = one_process(setup, n)
+    assert max_rel_diff(part(res[setup][0], "param."), params) < 1e-12
+    assert max_rel_diff(part(res[setup][0], "state."), opt_sd["state"]) < 1e-12
+    assert int(res[setup][0]["opt_step"]) == loop.STEPS
+
+
+def test_n_ranks_equal_one_process_float32_to_float32_rounding(runs):
+    """float32 sums in another order differ by float32 rounding: no more than float32 itself
+    differs from float64 on the same run."""
+    n, res = runs
+    params32, _ = one_process("dp32", n)
+    params64, _ = one_process("dp64", n)
+    rounding = max_rel_diff({k: v.astype(np.float64) for k, v in params32.items()}, params64)
+    dp_vs_one = max_rel_diff(part(res["dp32"][0], "param."), params32)
+    assert res["dp32"][0]["param.transformer.wte.weight"].dtype == np.float32
+    assert 0 < dp_vs_one <= 2 * rounding and rounding < 1e-4
+
+
+def test_buckets_give_the_one_message_result(runs):
+    n, res = runs
+    assert max_rel_diff(part(res["dp64_buckets"][0], "param."), part(res["dp64"][0], "param.")) < 1e-12
+
+
+@pytest.mark.parametrize("clip", ["noclip", "clip"])
+def test_zero1_equals_plain_data_parallel(runs, clip):
+    n, res = runs
+    zero, dp = (res[f"{s}64" + ("_noclip" if clip == "noclip" else "")] for s in ("zero", "dp"))
+    assert max_rel_diff(part(zero[0], "param."), part(dp[0], "param.")) < 1e-12
+    # the state gathered from the shards is the whole AdamW state, as plain data parallel holds it
+    assert max_rel_diff(part(zero[0], "state."), part(dp[0], "state.")) < 1e-12
+    if clip == "noclip" and n == 2:  # a + b = b + a: with two ranks the sums match bit for bit
+        for k in part(dp[0], "param."):
+            np.testing.assert_array_equal(zero[0]["param." + k], dp[0]["param." + k])
+
+
+def test_zero1_optimizer_state_per_rank_falls_by_n(runs):
+    n, res = runs
+    full = int(res["dp64"][0]["state_bytes"])  # exp_avg and exp_avg_sq, float64: 16 bytes a parameter
+    numel = sum(v.size for v in part(res["dp64"][0], "param.").values())
+    assert full == 16 * numel
+    shards = [int(r["state_bytes"]) for r in res["zero64"]]
+    assert sum(shards) == full  # every number held by exactly one rank
+    assert max(shards) <= 16 * -(-numel // n)  # ceil(numel / n) parameters' state each
