@@ -43,8 +43,9 @@ class ZeroRedundancyOptimizer:
     """Shard ``optimizer``'s state across the ranks of ``comm`` (ZeRO-1).
 
     ``optimizer`` (e.g. an AdamW over the model's parameter groups) keeps the hyperparameters
-    (a schedule writes ``param_groups[i]["lr"]`` as usual) but never steps and holds no state; a
-    second optimizer of the same class, built over this rank's pieces, does the update.
+    (a schedule writes ``param_groups[i]["lr"]`` as usual) but never steps and holds no state (a
+    state it already holds, e.g. loaded from a checkpoint, is cut to this rank's shard); a second
+    optimizer of the same class, built over this rank's pieces, does the update.
 
     Per step, after ``loss.backward()``: :meth:`reduce_scatter_grads`, optionally
     :meth:`clip_grad_norm_`, then :meth:`step`. :meth:`state_dict` and :meth:`load_state_dict`
@@ -77,6 +78,8 @@ class ZeroRedundancyOptimizer:
             groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": mine})
         self.shard_optimizer = type(optimizer)(groups, **optimizer.defaults)
         self.comm_seconds = 0.0
+        if optimizer.state:  # already stepped or loaded from a checkpoint: keep my shard of its state
+            self.load_state_dict(optimizer.state_dict())
 
     @property
     def param_groups(self):
