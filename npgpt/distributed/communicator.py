@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from mpi4py import MPI
 
-from ..backend import get_array_module
+from ..backend import cupy_module, get_array_module
 
 
 class Communicator:
@@ -111,6 +111,11 @@ class Communicator:
         return self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_rank()
 
     # ----------------------------------------------------------------- GPU
+    def select_gpu(self):
+        """Make GPU ``local_rank % count`` CuPy's current device, so ranks on one machine spread out."""
+        cp = cupy_module()
+        cp.cuda.Device(self.local_rank % cp.cuda.runtime.getDeviceCount()).use()
+
     @staticmethod
     def _on_gpu(a) -> bool:
         return get_array_module(a) is not np

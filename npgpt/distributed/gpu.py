@@ -15,12 +15,6 @@ from mpi4py import MPI
 from ..backend import cupy_module
 
 
-def select_gpu(comm):
-    """Make GPU ``local_rank % count`` CuPy's current device, so ranks on one machine spread out."""
-    cp = cupy_module()
-    cp.cuda.Device(comm.local_rank % cp.cuda.runtime.getDeviceCount()).use()
-
-
 class NcclOps:
     """all_reduce_ / reduce_scatter / all_gather_ / broadcast_ for CuPy arrays (see communicator.py)."""
 

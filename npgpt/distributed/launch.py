@@ -47,7 +47,7 @@ def init_communicator(required: bool = False):
     try:
         from mpi4py import MPI
     except ImportError:
-        how = f"launched as one of {n} MPI ranks" if n > 1 else "--distributed asked for"
+        how = f"launched as one of {n} MPI ranks" if n > 1 else "distributed training asked for"
         raise DistributedError(f"{how}, but mpi4py is not installed: {INSTALL_HINT}") from None
     from .communicator import Communicator
 

@@ -7,7 +7,7 @@ The plan of a data-parallel run with N ranks and ``--batch-size B``:
   ranks together see exactly the batch one process with ``--batch-size N*B`` would see;
 - forward and backward on its B rows; ``average_gradients()`` (one all-reduce, or ZeRO-1's
   reduce-scatter); ``clip_grad_norm_`` on the averaged gradients; ``optimizer.step()``;
-- evaluation: each rank measures a share of the fixed batches; ``mean_over_ranks`` averages them;
+- evaluation: each rank measures its rows of the fixed batches; ``mean_over_ranks`` averages them;
 - dropout masks must differ between ranks: rank r's generator is the run's generator jumped r
   times (``for_rank``); PCG64 jumps commute with drawing, so a checkpoint saves rank 0's state only;
 - rank 0 alone writes the log, loss.png and checkpoints; all ranks agree to stop (``any``) so that
@@ -70,16 +70,34 @@ class DataParallel:
             return self.optimizer.clip_grad_norm_(max_norm)
         return clip_grad_norm_(self.params, max_norm)
 
-    def my_share(self, items):
-        """Items ``rank, rank + N, rank + 2N, ...`` of a list (this rank's part of the evaluation)."""
-        return items[self.rank :: self.world_size]
-
     def mean_over_ranks(self, values):
         """Mean of all ranks' ``values`` together (a list of numbers per rank)."""
         return self.comm.sum(float(np.sum(values))) / self.comm.sum(len(values))
 
     def any(self, flag) -> bool:
         return self.comm.any(flag)
+
+    def checkpoint_state(self):
+        """What rank 0 passes to ``save_checkpoint`` as the optimizer: an object whose ``state_dict()``
+        is the whole (unsharded) optimizer state. Every rank must call this (ZeRO-1 gathers the
+        shards); the other ranks get None."""
+        if self.averager is None:
+            sd = self.optimizer.state_dict()  # a collective
+        elif self.is_root:
+            sd = self.optimizer.state_dict()
+        else:
+            return None
+        return _SavedOptimizer(sd) if self.is_root else None
+
+
+class _SavedOptimizer:
+    """A state dict standing in for an optimizer where ``save_checkpoint`` asks for one."""
+
+    def __init__(self, sd):
+        self.sd = sd
+
+    def state_dict(self):
+        return self.sd
 
 
 def for_rank(rng, rank):
