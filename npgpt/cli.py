@@ -13,6 +13,7 @@ COMMANDS = [
     "npgpt.commands.gradcheck",
     "npgpt.commands.bench",
     "npgpt.commands.tokenize",
+    "npgpt.commands.bench_dist",
 ]
 
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import distributed_loop as loop
 import numpy as np
 import pytest
-from conftest import CUDA_AVAILABLE, requires_cuda, run_mpi
+from conftest import CUDA_AVAILABLE, require_mpi, requires_cuda, run_mpi
 
+from npgpt.commands.bench_dist import run_benchmark
 from npgpt.distributed import FlatLayout, launched_world_size
 from npgpt.distributed.launch import DistributedError, init_communicator
 from npgpt.nn import GPT
@@ -170,3 +171,12 @@ def test_zero1_optimizer_state_per_rank_falls_by_n(runs):
     shards = [int(r["state_bytes"]) for r in res["zero64"]]
     assert sum(shards) == full  # every number held by exactly one rank
     assert max(shards) <= 16 * -(-numel // n)  # ceil(numel / n) parameters' state each
+
+
+def test_bench_dist_measures_each_rank_count():
+    """The benchmark's bookkeeping (not its speed: tests never time anything)."""
+    require_mpi()
+    rows = run_benchmark("tiny", ranks=(1, 2), steps=1, log=lambda line: None)
+    assert [r["ranks"] for r in rows] == [1, 2] and rows[0]["efficiency"] == 1.0
+    for r in rows:
+        assert r["step_ms"] > 0 and 0 <= r["comm_share"] < 1 and r["tok_s"] > 0 and r["grad_mb"] > 0
