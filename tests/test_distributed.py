@@ -45,7 +45,7 @@ def test_world_size_is_read_from_the_launchers_environment():
 
 def test_one_process_does_not_import_mpi4py():
     code = (
-        "import sys, npgpt.distributed as d, npgpt.train; "
+        "import sys, npgpt.distributed as d, npgpt.train, npgpt.cli; npgpt.cli.build_parser(); "
         "assert d.init_communicator() is None; assert 'mpi4py' not in sys.modules; print('ok')"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "OMPI_"))}
