@@ -8,7 +8,8 @@ each step and the part of it spent inside the collectives (the all-reduce of the
 ``--zero`` the reduce-scatter and the all-gather). Rank 0 reports:
 
 - tokens/s = R x B x T / step time (medians over the timed steps);
-- communication share = time in collectives / step time (it includes waiting for a slower rank);
+- communication share = time in collectives / step time (it includes waiting for a slower rank),
+  and the gradients' all-reduce timed alone after the steps (the cost of the message itself);
 - scaling efficiency = tokens/s with R ranks / (R x tokens/s with 1 rank): 1.0 is perfect.
 
 On one machine the ranks share its cores and memory bandwidth, so this measures the overheads of
@@ -57,12 +58,20 @@ def worker(name, steps, zero):
             step_s.append(time.perf_counter() - t)
             comm_s.append(dp.comm_seconds - c)
     step, spent = statistics.median(step_s), statistics.median(comm_s)
+    alone = []  # the gradients' all-reduce with nothing else running: the cost of the message itself
+    buf = dp.averager.buffer if dp.averager is not None else dp.optimizer.flat_grads
+    for _ in range(5):
+        comm.barrier()
+        t = time.perf_counter()
+        comm.all_reduce_(buf)
+        alone.append(time.perf_counter() - t)
     return {
         "rank": comm.rank,
         "ranks": comm.world_size,
         "step_ms": step * 1e3,
         "comm_ms": spent * 1e3,
         "comm_share": spent / step,
+        "all_reduce_alone_ms": statistics.median(alone) * 1e3,
         "tok_s": comm.world_size * B * T / step,
         "grad_mb": sum(p.data.nbytes for p in model.parameters()) / 2**20,
     }
@@ -91,7 +100,8 @@ def format_row(name, r, zero):
     return (
         f"{name} ({L}L {H}H {C}C T{T} B{B} per rank)  {r['ranks']} rank(s) x {r['threads']} BLAS thread(s): "
         f"step {r['step_ms']:7.1f} ms, {r['tok_s']:8,.0f} tok/s, {what} of {r['grad_mb']:.1f} MB "
-        f"{r['comm_ms']:6.1f} ms = {100 * r['comm_share']:4.1f}% of the step, scaling efficiency {r['efficiency']:.2f}"
+        f"{r['comm_ms']:6.1f} ms = {100 * r['comm_share']:4.1f}% of the step (all-reduce alone "
+        f"{r['all_reduce_alone_ms']:.1f} ms), scaling efficiency {r['efficiency']:.2f}"
     )
 
 
