@@ -35,6 +35,7 @@ from .autograd import no_grad
 from .backend import to_device
 from .checkpoint import CheckpointError, read_checkpoint, resolve, restore_rng, rng_state, save_checkpoint
 from .data import DataError, TextDataset, load_text, shakespeare_path, split_index
+from .distributed.training import DataParallel, abort, for_rank
 from .nn import GPT, GPTConfig
 from .optim import AdamW, CosineWarmup, clip_grad_norm_, param_groups_for_weight_decay, set_lr
 from .tokenizers import BPETokenizer, CharTokenizer, load_tokenizer
@@ -193,28 +194,44 @@ def load_dataset(cfg, start=None):
         ) from None
 
 
-def get_batch(dataset, split, cfg, rng):
-    """(x, y) of shape (batch_size, block_size) on ``cfg.device``; y is x shifted by one token."""
-    x, y = dataset.get_batch(split, cfg.batch_size, cfg.block_size, rng)
+def get_batch(dataset, split, cfg, rng, dp=None):
+    """(x, y) of shape (batch_size, block_size) on ``cfg.device``; y is x shifted by one token.
+
+    Data parallel (``dp``): every rank draws the batch of all N ranks from the same generator and
+    keeps its own ``batch_size`` rows, so together they see what one process with N x batch_size would.
+    """
+    n = cfg.batch_size * (1 if dp is None else dp.world_size)
+    x, y = dataset.get_batch(split, n, cfg.block_size, rng)
+    if dp is not None:
+        x, y = dp.local_batch(x, y)
     return to_device(x, cfg.device), to_device(y, cfg.device)
 
 
-def eval_batches(cfg, dataset):
-    """The same fixed batches of each split at every evaluation, so the losses are comparable."""
-    return {
-        s: dataset.fixed_batches(s, cfg.eval_batches, cfg.batch_size, cfg.block_size, seed=cfg.seed + 3)
-        for s in ("train", "val")
+def eval_batches(cfg, dataset, dp=None):
+    """The same fixed batches of each split at every evaluation, so the losses are comparable.
+
+    Data parallel (``dp``): batches of all ranks' rows, of which each rank keeps its own (as ``get_batch``).
+    """
+    n = cfg.batch_size * (1 if dp is None else dp.world_size)
+    batches = {
+        s: dataset.fixed_batches(s, cfg.eval_batches, n, cfg.block_size, seed=cfg.seed + 3) for s in ("train", "val")
     }
+    if dp is not None:
+        batches = {s: [dp.local_batch(x, y) for x, y in b] for s, b in batches.items()}
+    return batches
 
 
-def evaluate(model, batches, device="cpu"):
-    """Mean loss over fixed (x, y) batches, in eval mode and without building a graph."""
+def evaluate(model, batches, device="cpu", dp=None):
+    """Mean loss over fixed (x, y) batches, in eval mode and without building a graph.
+
+    Data parallel (``dp``): each rank measures its rows of each batch; the mean is over all ranks.
+    """
     was_training = model.training
     model.eval()
     with no_grad():
         losses = [model(to_device(x, device), to_device(y, device))[1].item() for x, y in batches]
     model.train(was_training)
-    return float(np.mean(losses))
+    return float(np.mean(losses)) if dp is None else dp.mean_over_ranks(losses)
 
 
 # ----------------------------------------------------------------------------- model, optimizer, checkpoints
@@ -252,8 +269,12 @@ def load_weights(model, ck):
     model.load_state_dict(ck["model"])
 
 
-def save_run(cfg, run, dataset, out):
-    """Write the run's checkpoint to ``out/checkpoint`` (atomically)."""
+def save_run(cfg, run, dataset, out, dp=None):
+    """Write the run's checkpoint to ``out/checkpoint`` (atomically; data parallel: rank 0 writes)."""
+    optimizer = run.optimizer if dp is None else dp.checkpoint_state()  # every rank takes part
+    if optimizer is None:  # not rank 0
+        run.model.set_rng(run.dropout_rng)  # as rank 0 does below
+        return
     state = {
         "step": run.step,
         "batch_rng": rng_state(run.batch_rng),
@@ -261,7 +282,7 @@ def save_run(cfg, run, dataset, out):
         "history": run.history,
     }
     config = {"model": run.model.config.to_dict(), "train": dataclasses.asdict(cfg)}
-    save_checkpoint(out / "checkpoint", run.model, config, dataset.tokenizer, run.optimizer, state)
+    save_checkpoint(out / "checkpoint", run.model, config, dataset.tokenizer, optimizer, state)
     # GPU dropout draws from CuPy generators seeded from the host generator; re-seed them at every
     # checkpoint, so a run resumed from here draws the same masks as one that never stopped
     run.model.set_rng(run.dropout_rng)
@@ -322,11 +343,13 @@ def _setup(cfg, resume, overwrite, log):
 
 
 # ----------------------------------------------------------------------------- logging
-def log_losses(cfg, run, evals, out, lr, seconds):
+def log_losses(cfg, run, evals, out, lr, seconds, dp=None):
     """Measure both splits; append the entry to the history and log.jsonl; redraw loss.png."""
-    tr, va = (evaluate(run.model, evals[s], cfg.device) for s in ("train", "val"))
+    tr, va = (evaluate(run.model, evals[s], cfg.device, dp) for s in ("train", "val"))
     entry = {"step": run.step, "train_loss": tr, "val_loss": va, "lr": lr, "time": round(seconds, 2)}
     run.history.append(entry)
+    if dp is not None and not dp.is_root:
+        return tr, va
     with open(out / "log.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(entry) + "\n")
     plots.plot_losses(run.history, out / "loss.png")
@@ -356,17 +379,26 @@ def progress_bar(cfg, steps, log):
 
 
 # ----------------------------------------------------------------------------- the loop
-def train(cfg: TrainConfig, resume=False, stop_after=None, log=print, overwrite=False) -> TrainResult:
+def train(
+    cfg: TrainConfig, resume=False, stop_after=None, log=print, overwrite=False, comm=None, zero=False
+) -> TrainResult:
     """Train per ``cfg``; ``stop_after`` ends early after that many steps (as Ctrl-C would).
 
     A new run refuses an ``out_dir`` that already holds a checkpoint (nothing is lost by accident)
-    unless ``overwrite=True``, which starts the folder's log afresh.
+    unless ``overwrite=True``, which starts the folder's log afresh. With ``comm`` (a
+    ``npgpt.distributed`` communicator) every rank runs this with ``batch_size`` rows of its own and
+    averaged gradients (``zero``: ZeRO-1); rank 0 alone logs and writes.
     """
+    if comm is not None and cfg.device == "cuda":
+        comm.select_gpu()  # before anything is put on a GPU
+    if comm is not None and comm.rank != 0:
+        log, cfg = _quiet, dataclasses.replace(cfg, progress=False)
     run, dataset, out = _setup(cfg, resume, overwrite, log)
+    dp = None if comm is None else data_parallel(cfg, run, comm, zero, log)
     model, opt = run.model, run.optimizer
     params = [p for g in opt.param_groups for p in g["params"]]
     get_lr = CosineWarmup(cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.min_lr)
-    evals = eval_batches(cfg, dataset)
+    evals = eval_batches(cfg, dataset, dp)
     last = cfg.max_steps if stop_after is None else min(cfg.max_steps, run.step + stop_after)
     bar, ctrl_c = progress_bar(cfg, last - run.step, log), _DeferCtrlC()
     t0, prior_time = time.time(), (run.history[-1]["time"] if run.history else 0.0)
@@ -375,39 +407,65 @@ def train(cfg: TrainConfig, resume=False, stop_after=None, log=print, overwrite=
     try:
         with ctrl_c:
             if not run.history:  # a fresh run (a run resumed at step 0 has this entry already)
-                log_losses(cfg, run, evals, out, get_lr(0), prior_time)
+                log_losses(cfg, run, evals, out, get_lr(0), prior_time, dp)
             while run.step < last:
-                ctrl_c.check()  # a Ctrl-C pressed during the last step stops here, between steps
+                ctrl_c.check(dp)  # a Ctrl-C pressed during the last step stops here, between steps
                 t_step = time.perf_counter()
                 lr = get_lr(run.step)
                 set_lr(opt, lr)
-                x, y = get_batch(dataset, "train", cfg, run.batch_rng)
+                x, y = get_batch(dataset, "train", cfg, run.batch_rng, dp)
                 _, loss = model(x, y)
                 opt.zero_grad()
                 loss.backward()
-                # (data-parallel training: average the gradients over all processes here)
-                if cfg.grad_clip > 0:
+                if dp is not None:  # several ranks: every rank's gradients become their mean over ranks
+                    dp.average_gradients()
+                if cfg.grad_clip > 0 and dp is not None:
+                    dp.clip_grad_norm_(cfg.grad_clip)  # the global norm of the averaged gradients
+                elif cfg.grad_clip > 0:
                     clip_grad_norm_(params, cfg.grad_clip)
                 opt.step()
                 run.step += 1
                 bar.update(1)
                 # every 10 steps: reading the loss waits for the device (a GPU sync)
                 if cfg.progress and (run.step % 10 == 0 or run.step == last):
-                    tok_s = cfg.batch_size * cfg.block_size / (time.perf_counter() - t_step)
+                    tok_s = (
+                        cfg.batch_size * cfg.block_size * (dp.world_size if dp else 1) / (time.perf_counter() - t_step)
+                    )
                     bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}", tok_s=f"{tok_s:,.0f}", refresh=False)
                 if run.step % cfg.eval_interval == 0 or run.step == cfg.max_steps:
-                    tr, va = log_losses(cfg, run, evals, out, lr, prior_time + time.time() - t0)
-                    save_run(cfg, run, dataset, out)
+                    tr, va = log_losses(cfg, run, evals, out, lr, prior_time + time.time() - t0, dp)
+                    save_run(cfg, run, dataset, out, dp)
                     bar.write(f"step {run.step}: train loss {tr:.4f}, val loss {va:.4f}")
     except KeyboardInterrupt:
         interrupted = True
         log(_stop_message(ctrl_c, run, out))
+        if ctrl_c.forced and dp is not None:  # mid-step: the other ranks may wait in a collective
+            abort(comm, f"npgpt train: rank {comm.rank} stopped at once by a second Ctrl-C: ending every rank", 130)
     finally:
         bar.close()
     if not ctrl_c.forced and (interrupted or run.step != (run.history[-1]["step"] if run.history else -1)):
-        save_run(cfg, run, dataset, out)
+        save_run(cfg, run, dataset, out, dp)
     h = run.history[-1]
     return TrainResult(run.step, h["train_loss"], h["val_loss"], time.time() - t0, out, interrupted, run.history)
+
+
+def data_parallel(cfg, run, comm, zero, log):
+    """Make ``run`` one of ``comm.world_size`` data-parallel ranks (npgpt/distributed/training.py):
+    rank 0's parameters everywhere, gradients averaged before each step (``zero``: ZeRO-1 optimizer),
+    and dropout masks of its own (rank r's generator is rank 0's jumped r times)."""
+    dp = DataParallel(comm, run.optimizer, zero=zero)
+    run.optimizer = dp.optimizer
+    run.dropout_rng = for_rank(run.dropout_rng, comm.rank)
+    run.model.set_rng(run.dropout_rng)
+    log(
+        f"data parallel on {comm.world_size} ranks: batch {cfg.batch_size} on each, "
+        f"{cfg.batch_size * comm.world_size} per step{'; AdamW state sharded (ZeRO-1)' if zero else ''}"
+    )
+    return dp
+
+
+def _quiet(*args, **kwargs):
+    """The log of ranks other than 0: they say nothing."""
 
 
 def _stop_message(ctrl_c, run, out):
@@ -449,6 +507,7 @@ class _DeferCtrlC:
             raise KeyboardInterrupt
         self.pressed = True
 
-    def check(self):
-        if self.pressed:
+    def check(self, dp=None):
+        """Raise KeyboardInterrupt if Ctrl-C was pressed (data parallel: on any rank, so all stop together)."""
+        if self.pressed if dp is None else dp.any(self.pressed):
             raise KeyboardInterrupt

@@ -15,6 +15,8 @@ from pathlib import Path
 from ..backend import DeviceError
 from ..checkpoint import CheckpointError
 from ..data import DataError
+from ..distributed import DistributedError, init_communicator
+from ..distributed.training import abort
 from ..memory import tune_malloc
 from ..train import (
     MODEL_SETTINGS,
@@ -41,6 +43,13 @@ def add_parser(sub):
         "--resume", action="store_true", help="continue the run in --out-dir, with the settings of its checkpoint"
     )
     p.add_argument("--overwrite", action="store_true", help="start afresh even if --out-dir holds a checkpoint")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="train on the ranks mpiexec started (found by itself under mpiexec -n N with N > 1); "
+        "--batch-size is then per rank",
+    )
+    p.add_argument("--zero", action="store_true", help="with several ranks: shard the AdamW state over them (ZeRO-1)")
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         help_text = f"{f.metadata['help']} (default: {f.default})"
@@ -89,11 +98,31 @@ def config_from_args(args) -> TrainConfig:
 def main(args) -> int:
     tune_malloc()  # reuse freed activation buffers instead of page-faulting them in every step
     try:
+        comm = init_communicator(required=args.distributed or args.zero)  # None: one process, no mpi4py
+    except DistributedError as e:
+        print(f"npgpt train: {e}", file=sys.stderr)
+        return 2
+    if comm is None:
+        return _train(args)
+    try:
+        code = _train(args, comm)
+    except BaseException as e:  # a bug, or a stop mid-collective: the other ranks must not wait for ever
+        abort(comm, f"npgpt train: rank {comm.rank} failed ({type(e).__name__}: {e}): ending every rank", 1)
+        raise
+    if code == 2:  # the one-line error is printed; the other ranks may be waiting for this one
+        abort(comm, f"npgpt train: rank {comm.rank} failed: ending every rank", 2)
+    return code
+
+
+def _train(args, comm=None) -> int:
+    try:
         cfg = config_from_args(args)
-        res = train(cfg, resume=args.resume, overwrite=args.overwrite)
+        res = train(cfg, resume=args.resume, overwrite=args.overwrite, comm=comm, zero=args.zero)
     except (ValueError, TypeError, DataError, CheckpointError, DeviceError, OSError) as e:
         print(f"npgpt train: {e}", file=sys.stderr)
         return 2
+    if comm is not None and comm.rank != 0:
+        return 130 if res.interrupted else 0  # rank 0 reports and samples
     print(
         f"\n{'stopped' if res.interrupted else 'done'} at step {res.step} in {res.seconds:.0f} s: "
         f"train loss {res.train_loss:.4f}, val loss {res.val_loss:.4f}; "
