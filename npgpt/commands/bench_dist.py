@@ -77,17 +77,20 @@ def worker(name, steps, zero):
     }
 
 
-def run_benchmark(name="mid", ranks=(1, 2), steps=5, zero=False, log=print):
-    """Measure each rank count in its own mpiexec job; returns a list of rows (dicts)."""
+def run_benchmark(name="mid", ranks=(1, 2), steps=5, zero=False, threads=None, log=print):
+    """Measure each rank count in its own mpiexec job; returns a list of rows (dicts).
+
+    ``threads``: BLAS threads per rank (default: cores // ranks, so that ranks x threads = cores).
+    """
     cores = os.cpu_count() or 1
     rows = []
     for n in ranks:
-        threads = max(1, cores // n)
+        threads_n = threads or max(1, cores // n)
         argv = [sys.executable, "-m", "npgpt.commands.bench_dist", "--worker", name, str(steps), str(int(zero))]
-        res = subprocess.run(mpiexec_command(n, argv), capture_output=True, text=True, env=mpiexec_env(threads))
+        res = subprocess.run(mpiexec_command(n, argv), capture_output=True, text=True, env=mpiexec_env(threads_n))
         if res.returncode != 0:
             raise DistributedError(f"benchmark job on {n} ranks failed:\n{res.stderr[-2000:]}")
-        row = dict(json.loads(res.stdout.strip().splitlines()[-1]), threads=threads)
+        row = dict(json.loads(res.stdout.strip().splitlines()[-1]), threads=threads_n)
         row["efficiency"] = row["tok_s"] / (n * rows[0]["tok_s"] / rows[0]["ranks"]) if rows else 1.0
         rows.append(row)
         log(format_row(name, row, zero))
@@ -111,6 +114,7 @@ def add_parser(sub):
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2], help="rank counts to measure (first = baseline)")
     p.add_argument("--steps", type=int, default=5, help="timed steps per job (after 2 warm-up steps)")
     p.add_argument("--zero", action="store_true", help="shard the AdamW state (ZeRO-1) instead of plain data parallel")
+    p.add_argument("--threads", type=int, help="BLAS threads per rank (default: CPUs // ranks)")
     p.add_argument("--json", help="also write the results to this JSON file")
     p.set_defaults(func=main)
 
@@ -118,10 +122,10 @@ def add_parser(sub):
 def main(args) -> int:
     print(
         f"npgpt bench-dist: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy "
-        f"{np.__version__}; ranks x BLAS threads = CPUs; medians over {args.steps} steps"
+        f"{np.__version__}; BLAS threads per rank: {args.threads or 'CPUs // ranks'}; medians over {args.steps} steps"
     )
     try:
-        rows = run_benchmark(args.config, args.ranks, args.steps, args.zero)
+        rows = run_benchmark(args.config, args.ranks, args.steps, args.zero, args.threads)
     except DistributedError as e:
         print(f"npgpt bench-dist: {e}", file=sys.stderr)
         return 2
