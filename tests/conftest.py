@@ -11,7 +11,8 @@
 - ``op_cases()``: pytest params ``(op class, Case)``, one per gradient-check case of every registered
   op, with ids like ``Add-(3,4)x(3,4)``; ``make_inputs(case, xp, dtype)`` builds a case's arrays.
 - ``require_mpi()`` / ``run_mpi(n, argv)``: run a program under ``mpiexec -n n`` (npgpt.distributed);
-  a missing mpi4py or mpiexec skips, and fails under CI (``CI=true``) or ``NPGPT_REQUIRE_MPI=1``.
+  a missing mpi4py or mpiexec skips, and fails under CI (``CI=true``, ``NPGPT_REQUIRE_TORCH=1``) or
+  ``NPGPT_REQUIRE_MPI=1``.
 - ``rng``: fixture, a ``numpy.random.Generator`` seeded with 0. NumPy's global seed is also reset
   before every test, so nothing depends on test order.
 
@@ -97,14 +98,17 @@ def _fixed_seed():
 
 # ----------------------------------------------------------------------------- MPI (npgpt.distributed)
 def require_mpi():
-    """Skip when mpi4py or mpiexec is missing; fail instead under CI (CI=true) or NPGPT_REQUIRE_MPI=1,
-    where the distributed tests must run (the `test` extra installs mpi4py and the MPICH wheel)."""
+    """Skip when mpi4py or mpiexec is missing; fail instead under CI (CI=true, NPGPT_REQUIRE_TORCH=1) or
+    NPGPT_REQUIRE_MPI=1, where the distributed tests must run (the `test` extra installs mpi4py and MPICH)."""
     try:
         import mpi4py  # noqa: F401
 
         mpiexec_command(1, [])
     except (ImportError, DistributedError) as e:
-        if os.environ.get("CI") == "true" or os.environ.get("NPGPT_REQUIRE_MPI") == "1":
+        if os.environ.get("CI") == "true" or "1" in (
+            os.environ.get("NPGPT_REQUIRE_MPI"),
+            os.environ.get("NPGPT_REQUIRE_TORCH"),
+        ):
             pytest.fail(f"the MPI tests must run here, but: {e}")
         pytest.skip(f"needs mpi4py and mpiexec: {e}")
 

@@ -62,6 +62,19 @@ def test_asking_without_mpi4py_is_one_clear_error(monkeypatch, launch):
         init_communicator(required=not launch)
 
 
+@pytest.mark.parametrize("env", [{"CI": "true"}, {"NPGPT_REQUIRE_MPI": "1"}, {"NPGPT_REQUIRE_TORCH": "1"}])
+def test_the_mpi_tests_cannot_skip_in_ci(monkeypatch, env):
+    for k in ("CI", "NPGPT_REQUIRE_MPI", "NPGPT_REQUIRE_TORCH"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    with pytest.raises(pytest.skip.Exception):
+        require_mpi()  # on a laptop without mpi4py: a skip
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(pytest.fail.Exception, match="the MPI tests must run here"):
+        require_mpi()
+
+
 def test_flat_layout_packs_and_unpacks_every_parameter():
     model = GPT(loop.CONFIG, rng=np.random.default_rng(0))
     params = list(model.parameters())
