@@ -22,8 +22,6 @@ walks those links in reverse topological order and calls each ``backward``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 _grad_enabled = True
 
@@ -91,28 +89,12 @@ class Node:
         return f"Node({self._ctx.fn.__name__ if self._ctx.fn else 'freed'}, shape={self.shape})"
 
 
-@dataclass
-class Case:
-    """One gradient-check example of an op: ``fn(*inputs)`` must be differentiable.
-
-    ``torch_fn(torch, *inputs)`` computes the same thing with PyTorch for cross-checks (optional).
-    Inputs are built by ``make(xp, dtype, rng)`` so the same case runs on NumPy or CuPy.
-    """
-
-    name: str
-    fn: Callable
-    make: Callable
-    torch_fn: Callable | None = None
-    kwargs: dict = field(default_factory=dict)
-
-
 class Function:
     """Base class of every differentiable op.
 
     Subclasses define ``forward(ctx, *arrays, **options) -> array`` and
     ``backward(ctx, grad) -> tuple`` (one gradient or None per tensor input, each of its input's
-    shape), and may define ``cases()`` returning ``Case`` examples: ``npgpt gradcheck`` and the
-    test suite discover every op through them.
+    shape). ``npgpt.gradcheck_cases`` holds the examples every op is gradient-checked on.
     """
 
     # ops whose inputs may be integer arrays (they pass values through without arithmetic that
@@ -126,10 +108,6 @@ class Function:
     @staticmethod
     def backward(ctx, grad):  # pragma: no cover - abstract
         raise NotImplementedError
-
-    @classmethod
-    def cases(cls) -> list[Case]:
-        return []
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
@@ -197,33 +175,3 @@ def array_of(x):
     from .tensor import Tensor
 
     return x.data if isinstance(x, Tensor) else x
-
-
-def unbroadcast(grad, shape):
-    """Sum ``grad`` back to ``shape``: the backward of NumPy broadcasting.
-
-    A broadcast copies an input along new leading axes and along axes of size 1; each copy
-    contributed to the loss, so the input's gradient is the sum over those copies.
-    """
-    if grad.shape == tuple(shape):
-        return grad
-    extra = grad.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1)
-    g = grad.sum(axis=axes, keepdims=True) if axes else grad
-    return g.reshape(shape)
-
-
-def all_functions() -> list[type[Function]]:
-    """Every Function subclass defined so far (the registry is the class hierarchy itself)."""
-    from . import ops  # noqa: F401  (importing defines them)
-
-    seen, out, stack = set(), [], list(Function.__subclasses__())
-    while stack:
-        c = stack.pop()
-        if c in seen:
-            continue
-        seen.add(c)
-        if c.__module__.startswith("npgpt."):  # not test-defined (e.g. planted-bug) ops
-            out.append(c)
-        stack.extend(c.__subclasses__())
-    return sorted(out, key=lambda c: (c.__module__, c.__name__))

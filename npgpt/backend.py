@@ -66,6 +66,19 @@ def get_array_module(a):
     return np
 
 
+def as_generator(rng, xp=np):
+    """A random Generator of array module ``xp`` from a Generator, an int seed, or None (fresh entropy).
+
+    The one place a seed becomes a generator. A Generator passes through unchanged (a CuPy one for
+    CuPy arrays: CuPy cannot draw from NumPy's).
+    """
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return xp.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator) or type(rng).__module__.split(".")[0] == "cupy":
+        return rng
+    raise TypeError(f"rng must be a numpy Generator, an int seed or None, got {type(rng).__name__}")
+
+
 def device_of(a) -> str:
     return "cpu" if get_array_module(a) is np else "cuda"
 

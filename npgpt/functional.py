@@ -10,8 +10,9 @@ from __future__ import annotations
 import builtins
 
 from .ops.attention import ScaledDotProductAttention
+from .ops.dropout import Dropout
 from .ops.elementwise import GELU, Add, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sqrt, Sub, Tanh
-from .ops.embedding import Dropout, Embedding
+from .ops.embedding import Embedding
 from .ops.layernorm import LayerNorm
 from .ops.matmul import Linear, MatMul
 from .ops.reduce import Max, Mean, Sum, Var

@@ -29,9 +29,9 @@ import sys
 import numpy as np
 import pytest
 
-from npgpt.autograd import all_functions
 from npgpt.backend import DeviceError, cuda_available, cupy_module
 from npgpt.distributed import DistributedError, mpiexec_command, mpiexec_env
+from npgpt.gradcheck_cases import all_functions, cases_for
 
 TORCH_SKIP_REASON = "torch not installed: cross-checks skipped"
 
@@ -78,7 +78,7 @@ def case_id(op, case) -> str:
 
 def op_cases(keep=lambda op, case: True):
     """``pytest.param(op, case)`` for every Case of every registered op (those ``keep`` accepts)."""
-    return [pytest.param(op, c, id=case_id(op, c)) for op in all_functions() for c in op.cases() if keep(op, c)]
+    return [pytest.param(op, c, id=case_id(op, c)) for op in all_functions() for c in cases_for(op) if keep(op, c)]
 
 
 def make_inputs(case, xp=np, dtype=np.float64, seed=0):

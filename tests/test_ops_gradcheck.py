@@ -1,7 +1,7 @@
 """Every gradient is verified: float64 finite-difference checks of every case of every op.
 
-The op list is not written here: it is ``npgpt.autograd.all_functions()``, each op checked on the
-``Case`` examples its ``cases()`` returns, plus extra shapes below (negative axes, size-1 axes, 0-d
+The op list is not written here: it is ``npgpt.gradcheck_cases.all_functions()``, each op checked on
+the ``Case`` examples ``cases_for(op)`` returns, plus extra shapes below (negative axes, size-1 axes, 0-d
 scalars, 1-D matmul, split, fancy and boolean indexing, tensor exponents, reflected operators).
 Every case also runs in float32 to show that nothing is silently upcast.
 """
@@ -12,8 +12,7 @@ from conftest import make_inputs, op_cases
 
 import npgpt
 import npgpt.functional as F
-from npgpt.autograd import Case, all_functions
-from npgpt.ops._cases import distinct, rand, randpos
+from npgpt.gradcheck_cases import Case, all_functions, cases_for, distinct, rand, randpos
 
 # ops whose backward is tested by dedicated tests (below and in test_cuda_ops.py), not through cases
 DEDICATED = {"ToDtype", "ToDevice"}
@@ -138,17 +137,17 @@ def test_extra_case_gradcheck(case):
 def test_every_op_has_cases():
     ops = all_functions()
     assert len(ops) >= 30, [f.__name__ for f in ops]
-    missing = {f.__name__ for f in ops if not f.cases()}
+    missing = {f.__name__ for f in ops if not cases_for(f)}
     assert missing <= DEDICATED, f"ops without a gradient-check case: {sorted(missing - DEDICATED)}"
     # and every case builds float64 inputs that its fn accepts
     for f in ops:
-        for c in f.cases():
+        for c in cases_for(f):
             assert c.name and callable(c.fn) and callable(c.make), (f.__name__, c)
 
 
 def test_case_names_unique_per_op():
     for f in all_functions():
-        names = [c.name for c in f.cases()]
+        names = [c.name for c in cases_for(f)]
         assert len(names) == len(set(names)), f"{f.__name__}: duplicate case names {names}"
 
 

@@ -3,14 +3,16 @@
 A gradient check that never fails proves nothing. Each op below has a correct forward and a
 backward with a typical mistake; ``npgpt.gradcheck`` must report it as not ok (or the engine must
 refuse a gradient of the wrong shape with a clear error). Being defined in this test module, these
-classes stay out of ``npgpt.autograd.all_functions()``.
+classes stay out of ``npgpt.gradcheck_cases.all_functions()``.
 """
 
 import numpy as np
 import pytest
 
 import npgpt
-from npgpt.autograd import Function, all_functions, unbroadcast
+from npgpt.autograd import Function
+from npgpt.gradcheck_cases import all_functions
+from npgpt.ops.broadcast import unbroadcast
 
 
 def t64(shape, seed=0, positive=False):

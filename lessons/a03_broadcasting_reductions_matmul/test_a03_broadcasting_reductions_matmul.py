@@ -11,7 +11,7 @@ import pytest
 
 import npgpt
 from lessons.grading import assert_close, assert_gradcheck, backward, distinct64, t64
-from npgpt.autograd import unbroadcast as npgpt_unbroadcast
+from npgpt.ops.broadcast import unbroadcast as npgpt_unbroadcast
 
 # (broadcast result's shape, input shape)
 UNBROADCAST = [

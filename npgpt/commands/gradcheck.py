@@ -1,7 +1,7 @@
 """Gradient-check every registered op: the engine of ``npgpt gradcheck``.
 
 The op list is not written down anywhere: it is every ``Function`` subclass in ``npgpt.ops``
-(found through the class hierarchy), each checked on the examples its ``cases()`` returns.
+(found through the class hierarchy), each checked on its examples in ``npgpt.gradcheck_cases``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..autograd import all_functions
 from ..backend import xp_for_device
 from ..gradcheck import gradcheck
+from ..gradcheck_cases import all_functions, cases_for, uncovered_ops
 from ..tensor import Tensor
 
 
@@ -32,17 +32,12 @@ def check_all_ops(device="cpu", seed=0, only=None):
     for fn_cls in all_functions():
         if only and fn_cls.__name__.lower() not in only:
             continue
-        for case in fn_cls.cases():
+        for case in cases_for(fn_cls):
             arrays = case.make(xp, np.float64, np.random.default_rng(seed))
             inputs = [Tensor(a, requires_grad=True) for a in arrays]
             report = gradcheck(case.fn, inputs, seed=seed)
             shapes = " ".join(str(tuple(a.shape)).replace(" ", "") for a in arrays)
             yield OpResult(fn_cls.__name__, case.name, shapes, report.max_rel_err, report.verdict, report.ok)
-
-
-def uncovered_ops():
-    """Differentiable ops that define no gradient-check case (tested elsewhere or missing)."""
-    return [f.__name__ for f in all_functions() if not f.cases()]
 
 
 def main(args) -> int:

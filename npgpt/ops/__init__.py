@@ -1,7 +1,19 @@
 """Every differentiable op, one ``Function`` subclass each, grouped by kind.
 
-Importing this package defines them all; ``npgpt.autograd.all_functions()`` lists them, and
-``npgpt gradcheck`` checks each through its ``cases()``.
+An op file holds forwards, backwards and their math, nothing else; the examples each op is
+gradient-checked on live in ``npgpt.gradcheck_cases``.
 """
 
-from . import attention, elementwise, embedding, layernorm, matmul, reduce, rope, select, shape, softmax  # noqa: F401
+from . import (  # noqa: F401  (importing defines them)
+    attention,
+    dropout,
+    elementwise,
+    embedding,
+    layernorm,
+    matmul,
+    reduce,
+    rope,
+    select,
+    shape,
+    softmax,
+)

@@ -27,9 +27,9 @@ import math
 
 import numpy as np
 
-from ..autograd import Case, Function
+from ..autograd import Function
 from ..backend import get_array_module
-from ._cases import rand
+from .dropout import dropout_mask
 
 _CACHE: dict = {}
 
@@ -99,10 +99,7 @@ class ScaledDotProductAttention(Function):
         lse += xp.log(total)
         m = None
         if dropout_p > 0.0:
-            if rng is None or isinstance(rng, (int, np.integer)):
-                rng = xp.random.default_rng(rng)
-            m = (rng.random(p.shape, dtype=np.float32) >= dropout_p).astype(p.dtype)
-            m *= 1.0 / (1.0 - dropout_p)
+            m = dropout_mask(xp, p.shape, dropout_p, rng, p.dtype)
             p *= m  # A = P * M, the weights actually used
         out = p @ v
         ctx.save_for_backward(q, k, v, lse, m, out)
@@ -130,27 +127,3 @@ class ScaledDotProductAttention(Function):
         dq = dp @ k
         dk = dp.swapaxes(-1, -2) @ q
         return dq, dk, dv
-
-    @classmethod
-    def cases(cls):
-        from ..functional import scaled_dot_product_attention as sdpa
-
-        def mk(B, H, Tq, Tk, D):
-            return lambda xp, dt, rng: [
-                rand(xp, dt, rng, (B, H, Tq, D)),
-                rand(xp, dt, rng, (B, H, Tk, D)),
-                rand(xp, dt, rng, (B, H, Tk, D)),
-            ]
-
-        tref = lambda t, q, k, v, c=True: t.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=c)  # noqa: E731
-        return [
-            Case("causal (2,2,5,4)", lambda q, k, v: sdpa(q, k, v), mk(2, 2, 5, 5, 4), tref),
-            Case(
-                "no mask (1,3,4,2)",
-                lambda q, k, v: sdpa(q, k, v, causal=False),
-                mk(1, 3, 4, 4, 2),
-                lambda t, q, k, v: tref(t, q, k, v, False),
-            ),
-            Case("cached Tq=2 Tk=5", lambda q, k, v: sdpa(q, k, v), mk(1, 2, 2, 5, 3)),
-            Case("dropout 0.2", lambda q, k, v: sdpa(q, k, v, dropout_p=0.2, rng=3), mk(1, 2, 4, 4, 3)),
-        ]

@@ -8,28 +8,9 @@ from __future__ import annotations
 
 import math
 
-from ..autograd import Case, Function, unbroadcast
+from ..autograd import Function
 from ..backend import get_array_module
-from ._cases import rand, randpos
-
-# shape pairs that exercise broadcasting in both directions, size-1 axes and 0-d scalars
-BROADCAST_SHAPES = [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 1), (1, 5)), ((1, 4), (3, 1, 4)), ((), (2, 3))]
-
-
-def _binary_cases(fn, torch_fn, make_b=rand):
-    return [
-        Case(
-            f"{sa}x{sb}",
-            fn,
-            lambda xp, dt, rng, sa=sa, sb=sb: [rand(xp, dt, rng, sa), make_b(xp, dt, rng, sb)],
-            torch_fn,
-        )
-        for sa, sb in BROADCAST_SHAPES
-    ]
-
-
-def _unary_cases(fn, torch_fn, make=rand, shapes=((3, 4), (2, 1, 3), ())):
-    return [Case(f"{s}", fn, lambda xp, dt, rng, s=s: [make(xp, dt, rng, s)], torch_fn) for s in shapes]
+from .broadcast import unbroadcast
 
 
 class Add(Function):
@@ -47,10 +28,6 @@ class Add(Function):
         sa, sb = ctx.shapes
         return unbroadcast(g, sa), unbroadcast(g, sb)
 
-    @classmethod
-    def cases(cls):
-        return _binary_cases(lambda a, b: a + b, lambda t, a, b: a + b)
-
 
 class Sub(Function):
     """z = a - b.  dz/da = 1, dz/db = -1."""
@@ -67,10 +44,6 @@ class Sub(Function):
         sa, sb = ctx.shapes
         gb = unbroadcast(-g, sb) if ctx.needs_input_grad[1] else None
         return unbroadcast(g, sa), gb
-
-    @classmethod
-    def cases(cls):
-        return _binary_cases(lambda a, b: a - b, lambda t, a, b: a - b)
 
 
 class Mul(Function):
@@ -90,10 +63,6 @@ class Mul(Function):
         gb = unbroadcast(g * a, b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
 
-    @classmethod
-    def cases(cls):
-        return _binary_cases(lambda a, b: a * b, lambda t, a, b: a * b)
-
 
 class Div(Function):
     """z = a / b.  dz/da = 1/b, dz/db = -a/b^2 = -z/b."""
@@ -112,10 +81,6 @@ class Div(Function):
         ga = unbroadcast(gb_full, ctx.shape_a) if ctx.needs_input_grad[0] else None
         gb = unbroadcast(-gb_full * z, b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
-
-    @classmethod
-    def cases(cls):
-        return _binary_cases(lambda a, b: a / b, lambda t, a, b: a / b, make_b=randpos)
 
 
 class Pow(Function):
@@ -147,28 +112,6 @@ class Pow(Function):
         gb = unbroadcast(g * z * xp.log(a), b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
 
-    @classmethod
-    def cases(cls):
-        scalar = [
-            Case(
-                f"{s}**{p}",
-                lambda a, p=p: a**p,
-                lambda xp, dt, rng, s=s: [randpos(xp, dt, rng, s)],
-                lambda t, a, p=p: a**p,
-            )
-            for s, p in [((3, 4), 2), ((2, 3), 0.5), ((), 3), ((4,), -1.5)]
-        ]
-        tensor = [
-            Case(
-                f"{sa}**{sb}",
-                lambda a, b: a**b,
-                lambda xp, dt, rng, sa=sa, sb=sb: [randpos(xp, dt, rng, sa), rand(xp, dt, rng, sb)],
-                lambda t, a, b: a**b,
-            )
-            for sa, sb in [((3, 4), (3, 4)), ((2, 3), (3,)), ((3, 1), ())]
-        ]
-        return scalar + tensor
-
 
 class Neg(Function):
     """z = -a.  dz/da = -1."""
@@ -182,10 +125,6 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, g):
         return (-g,)
-
-    @classmethod
-    def cases(cls):
-        return _unary_cases(lambda a: -a, lambda t, a: -a)
 
 
 class Exp(Function):
@@ -202,10 +141,6 @@ class Exp(Function):
         (y,) = ctx.saved
         return (g * y,)
 
-    @classmethod
-    def cases(cls):
-        return _unary_cases(lambda a: a.exp(), lambda t, a: a.exp())
-
 
 class Log(Function):
     """y = ln x.  dy/dx = 1/x."""
@@ -219,10 +154,6 @@ class Log(Function):
     def backward(ctx, g):
         (x,) = ctx.saved
         return (g / x,)
-
-    @classmethod
-    def cases(cls):
-        return _unary_cases(lambda a: a.log(), lambda t, a: a.log(), make=randpos)
 
 
 class Sqrt(Function):
@@ -239,10 +170,6 @@ class Sqrt(Function):
         (y,) = ctx.saved
         return (g * 0.5 / y,)
 
-    @classmethod
-    def cases(cls):
-        return _unary_cases(lambda a: a.sqrt(), lambda t, a: a.sqrt(), make=randpos)
-
 
 class Tanh(Function):
     """y = tanh x.  dy/dx = 1 - y^2."""
@@ -257,10 +184,6 @@ class Tanh(Function):
     def backward(ctx, g):
         (y,) = ctx.saved
         return (g * (1 - y * y),)
-
-    @classmethod
-    def cases(cls):
-        return _unary_cases(lambda a: a.tanh(), lambda t, a: a.tanh())
 
 
 class Sigmoid(Function):
@@ -279,10 +202,6 @@ class Sigmoid(Function):
         (y,) = ctx.saved
         return (g * y * (1 - y),)
 
-    @classmethod
-    def cases(cls):
-        return _unary_cases(lambda a: a.sigmoid(), lambda t, a: a.sigmoid())
-
 
 class ReLU(Function):
     """y = max(x, 0).  dy/dx = 1 where x > 0, else 0 (0 at the kink, as PyTorch)."""
@@ -297,15 +216,6 @@ class ReLU(Function):
     def backward(ctx, g):
         (mask,) = ctx.saved
         return (g * mask,)
-
-    @classmethod
-    def cases(cls):
-        # keep inputs away from the kink at 0, where finite differences are meaningless
-        def away(xp, dt, rng, s):
-            a = rand(xp, dt, rng, s)
-            return a + 0.1 * xp.sign(a)
-
-        return _unary_cases(lambda a: a.relu(), lambda t, a: a.relu(), make=away)
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -373,19 +283,6 @@ class GELU(Function):
         x, cdf = ctx.saved
         pdf = xp.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
         return (g * (cdf + x * pdf),)
-
-    @classmethod
-    def cases(cls):
-        return _unary_cases(
-            lambda a: a.gelu(), lambda t, a: t.nn.functional.gelu(a, approximate="tanh"), shapes=((3, 4), (2, 5))
-        ) + [
-            Case(
-                "exact",
-                lambda a: a.gelu(approximate="none"),
-                lambda xp, dt, rng: [rand(xp, dt, rng, (3, 4))],
-                lambda t, a: t.nn.functional.gelu(a),
-            )
-        ]
 
 
 def _erf(xp, x):

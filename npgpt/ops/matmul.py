@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..autograd import Case, Function, unbroadcast
-from ._cases import rand
+from ..autograd import Function
+from .broadcast import unbroadcast
 
 
 class MatMul(Function):
@@ -45,29 +45,6 @@ class MatMul(Function):
             gb = gb.reshape(b.shape)
         return ga, gb
 
-    @classmethod
-    def cases(cls):
-        pairs = [
-            ((3, 4), (4, 5)),
-            ((2, 3, 4), (4, 5)),
-            ((2, 3, 4), (2, 4, 5)),
-            ((1, 3, 4), (2, 4, 2)),
-            ((4,), (4, 5)),
-            ((3, 4), (4,)),
-            ((4,), (4,)),
-            ((2, 3, 4), (4,)),
-            ((4,), (2, 4, 3)),
-        ]
-        return [
-            Case(
-                f"{sa}@{sb}",
-                lambda a, b: a @ b,
-                lambda xp, dt, rng, sa=sa, sb=sb: [rand(xp, dt, rng, sa), rand(xp, dt, rng, sb)],
-                lambda t, a, b: a @ b,
-            )
-            for sa, sb in pairs
-        ]
-
 
 class Linear(Function):
     """y = x @ W^T + b, the affine map of ``nn.Linear`` as one op.
@@ -100,35 +77,3 @@ class Linear(Function):
             return gx, gw
         gb = g2.sum(axis=0) if ctx.needs_input_grad[2] else None
         return gx, gw, gb
-
-    @classmethod
-    def cases(cls):
-        from ..functional import linear
-
-        def mk(shape_x, bias):
-            def make(xp, dt, rng):
-                ins = [rand(xp, dt, rng, shape_x), rand(xp, dt, rng, (5, shape_x[-1]))]
-                return ins + [rand(xp, dt, rng, (5,))] if bias else ins
-
-            return make
-
-        return [
-            Case(
-                "(3,4) bias",
-                lambda x, w, b: linear(x, w, b),
-                mk((3, 4), True),
-                lambda t, x, w, b: t.nn.functional.linear(x, w, b),
-            ),
-            Case(
-                "(2,3,4) bias",
-                lambda x, w, b: linear(x, w, b),
-                mk((2, 3, 4), True),
-                lambda t, x, w, b: t.nn.functional.linear(x, w, b),
-            ),
-            Case(
-                "(2,3,4) no bias",
-                lambda x, w: linear(x, w),
-                mk((2, 3, 4), False),
-                lambda t, x, w: t.nn.functional.linear(x, w),
-            ),
-        ]

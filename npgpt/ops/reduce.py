@@ -6,11 +6,8 @@ The backward of a reduction spreads the output gradient back over the reduced ax
 
 from __future__ import annotations
 
-from ..autograd import Case, Function
+from ..autograd import Function
 from ..backend import get_array_module
-from ._cases import distinct, rand
-
-AXES = [None, 0, -1, (0, 2), (-1, -2)]
 
 
 def normalize_axis(axis, ndim):
@@ -36,33 +33,6 @@ def _expand(g, ndim, axes, keepdims):
     return g.reshape(shape)
 
 
-def _reduce_cases(fn_of_axis, torch_of_axis, make=rand):
-    cases = []
-    for axis in AXES:
-        for keep in (False, True):
-            cases.append(
-                Case(
-                    f"axis={axis},keepdims={keep}",
-                    lambda a, axis=axis, keep=keep: fn_of_axis(a, axis, keep),
-                    lambda xp, dt, rng: [make(xp, dt, rng, (2, 3, 4))],
-                    lambda t, a, axis=axis, keep=keep: torch_of_axis(t, a, axis, keep),
-                )
-            )
-    cases.append(
-        Case(
-            "scalar",
-            lambda a: fn_of_axis(a, None, False),
-            lambda xp, dt, rng: [make(xp, dt, rng, ())],
-            lambda t, a: torch_of_axis(t, a, None, False),
-        )
-    )
-    return cases
-
-
-def _tdims(a, axis):
-    return tuple(range(a.dim())) if axis is None else axis
-
-
 class Sum(Function):
     """y = sum of x over ``axis``.  dy/dx = 1: every input element gets the output's gradient."""
 
@@ -77,12 +47,6 @@ class Sum(Function):
         shape, axes, keepdims = ctx.meta
         xp = get_array_module(g)
         return (xp.broadcast_to(_expand(g, len(shape), axes, keepdims), shape),)
-
-    @classmethod
-    def cases(cls):
-        return _reduce_cases(
-            lambda a, ax, k: a.sum(axis=ax, keepdims=k), lambda t, a, ax, k: a.sum(dim=_tdims(a, ax), keepdim=k)
-        )
 
 
 class Mean(Function):
@@ -102,12 +66,6 @@ class Mean(Function):
         shape, axes, keepdims, n = ctx.meta
         xp = get_array_module(g)
         return (xp.broadcast_to(_expand(g, len(shape), axes, keepdims) * (1.0 / n), shape),)
-
-    @classmethod
-    def cases(cls):
-        return _reduce_cases(
-            lambda a, ax, k: a.mean(axis=ax, keepdims=k), lambda t, a, ax, k: a.mean(dim=_tdims(a, ax), keepdim=k)
-        )
 
 
 class Var(Function):
@@ -137,20 +95,6 @@ class Var(Function):
         axes, keepdims, denom = ctx.meta
         return (_expand(g, xc.ndim, axes, keepdims) * (2.0 / denom) * xc,)
 
-    @classmethod
-    def cases(cls):
-        return _reduce_cases(
-            lambda a, ax, k: a.var(axis=ax, keepdims=k),
-            lambda t, a, ax, k: a.var(dim=_tdims(a, ax), keepdim=k, correction=0),
-        ) + [
-            Case(
-                "correction=1",
-                lambda a: a.var(axis=-1, correction=1),
-                lambda xp, dt, rng: [rand(xp, dt, rng, (3, 5))],
-                lambda t, a: a.var(dim=-1, correction=1),
-            )
-        ]
-
 
 class Max(Function):
     """y = max of x over ``axis``.
@@ -174,11 +118,3 @@ class Max(Function):
         axes, keepdims = ctx.meta
         count = mask.sum(axis=axes, keepdims=True).astype(g.dtype)
         return (_expand(g, mask.ndim, axes, keepdims) * mask / count,)
-
-    @classmethod
-    def cases(cls):
-        return _reduce_cases(
-            lambda a, ax, k: a.max(axis=ax, keepdims=k),
-            lambda t, a, ax, k: a.amax(dim=_tdims(a, ax), keepdim=k),
-            make=distinct,
-        )

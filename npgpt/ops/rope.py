@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Case, Function
-from ._cases import rand
+from ..autograd import Function
+from ..backend import get_array_module
 
 
 def rotate_half(x):
     """[-x2, x1] for x = [x1, x2] split in halves along the last axis (an array op)."""
-    from ..backend import get_array_module
-
     h = x.shape[-1] // 2
     return get_array_module(x).concatenate((-x[..., h:], x[..., :h]), axis=-1)
 
@@ -71,24 +69,3 @@ class RoPE(Function):
         dx = g * cos
         dx -= rotate_half(g * sin)
         return (dx,)
-
-    @classmethod
-    def cases(cls):
-        from ..backend import get_array_module
-
-        def rope(x, offset=0):
-            xp = get_array_module(x.data)
-            c, s = rope_tables(x.shape[-2], x.shape[-1], offset=offset, dtype=x.dtype)
-            return RoPE.apply(x, cos=xp.asarray(c), sin=xp.asarray(s))
-
-        def trope(t, x, offset=0):
-            c, s = rope_tables(x.shape[-2], x.shape[-1], offset=offset, dtype=np.float64)
-            c, s = t.as_tensor(c, dtype=x.dtype), t.as_tensor(s, dtype=x.dtype)
-            h = x.shape[-1] // 2
-            return x * c + t.cat([-x[..., h:], x[..., :h]], -1) * s
-
-        mk = lambda shape: lambda xp, dt, rng: [rand(xp, dt, rng, shape)]  # noqa: E731
-        return [
-            Case("(2,3,5,4)", rope, mk((2, 3, 5, 4)), trope),
-            Case("(4,6) offset 7", lambda x: rope(x, 7), mk((4, 6)), lambda t, x: trope(t, x, 7)),
-        ]

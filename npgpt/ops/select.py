@@ -6,9 +6,9 @@ and gets no gradient. The gradient flows only to the values that were chosen.
 
 from __future__ import annotations
 
-from ..autograd import Case, Function, array_of, unbroadcast
+from ..autograd import Function, array_of
 from ..backend import get_array_module
-from ._cases import rand
+from .broadcast import unbroadcast
 
 
 def _cond_array(cond):
@@ -34,33 +34,6 @@ class Where(Function):
         gb = unbroadcast(xp.where(cond, zero, g), sb) if ctx.needs_input_grad[1] else None
         return ga, gb
 
-    @classmethod
-    def cases(cls):
-        from ..functional import where
-
-        def mk(sa, sb, sc):
-            return lambda xp, dt, rng: [rand(xp, dt, rng, sa), rand(xp, dt, rng, sb)]
-
-        def cond(shape):
-            import numpy as np
-
-            return np.random.default_rng(7).random(shape) > 0.5
-
-        return [
-            Case(
-                "same shapes",
-                lambda a, b: where(cond((3, 4)), a, b),
-                mk((3, 4), (3, 4), (3, 4)),
-                lambda t, a, b: t.where(t.as_tensor(cond((3, 4))), a, b),
-            ),
-            Case(
-                "broadcast",
-                lambda a, b: where(cond((2, 3, 1)), a, b),
-                mk((3, 4), (), (2, 3, 1)),
-                lambda t, a, b: t.where(t.as_tensor(cond((2, 3, 1))), a, b),
-            ),
-        ]
-
 
 class MaskedFill(Function):
     """y = value where mask else x (mask broadcasts to x).  dx = dy where not mask, else 0.
@@ -79,19 +52,3 @@ class MaskedFill(Function):
     def backward(ctx, g):
         xp = get_array_module(g)
         return (xp.where(ctx.mask, g.dtype.type(0), g),)
-
-    @classmethod
-    def cases(cls):
-        import numpy as np
-
-        tri = np.triu(np.ones((4, 4), dtype=bool), k=1)
-        # a moderate fill value: a huge one (attention's -1e4) adds |L| ~ 1e4 to the checked loss,
-        # and the finite difference's rounding noise (~1e-16 |L| / h) would then reach 1e-6
-        return [
-            Case(
-                "causal",
-                lambda a: a.masked_fill(tri, -3.0),
-                lambda xp, dt, rng: [rand(xp, dt, rng, (2, 4, 4))],
-                lambda t, a: a.masked_fill(t.as_tensor(tri), -3.0),
-            ),
-        ]

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Case, Function, array_of
+from ..autograd import Function, array_of
 from ..backend import get_array_module, to_device
-from ._cases import rand
 
 
 class Reshape(Function):
@@ -24,29 +23,6 @@ class Reshape(Function):
     @staticmethod
     def backward(ctx, g):
         return (g.reshape(ctx.in_shape),)
-
-    @classmethod
-    def cases(cls):
-        return [
-            Case(
-                "(3,4)->(2,6)",
-                lambda a: a.reshape(2, 6),
-                lambda xp, dt, rng: [rand(xp, dt, rng, (3, 4))],
-                lambda t, a: a.reshape(2, 6),
-            ),
-            Case(
-                "(2,3,4)->(-1,)",
-                lambda a: a.reshape(-1),
-                lambda xp, dt, rng: [rand(xp, dt, rng, (2, 3, 4))],
-                lambda t, a: a.reshape(-1),
-            ),
-            Case(
-                "()->(1,1)",
-                lambda a: a.reshape(1, 1),
-                lambda xp, dt, rng: [rand(xp, dt, rng, ())],
-                lambda t, a: a.reshape(1, 1),
-            ),
-        ]
 
 
 class Transpose(Function):
@@ -65,15 +41,6 @@ class Transpose(Function):
     @staticmethod
     def backward(ctx, g):
         return (g.transpose(tuple(np.argsort(ctx.axes))),)
-
-    @classmethod
-    def cases(cls):
-        mk = lambda xp, dt, rng: [rand(xp, dt, rng, (2, 3, 4))]  # noqa: E731
-        return [
-            Case("reverse", lambda a: a.transpose(), mk, lambda t, a: a.permute(2, 1, 0)),
-            Case("permute(1,2,0)", lambda a: a.permute(1, 2, 0), mk, lambda t, a: a.permute(1, 2, 0)),
-            Case("swapaxes(-1,-2)", lambda a: a.swapaxes(-1, -2), mk, lambda t, a: a.transpose(-1, -2)),
-        ]
 
 
 def _plain_index(index):
@@ -113,18 +80,6 @@ class GetItem(Function):
             dx[index] = g
         return (dx,)
 
-    @classmethod
-    def cases(cls):
-        mk = lambda xp, dt, rng: [rand(xp, dt, rng, (4, 5))]  # noqa: E731
-        ids = np.array([0, 2, 2, 3])  # a repeated index: its gradient must accumulate
-        return [
-            Case("[1:3, ::2]", lambda a: a[1:3, ::2], mk, lambda t, a: a[1:3, ::2]),
-            Case("[-1]", lambda a: a[-1], mk, lambda t, a: a[-1]),
-            Case("[..., None, 1]", lambda a: a[..., None, 1], mk, lambda t, a: a[..., None, 1]),
-            Case("[ids] repeated", lambda a: a[ids], mk, lambda t, a: a[t.as_tensor(ids)]),
-            Case("[ids, ids+1]", lambda a: a[ids, ids + 1], mk, lambda t, a: a[t.as_tensor(ids), t.as_tensor(ids + 1)]),
-        ]
-
 
 class Concat(Function):
     """y = the inputs joined along ``axis``.  Each input's gradient is its slice of dy."""
@@ -143,25 +98,6 @@ class Concat(Function):
         xp = get_array_module(g)
         return tuple(xp.split(g, np.cumsum(ctx.sizes)[:-1].tolist(), axis=ctx.axis))
 
-    @classmethod
-    def cases(cls):
-        from ..functional import concat
-
-        return [
-            Case(
-                "axis=0",
-                lambda a, b: concat([a, b], axis=0),
-                lambda xp, dt, rng: [rand(xp, dt, rng, (2, 3)), rand(xp, dt, rng, (4, 3))],
-                lambda t, a, b: t.cat([a, b], 0),
-            ),
-            Case(
-                "axis=-1 x3",
-                lambda a, b, c: concat([a, b, c], axis=-1),
-                lambda xp, dt, rng: [rand(xp, dt, rng, (2, 1)), rand(xp, dt, rng, (2, 3)), rand(xp, dt, rng, (2, 2))],
-                lambda t, a, b, c: t.cat([a, b, c], -1),
-            ),
-        ]
-
 
 class Stack(Function):
     """y = the inputs (all one shape) stacked along a new ``axis``.  Gradient i = dy taken at i."""
@@ -179,16 +115,6 @@ class Stack(Function):
     def backward(ctx, g):
         xp = get_array_module(g)
         return tuple(xp.take(g, i, axis=ctx.axis) for i in range(g.shape[ctx.axis]))
-
-    @classmethod
-    def cases(cls):
-        from ..functional import stack
-
-        mk = lambda xp, dt, rng: [rand(xp, dt, rng, (2, 3)) for _ in range(3)]  # noqa: E731
-        return [
-            Case("axis=0", lambda a, b, c: stack([a, b, c]), mk, lambda t, a, b, c: t.stack([a, b, c])),
-            Case("axis=-1", lambda a, b, c: stack([a, b, c], axis=-1), mk, lambda t, a, b, c: t.stack([a, b, c], -1)),
-        ]
 
 
 class ToDtype(Function):
