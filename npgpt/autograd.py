@@ -1,27 +1,33 @@
-"""The op contract: a ``Function`` is a forward and a hand-written backward, side by side.
+"""The op contract and the graph: read this first, then ``npgpt/ops/``, then ``npgpt/tensor.py``.
 
-In the spirit of ``torch.autograd.Function``::
+A ``Function`` is one op: a forward and a hand-written backward side by side, in the spirit of
+``torch.autograd.Function``::
 
     class Exp(Function):
         @staticmethod
-        def forward(ctx, x):            # arrays in, array out
-            y = xp.exp(x)
-            ctx.save_for_backward(y)    # keep what backward needs
+        def forward(ctx, x):                # arrays in, array out
+            y = get_array_module(x).exp(x)  # numpy or cupy, whichever holds x
+            ctx.save_for_backward(y)        # every array backward needs goes through here
             return y
 
         @staticmethod
-        def backward(ctx, g):           # dL/dy in, one dL/dinput per input out
-            (y,) = ctx.saved
+        def backward(ctx, g):               # dL/dy in, one dL/dinput per input out
+            (y,) = ctx.saved_tensors
             return (g * y,)
 
 ``Function.apply(*tensors, **options)`` runs ``forward`` on the tensors' arrays and, when a
-gradient is needed, links the output to a ``Context`` that remembers the inputs. ``Tensor.backward``
-walks those links in reverse topological order and calls each ``backward``.
+gradient is needed, links the output to a ``Context`` that remembers the inputs. ``backward``
+(called by ``Tensor.backward``) walks those links from the output back to the leaves, calling each
+op's ``backward`` and summing the gradients of tensors used more than once.
+
+This module imports no other part of the engine: the ops build on it, and ``Tensor`` on the ops.
 """
 
 from __future__ import annotations
 
 import functools
+
+from .backend import DeviceError, get_array_module
 
 _grad_enabled = True
 
@@ -53,21 +59,25 @@ class no_grad:
 class Context:
     """What one op application remembers for its backward.
 
-    ``saved``: arrays saved by ``save_for_backward``; ``needs_input_grad``: one bool per input, so a
-    backward can skip gradients nobody needs; ``fn``: the op; ``inputs``: the graph edges (a leaf
-    tensor, or the ``Node`` of a computed one, per input), cleared (with ``saved``) once backward
-    has used them, unless the graph is retained.
+    ``saved_tensors``: the arrays the forward passed to ``save_for_backward``, the only way an array
+    reaches the backward (plain metadata such as shapes and axes may be set as attributes);
+    ``needs_input_grad``: one bool per input; a backward computes input i's gradient only when
+    ``needs_input_grad[i]`` and returns None for it otherwise (an op with a single input needs no
+    check: it is in the graph only because that input needs a gradient); ``fn``: the op;
+    ``inputs``: the graph edges (a leaf tensor, or the ``Node`` of a computed one, per input).
+    ``saved_tensors`` and ``inputs`` are cleared once backward has used them, unless the graph is
+    retained, which frees the saved arrays.
     """
 
-    __slots__ = ("saved", "needs_input_grad", "inputs", "fn", "__dict__")
+    __slots__ = ("saved_tensors", "needs_input_grad", "inputs", "fn", "__dict__")
 
     def __init__(self):
-        self.saved = ()
+        self.saved_tensors = ()
         self.inputs = None
         self.fn = None
 
     def save_for_backward(self, *arrays):
-        self.saved = arrays
+        self.saved_tensors = arrays
 
 
 class Node:
@@ -75,7 +85,7 @@ class Node:
 
     ``ctx.inputs`` lists a ``Node`` for each computed input and the tensor itself for each leaf.
     Linking through nodes instead of tensors means the graph keeps alive only what the ops saved
-    for their backward (``ctx.saved``), not every intermediate array: an intermediate result
+    for their backward (``ctx.saved_tensors``), not every intermediate array: an intermediate result
     nobody saved is freed as soon as the program drops it, as in PyTorch.
     """
 
@@ -94,7 +104,8 @@ class Function:
 
     Subclasses define ``forward(ctx, *arrays, **options) -> array`` and
     ``backward(ctx, grad) -> tuple`` (one gradient or None per tensor input, each of its input's
-    shape). ``npgpt.gradcheck_cases`` holds the examples every op is gradient-checked on.
+    shape). Options (an axis, ids, a mask) are passed to ``forward`` as given and get no gradient.
+    ``npgpt.gradcheck_cases`` holds the examples every op is gradient-checked on.
     """
 
     # ops whose inputs may be integer arrays (they pass values through without arithmetic that
@@ -111,6 +122,8 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
+        """Run the op on tensors ``inputs``; return the output tensor, linked into the graph when a
+        gradient is needed."""
         arrays = [t.data for t in inputs]
         a0 = arrays[0]
         for a in arrays:  # plain loops: this runs for every op, so it is kept cheap
@@ -130,7 +143,9 @@ class Function:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
             raise ValueError(f"{cls.__name__}: {e} (input shapes: {shapes})") from None
         track = _grad_enabled and True in needs
-        result = (_Tensor or _tensor_class())._make(out, track)
+        # the output is made by the inputs' class (``_make`` always builds a plain Tensor): this
+        # module sits below tensor.py in the import order and does not name the class
+        result = inputs[0]._make(out, track)
         if track:
             ctx.inputs = tuple([t if t._ctx is None else t._graph_node() for t in inputs])
             ctx.fn = cls
@@ -138,24 +153,9 @@ class Function:
         return result
 
 
-def _tensor_class():
-    """``Tensor``, imported on first use (tensor.py imports this module)."""
-    global _Tensor
-    if _Tensor is None:
-        from .tensor import Tensor
-
-        _Tensor = Tensor
-    return _Tensor
-
-
-_Tensor = None
-
-
 def _check_compatible(name, tensors, arrays):
     devs = {t.device for t in tensors}
     if len(devs) > 1:
-        from .backend import DeviceError
-
         desc = ", ".join(f"{tuple(a.shape)} on {t.device}" for t, a in zip(tensors, arrays))
         raise DeviceError(f"{name}: inputs are on different devices ({desc}); move them with .to(device)")
     dts = {a.dtype for a in arrays if a.dtype.kind == "f"}
@@ -167,11 +167,69 @@ def _check_compatible(name, tensors, arrays):
         )
 
 
-def array_of(x):
-    """The array inside a Tensor, or ``x`` itself (an array, list or number).
+# ----------------------------------------------------------------------- the backward pass
+def backward(root, grad, retain_graph=False):
+    """Accumulate d(root)/d(leaf) * ``grad`` into ``.grad`` of every leaf that requires grad.
 
-    (Not ``getattr(x, "data", x)``: NumPy and CuPy arrays have a ``.data`` buffer attribute too.)
+    ``root`` is a tensor with a graph and ``grad`` an array of its shape (``Tensor.backward``
+    checks both). The graph is walked from the output back to the leaves in reverse topological
+    order; each context's saved arrays and edges are freed after use unless ``retain_graph``.
     """
-    from .tensor import Tensor
+    start = root if root._ctx is None else root._graph_node()
+    grads = {id(start): grad}
+    for node in _topological_order(start):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        ctx = node._ctx
+        if ctx is None:  # a leaf: accumulate (copy first, g may be shared with other tensors)
+            acc = g.astype(node.dtype, copy=True) if node.grad is None else node.grad + g
+            # asarray: arithmetic on 0-d NumPy arrays gives NumPy scalars; .grad stays an array
+            node.grad = get_array_module(node.data).asarray(acc)
+            continue
+        in_grads = ctx.fn.backward(ctx, g)
+        if len(in_grads) != len(ctx.inputs):
+            raise RuntimeError(
+                f"{ctx.fn.__name__}.backward returned {len(in_grads)} gradients for {len(ctx.inputs)} inputs"
+            )
+        for i, (inp, ig) in enumerate(zip(ctx.inputs, in_grads)):
+            if ig is None or not inp.requires_grad:
+                continue
+            if ig.shape != inp.shape or ig.dtype != inp.dtype:
+                # caught here, a wrong backward cannot silently broadcast or upcast downstream
+                raise RuntimeError(
+                    f"{ctx.fn.__name__}.backward returned a gradient of shape {tuple(ig.shape)} "
+                    f"{ig.dtype} for input {i} of shape {inp.shape} {inp.dtype}"
+                )
+            k = id(inp)
+            # never add in place: ``ig`` may alias the upstream gradient or another input's
+            grads[k] = ig if k not in grads else grads[k] + ig
+        if not retain_graph:
+            ctx.saved_tensors, ctx.inputs = None, None
 
-    return x.data if isinstance(x, Tensor) else x
+
+def _topological_order(root):
+    """Graph nodes (``Node``s and leaf tensors) reachable from ``root`` that require grad, outputs
+    first. Iterative depth-first search, so deep graphs never hit Python's recursion limit."""
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        ctx = node._ctx
+        if ctx is not None:
+            if ctx.inputs is None:
+                raise RuntimeError(
+                    "backward(): trying to go backward through the graph a second time (its saved "
+                    "values were freed by the first call); pass retain_graph=True the first time"
+                )
+            for inp in ctx.inputs:
+                if inp.requires_grad and id(inp) not in visited:
+                    stack.append((inp, False))
+    order.reverse()
+    return order

@@ -1,13 +1,11 @@
 """Functional forms of every op (``import npgpt.functional as F``), as in ``torch.nn.functional``.
 
-Each function is a thin call of one ``Function`` from ``npgpt.ops``; go there for the forward,
-the backward and the math. Python numbers are accepted where a tensor is expected and become
-constants of the other input's dtype and device.
+Each function is a thin call of one ``Function`` from ``npgpt.ops`` (or of the ``Tensor`` method
+that calls it); go there for the forward, the backward and the math. Python numbers are accepted
+where a tensor is expected and become constants of the other input's dtype and device.
 """
 
 from __future__ import annotations
-
-import builtins
 
 from .ops.attention import ScaledDotProductAttention
 from .ops.dropout import Dropout
@@ -16,10 +14,10 @@ from .ops.embedding import Embedding
 from .ops.layernorm import LayerNorm
 from .ops.matmul import Linear, MatMul
 from .ops.reduce import Max, Mean, Sum, Var
-from .ops.select import MaskedFill, Where
-from .ops.shape import Concat, GetItem, Reshape, Stack, Transpose
+from .ops.select import Where
+from .ops.shape import Concat, Stack
 from .ops.softmax import CrossEntropy, LogSoftmax, Softmax
-from .tensor import Tensor, _lift
+from .tensor import Tensor, _lift, array_of
 
 
 def _pair(a, b):
@@ -116,35 +114,25 @@ def max(x, axis=None, keepdims=False):  # noqa: A001
 
 # ----------------------------------------------------------------------- shapes
 def reshape(x, *shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return Reshape.apply(x, shape=shape)
+    return x.reshape(*shape)
 
 
 def transpose(x, *axes):
     """``transpose(x)`` reverses the axes; ``transpose(x, a, b)`` swaps two axes (as PyTorch);
     ``transpose(x, (2, 0, 1))`` applies a permutation (as NumPy)."""
-    if len(axes) == 2 and all(isinstance(a, int) for a in axes):
-        return swapaxes(x, *axes)
-    if len(axes) == 1:
-        axes = axes[0]
-    return Transpose.apply(x, axes=tuple(axes) if axes else None)
+    return x.transpose(*axes)
 
 
 def permute(x, *axes):
-    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-        axes = tuple(axes[0])
-    return Transpose.apply(x, axes=axes)
+    return x.permute(*axes)
 
 
 def swapaxes(x, a, b):
-    axes = list(range(x.ndim))
-    axes[a], axes[b] = axes[b], axes[a]
-    return Transpose.apply(x, axes=tuple(axes))
+    return x.swapaxes(a, b)
 
 
 def getitem(x, index):
-    return GetItem.apply(x, index=index)
+    return x[index]
 
 
 def concat(tensors, axis=0):
@@ -160,30 +148,18 @@ def stack(tensors, axis=0):
 
 def split(x, size_or_sizes, axis=-1):
     """Split along ``axis`` into pieces of ``size`` (an int) or of the given sizes (a list)."""
-    n = x.shape[axis]
-    sizes = [size_or_sizes] * (n // size_or_sizes) if isinstance(size_or_sizes, int) else list(size_or_sizes)
-    if isinstance(size_or_sizes, int) and n % size_or_sizes:
-        sizes.append(n % size_or_sizes)
-    if builtins.sum(sizes) != n:
-        raise ValueError(f"split: sizes {sizes} do not add up to {n} (axis {axis} of shape {x.shape})")
-    out, start = [], 0
-    ax = axis % x.ndim
-    for s in sizes:
-        idx = (slice(None),) * ax + (slice(start, start + s),)
-        out.append(getitem(x, idx))
-        start += s
-    return out
+    return x.split(size_or_sizes, axis)
 
 
 # ----------------------------------------------------------------------- selection
 def where(cond, a, b):
     """a where cond else b; ``cond`` is a boolean array or tensor and gets no gradient."""
     a, b = _pair(a, b)
-    return Where.apply(a, b, cond=cond)
+    return Where.apply(a, b, cond=array_of(cond))
 
 
 def masked_fill(x, mask, value):
-    return MaskedFill.apply(x, mask=mask, value=value)
+    return x.masked_fill(mask, value)
 
 
 # ----------------------------------------------------------------------- neural-network ops
@@ -197,12 +173,12 @@ def log_softmax(x, axis=-1):
 
 def cross_entropy(logits, targets, ignore_index=-100):
     """Mean cross-entropy of integer ``targets`` (...) under ``logits`` (..., C)."""
-    return CrossEntropy.apply(logits, targets=targets, ignore_index=ignore_index)
+    return CrossEntropy.apply(logits, targets=array_of(targets), ignore_index=ignore_index)
 
 
 def embedding(ids, weight):
     """Rows of ``weight`` (V, C) picked by integer ``ids`` (any shape) -> ids.shape + (C,)."""
-    return Embedding.apply(weight, ids=ids)
+    return Embedding.apply(weight, ids=array_of(ids))
 
 
 def dropout(x, p=0.5, training=True, rng=None):

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .autograd import array_of, no_grad
-from .backend import device_of, get_array_module, to_device
+from .autograd import no_grad
+from .backend import as_generator, device_of, get_array_module, to_device
 from .sampling import check_sampling_args, sample_next
+from .tensor import array_of
 
 
 def generate_stream(model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, rng=None, use_cache=True):
@@ -32,8 +33,7 @@ def generate_stream(model, idx, max_new_tokens, temperature=1.0, top_k=None, top
     if int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens}")
     ids = _prompt_ids(model, idx)
-    if isinstance(rng, (int, np.integer)) or rng is None:
-        rng = np.random.default_rng(rng)
+    rng = as_generator(rng)
     # the checks above run at the call; the steps below only when the caller starts iterating
     return _steps(model, ids, int(max_new_tokens), temperature, top_k, top_p, rng, use_cache)
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from .autograd import no_grad
 from .backend import get_array_module, to_device
+from .tensor import Tensor
 
 VERDICTS = [(1e-7, "good"), (1e-4, "acceptable"), (1e-2, "suspicious"), (float("inf"), "wrong")]
 # entries whose gradients are this small are judged by ``atol`` alone: their relative error is
@@ -129,8 +130,6 @@ def gradcheck(
     Float32 inputs are refused unless ``allow_float32=True`` (finite differences are too coarse).
     Existing ``.grad`` values are restored afterwards.
     """
-    from .tensor import Tensor
-
     inputs = list(inputs)
     tensors = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad] + list(params)
     if not tensors:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import get_array_module
+from .backend import as_generator, get_array_module
 
 
 def check_sampling_args(temperature, top_k, top_p):
@@ -62,8 +62,7 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
     z = filter_logits(logits.astype(np.float64), temperature, top_k, top_p)
     p = xp.exp(z - z.max(axis=-1, keepdims=True))
     cdf = xp.cumsum(p, axis=-1)
-    if rng is None:
-        rng = xp.random.default_rng()
+    rng = as_generator(rng, xp)
     u = xp.asarray(rng.random((logits.shape[0], 1))) * cdf[:, -1:]
     ids = (cdf <= u).sum(axis=-1)  # first index whose cumulative mass exceeds u
     return xp.minimum(ids, logits.shape[-1] - 1)

@@ -1,9 +1,9 @@
 """``Tensor``: an array (NumPy or CuPy) plus what reverse-mode autograd needs.
 
-A tensor made by an op remembers, in ``_ctx``, the op and its inputs. ``backward()`` orders the graph
-topologically (iteratively, so deep graphs never hit Python's recursion limit), then walks it from
-the output back to the leaves, calling each op's hand-written backward and summing the gradients
-of tensors that were used more than once.
+Every operator and method of a tensor is written in the class body and calls one op of
+``npgpt.ops`` (``a + b`` is ``Add.apply(a, b)``), where its forward and backward live. A tensor
+made by an op remembers, in ``_ctx``, the op and its inputs; ``backward()`` hands the graph to
+``npgpt.autograd.backward``, which walks it from the output back to the leaves.
 
 ``.grad`` of a leaf is a plain array of the leaf's module, shape and dtype. Like PyTorch's, it
 *accumulates* over ``backward()`` calls until it is reset (``t.grad = None`` or an optimizer's
@@ -16,6 +16,12 @@ import numpy as np
 
 from . import autograd
 from .backend import DeviceError, check_device, device_of, get_array_module, to_device, xp_for_device
+from .ops.elementwise import GELU, Add, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sqrt, Sub, Tanh
+from .ops.matmul import MatMul
+from .ops.reduce import Max, Mean, Sum, Var
+from .ops.select import MaskedFill
+from .ops.shape import GetItem, Reshape, ToDevice, ToDtype, Transpose
+from .ops.softmax import LogSoftmax, Softmax
 
 DEFAULT_DTYPE = np.float32
 
@@ -55,10 +61,10 @@ class Tensor:
         self._node = None
         self.name = name
 
-    @classmethod
-    def _make(cls, data, requires_grad):
-        """Fast path for op outputs: no conversion, no checks."""
-        t = cls.__new__(cls)
+    @staticmethod
+    def _make(data, requires_grad):
+        """Fast path for op outputs: a plain Tensor (never a subclass), no conversion, no checks."""
+        t = Tensor.__new__(Tensor)
         t.data, t.requires_grad, t.grad, t._ctx, t._node, t.name = data, requires_grad, None, None, None, None
         return t
 
@@ -79,6 +85,15 @@ class Tensor:
 
     def __len__(self):
         return len(self.data)
+
+    def __bool__(self):
+        """As PyTorch: a one-element tensor converts; a larger (or empty) one is ambiguous."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                "reduce it first, e.g. bool((a == b).numpy().all())"
+            )
+        return bool(self.item())
 
     def __repr__(self):
         body = np.array2string(self.numpy(), precision=4, separator=", ", threshold=20)
@@ -112,8 +127,6 @@ class Tensor:
 
     def to(self, device_or_dtype):
         """``t.to("cuda")``, ``t.to("cpu")`` or ``t.to(np.float64)``: a copy, differentiable."""
-        from .ops.shape import ToDevice, ToDtype
-
         if isinstance(device_or_dtype, str) and device_or_dtype in ("cpu", "cuda"):
             if device_or_dtype == self.device:
                 return self
@@ -156,70 +169,184 @@ class Tensor:
             grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=self.dtype)
             if grad.shape != self.data.shape:
                 raise ValueError(f"backward(): grad shape {tuple(grad.shape)} != tensor shape {self.shape}")
+        autograd.backward(self, grad, retain_graph)
 
-        root = self if self._ctx is None else self._graph_node()
-        grads = {id(root): grad}
-        for node in _topological_order(root):
-            g = grads.pop(id(node), None)
-            if g is None:
-                continue
-            ctx = node._ctx
-            if ctx is None:  # a leaf: accumulate (copy first, g may be shared with other tensors)
-                acc = g.astype(node.dtype, copy=True) if node.grad is None else node.grad + g
-                # asarray: arithmetic on 0-d NumPy arrays gives NumPy scalars; .grad stays an array
-                node.grad = get_array_module(node.data).asarray(acc)
-                continue
-            in_grads = ctx.fn.backward(ctx, g)
-            if len(in_grads) != len(ctx.inputs):
-                raise RuntimeError(
-                    f"{ctx.fn.__name__}.backward returned {len(in_grads)} gradients for {len(ctx.inputs)} inputs"
-                )
-            for i, (inp, ig) in enumerate(zip(ctx.inputs, in_grads)):
-                if ig is None or not inp.requires_grad:
-                    continue
-                if ig.shape != inp.shape or ig.dtype != inp.dtype:
-                    # caught here, a wrong backward cannot silently broadcast or upcast downstream
-                    raise RuntimeError(
-                        f"{ctx.fn.__name__}.backward returned a gradient of shape {tuple(ig.shape)} "
-                        f"{ig.dtype} for input {i} of shape {inp.shape} {inp.dtype}"
-                    )
-                k = id(inp)
-                # never add in place: ``ig`` may alias the upstream gradient or another input's
-                grads[k] = ig if k not in grads else grads[k] + ig
-            if not retain_graph:
-                ctx.saved, ctx.inputs = None, None
+    # ----------------------------------------------------------------- arithmetic (npgpt/ops/elementwise.py)
+    def __add__(self, other):
+        return Add.apply(self, _lift(other, self))
 
+    def __radd__(self, other):
+        return Add.apply(_lift(other, self), self)
 
-def _topological_order(root):
-    """Graph nodes (``Node``s and leaf tensors) reachable from ``root`` that require grad, outputs
-    first. Iterative depth-first search, so deep graphs never hit Python's recursion limit."""
-    order, visited, stack = [], set(), [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        ctx = node._ctx
-        if ctx is not None:
-            if ctx.inputs is None:
-                raise RuntimeError(
-                    "backward(): trying to go backward through the graph a second time (its saved "
-                    "values were freed by the first call); pass retain_graph=True the first time"
-                )
-            for inp in ctx.inputs:
-                if inp.requires_grad and id(inp) not in visited:
-                    stack.append((inp, False))
-    order.reverse()
-    return order
+    def __sub__(self, other):
+        return Sub.apply(self, _lift(other, self))
+
+    def __rsub__(self, other):
+        return Sub.apply(_lift(other, self), self)
+
+    def __mul__(self, other):
+        return Mul.apply(self, _lift(other, self))
+
+    def __rmul__(self, other):
+        return Mul.apply(_lift(other, self), self)
+
+    def __truediv__(self, other):
+        return Div.apply(self, _lift(other, self))
+
+    def __rtruediv__(self, other):
+        return Div.apply(_lift(other, self), self)
+
+    def __pow__(self, other):
+        """A Python-number exponent is a constant; a tensor exponent gets a gradient."""
+        if isinstance(other, (int, float)):
+            return Pow.apply(self, exponent=other)
+        return Pow.apply(self, _lift(other, self))
+
+    def __rpow__(self, other):
+        return Pow.apply(_lift(other, self), self)
+
+    def __neg__(self):
+        return Neg.apply(self)
+
+    def __matmul__(self, other):  # npgpt/ops/matmul.py
+        return MatMul.apply(self, _lift(other, self))
+
+    def __rmatmul__(self, other):
+        return MatMul.apply(_lift(other, self), self)
+
+    # ----------------------------------------------------------------- comparisons (no gradient)
+    def __lt__(self, other):
+        return Tensor._make(self.data < array_of(other), False)
+
+    def __le__(self, other):
+        return Tensor._make(self.data <= array_of(other), False)
+
+    def __gt__(self, other):
+        return Tensor._make(self.data > array_of(other), False)
+
+    def __ge__(self, other):
+        return Tensor._make(self.data >= array_of(other), False)
+
+    def __eq__(self, other):
+        return Tensor._make(self.data == array_of(other), False)
+
+    def __ne__(self, other):
+        return Tensor._make(self.data != array_of(other), False)
+
+    def argmax(self, axis=None, keepdims=False):
+        """Index of the largest value (a plain, non-differentiable integer tensor)."""
+        return Tensor._make(self.data.argmax(axis=axis, keepdims=keepdims), False)
+
+    # ----------------------------------------------------------------- unary functions
+    def exp(self):
+        return Exp.apply(self)
+
+    def log(self):
+        return Log.apply(self)
+
+    def sqrt(self):
+        return Sqrt.apply(self)
+
+    def tanh(self):
+        return Tanh.apply(self)
+
+    def sigmoid(self):
+        return Sigmoid.apply(self)
+
+    def relu(self):
+        return ReLU.apply(self)
+
+    def gelu(self, approximate="tanh"):
+        """GELU; ``approximate="tanh"`` is GPT-2's form, ``"none"`` the exact erf form."""
+        return GELU.apply(self, approximate=approximate)
+
+    # ----------------------------------------------------------------- reductions (npgpt/ops/reduce.py)
+    def sum(self, axis=None, keepdims=False):
+        return Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, keepdims=False, correction=0):
+        """Variance; biased (correction=0) by default, pass correction=1 for the unbiased one."""
+        return Var.apply(self, axis=axis, keepdims=keepdims, correction=correction)
+
+    def max(self, axis=None, keepdims=False):
+        return Max.apply(self, axis=axis, keepdims=keepdims)
+
+    # ----------------------------------------------------------------- shapes (npgpt/ops/shape.py)
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return Reshape.apply(self, shape=shape)
+
+    view = reshape
+
+    def transpose(self, *axes):
+        """``transpose()`` reverses the axes; ``transpose(a, b)`` swaps two axes (as PyTorch);
+        ``transpose((2, 0, 1))`` applies a permutation (as NumPy)."""
+        if len(axes) == 2 and all(isinstance(a, int) for a in axes):
+            return self.swapaxes(*axes)
+        if len(axes) == 1:
+            axes = axes[0]
+        return Transpose.apply(self, axes=tuple(axes) if axes else None)
+
+    def permute(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return Transpose.apply(self, axes=axes)
+
+    def swapaxes(self, a, b):
+        axes = list(range(self.ndim))
+        axes[a], axes[b] = axes[b], axes[a]
+        return Transpose.apply(self, axes=tuple(axes))
+
+    def __getitem__(self, index):
+        """Basic slicing or integer/boolean array indexing; tensors in the index act as arrays."""
+        if isinstance(index, tuple):
+            index = tuple(array_of(i) for i in index)
+        else:
+            index = array_of(index)
+        return GetItem.apply(self, index=index)
+
+    def split(self, size_or_sizes, axis=-1):
+        """Split along ``axis`` into pieces of ``size`` (an int) or of the given sizes (a list)."""
+        n = self.shape[axis]
+        sizes = [size_or_sizes] * (n // size_or_sizes) if isinstance(size_or_sizes, int) else list(size_or_sizes)
+        if isinstance(size_or_sizes, int) and n % size_or_sizes:
+            sizes.append(n % size_or_sizes)
+        if sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} do not add up to {n} (axis {axis} of shape {self.shape})")
+        out, start = [], 0
+        ax = axis % self.ndim
+        for s in sizes:
+            out.append(self[(slice(None),) * ax + (slice(start, start + s),)])
+            start += s
+        return out
+
+    # ----------------------------------------------------------------- neural-network ops
+    def softmax(self, axis=-1):
+        return Softmax.apply(self, axis=axis)
+
+    def log_softmax(self, axis=-1):
+        return LogSoftmax.apply(self, axis=axis)
+
+    def masked_fill(self, mask, value):
+        """``value`` where ``mask`` (a boolean array or tensor, broadcast to self) is True."""
+        return MaskedFill.apply(self, mask=array_of(mask), value=value)
 
 
 def tensor(data, requires_grad=False, dtype=None, device=None):
     """Make a leaf tensor (see ``Tensor``)."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+
+
+def array_of(x):
+    """The array inside a Tensor, or ``x`` itself (an array, list or number).
+
+    (Not ``getattr(x, "data", x)``: NumPy and CuPy arrays have a ``.data`` buffer attribute too.)
+    """
+    return x.data if isinstance(x, Tensor) else x
 
 
 def _lift(x, like: Tensor) -> Tensor:
@@ -229,77 +356,3 @@ def _lift(x, like: Tensor) -> Tensor:
     xp = get_array_module(like.data)
     dt = like.dtype if like.dtype.kind == "f" else None
     return Tensor._make(xp.asarray(x, dtype=dt), False)
-
-
-def _compare(op):
-    def method(self, other):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._make(op(self.data, other), False)
-
-    return method
-
-
-def _install_methods():
-    """Operators and methods that call the ops in ``npgpt.functional`` (where their math lives)."""
-    import operator
-
-    from . import functional as F
-
-    T = Tensor
-    T.__add__ = lambda a, b: F.add(a, b)
-    T.__radd__ = lambda a, b: F.add(b, a)
-    T.__sub__ = lambda a, b: F.sub(a, b)
-    T.__rsub__ = lambda a, b: F.sub(b, a)
-    T.__mul__ = lambda a, b: F.mul(a, b)
-    T.__rmul__ = lambda a, b: F.mul(b, a)
-    T.__truediv__ = lambda a, b: F.div(a, b)
-    T.__rtruediv__ = lambda a, b: F.div(b, a)
-    T.__pow__ = lambda a, b: F.pow(a, b)
-    T.__rpow__ = lambda a, b: F.pow(_lift(b, a), a)
-    T.__matmul__ = lambda a, b: F.matmul(a, b)
-    T.__rmatmul__ = lambda a, b: F.matmul(b, a)
-    T.__neg__ = lambda a: F.neg(a)
-    T.__getitem__ = lambda a, idx: F.getitem(a, idx)
-    for name, op in [
-        ("lt", operator.lt),
-        ("le", operator.le),
-        ("gt", operator.gt),
-        ("ge", operator.ge),
-        ("eq", operator.eq),
-        ("ne", operator.ne),
-    ]:
-        setattr(T, f"__{name}__", _compare(op))
-    for name in [
-        "exp",
-        "log",
-        "sqrt",
-        "tanh",
-        "sigmoid",
-        "relu",
-        "gelu",
-        "sum",
-        "mean",
-        "var",
-        "max",
-        "reshape",
-        "transpose",
-        "permute",
-        "swapaxes",
-        "softmax",
-        "log_softmax",
-        "masked_fill",
-        "split",
-    ]:
-        setattr(T, name, getattr(F, name))
-    T.view = F.reshape
-
-
-_install_methods()
-
-
-def argmax(self, axis=None, keepdims=False):
-    """Index of the largest value (a plain, non-differentiable integer tensor)."""
-    return Tensor._make(self.data.argmax(axis=axis, keepdims=keepdims), False)
-
-
-Tensor.argmax = argmax

@@ -124,7 +124,7 @@ def test_graph_freed_after_backward():
     r = weakref.ref(h)
     ctx = y._ctx
     gelu_node = y._ctx.inputs[0]._ctx.inputs[0]  # y = sum(mul(gelu_out, 2)): graph nodes, not tensors
-    gelu_saved = weakref.ref(gelu_node._ctx.saved[0])  # the input array GELU's forward saved
+    gelu_saved = weakref.ref(gelu_node._ctx.saved_tensors[0])  # the input array GELU's forward saved
     del h, gelu_node
     # the graph links nodes, not tensors: an intermediate tensor nobody holds is gone at once,
     # while the arrays the ops saved for backward stay until backward has used them
@@ -132,7 +132,7 @@ def test_graph_freed_after_backward():
     assert gelu_saved() is not None
     y.backward()
     assert gelu_saved() is None, "a saved array outlived backward"
-    assert ctx.saved is None and ctx.inputs is None
+    assert ctx.saved_tensors is None and ctx.inputs is None
     assert x.grad is not None
 
 

@@ -31,7 +31,7 @@ class MatMulNoTranspose(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         return g @ b, a @ g
 
 
@@ -83,7 +83,7 @@ class SquareMissingTwo(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved
+        (x,) = ctx.saved_tensors
         return (g * x,)
 
 
@@ -98,7 +98,7 @@ class ExpOnlyForOnes(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return (y * (g.sum() / g.size),)
 
 
@@ -127,7 +127,7 @@ class SoftmaxNoSubtraction(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return (g * y,)
 
 
@@ -143,7 +143,7 @@ class LayerNormNoMeanTerm(Function):
 
     @staticmethod
     def backward(ctx, g):
-        xhat, rstd = ctx.saved
+        xhat, rstd = ctx.saved_tensors
         return (rstd * (g - xhat * (g * xhat).mean(axis=-1, keepdims=True)),)
 
 
@@ -157,7 +157,7 @@ class MulCorrect(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         return unbroadcast(g * b, a.shape), unbroadcast(g * a, b.shape)
 
 

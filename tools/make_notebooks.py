@@ -582,10 +582,10 @@ print("max |autograd - by hand| =", np.abs(x.grad - by_hand).max())
 Every op is a `Function` subclass in `npgpt/ops/` with its `forward` and hand-written `backward`
 side by side (the contract is in `npgpt/autograd.py`). `Function.apply` runs the forward on the
 arrays and, when a gradient is needed, gives the result a `Context` (`t._ctx`) that remembers the
-op (`ctx.fn`), its inputs (`ctx.inputs`) and whatever the forward saved (`ctx.saved`).
+op (`ctx.fn`), its inputs (`ctx.inputs`) and whatever the forward saved (`ctx.saved_tensors`).
 An input that is a leaf is stored as the tensor itself; a computed input is stored as its graph
 `Node`, which knows the op that made it, its shape and dtype, but not its data: so the graph keeps
-alive only what the backward passes need (`ctx.saved`), not every intermediate array.
+alive only what the backward passes need (`ctx.saved_tensors`), not every intermediate array.
 Here is `Mul`:
 """),
     code(r"""
@@ -596,7 +596,7 @@ a = npgpt.tensor(np.array([1.0, 2.0]), requires_grad=True)
 b = npgpt.tensor(np.array([3.0, 4.0]), requires_grad=True)
 z = a * b
 print("z._ctx.fn:", z._ctx.fn.__name__, "| inputs:", [i.shape for i in z._ctx.inputs],
-      "| saved:", [s.tolist() for s in z._ctx.saved], "| needs_input_grad:", z._ctx.needs_input_grad)
+      "| saved:", [s.tolist() for s in z._ctx.saved_tensors], "| needs_input_grad:", z._ctx.needs_input_grad)
 """),
     md(r"""
 `Tensor.backward()` (in `npgpt/tensor.py`) orders the graph with an *iterative* depth-first search
@@ -1047,7 +1047,7 @@ class SquareMissingTwo(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved
+        (x,) = ctx.saved_tensors
         return (g * x,)
 
 
@@ -1074,7 +1074,7 @@ class ExpRightOnlyForOnes(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return (y * g.mean(),)
 
 
@@ -1221,7 +1221,7 @@ import numpy as np
 
 import npgpt
 import npgpt.functional as F
-from npgpt.autograd import unbroadcast
+from npgpt.ops.broadcast import unbroadcast
 
 np.set_printoptions(precision=4, suppress=True)
 rng = np.random.default_rng(0)

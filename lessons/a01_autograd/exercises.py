@@ -15,7 +15,7 @@ Part 2, tensor ops on npgpt's ``Function`` API: ``forward(ctx, *arrays)`` is giv
 ``backward(ctx, g)``, which receives g = dL/dy (an array of y's shape) and returns one dL/dinput per
 input, each of that input's shape. In this assignment both inputs of a binary op have the same shape
 (broadcasting is assignment 3). Save what backward needs with ``ctx.save_for_backward`` and read it
-back from ``ctx.saved``. Take the array module from the arrays (``xp = get_array_module(g)``)
+back from ``ctx.saved_tensors``. Take the array module from the arrays (``xp = get_array_module(g)``)
 rather than writing ``np.`` so that the code also runs on CuPy.
 
 Part 3, the chain rule on tensors by hand: ``neuron_backward``.
@@ -134,7 +134,7 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, g):
         """Return ``(dL/da, dL/db)``."""
-        raise NotImplementedError("TODO: return (g * b, g * a) with a, b from ctx.saved")
+        raise NotImplementedError("TODO: return (g * b, g * a) with a, b from ctx.saved_tensors")
 
 
 class Div(Function):
@@ -165,7 +165,7 @@ class Exp(Function):
     @staticmethod
     def backward(ctx, g):
         """Return ``(dL/dx,)`` (a tuple of one array)."""
-        raise NotImplementedError("TODO: return (g * y,) with y from ctx.saved")
+        raise NotImplementedError("TODO: return (g * y,) with y from ctx.saved_tensors")
 
 
 class Tanh(Function):

@@ -13,7 +13,7 @@ Part 2, tensor ops on npgpt's ``Function`` API: ``forward(ctx, *arrays)`` is giv
 ``backward(ctx, g)``, which receives g = dL/dy (an array of y's shape) and returns one dL/dinput per
 input, each of that input's shape. In this assignment both inputs of a binary op have the same shape
 (broadcasting is assignment 3). Save what backward needs with ``ctx.save_for_backward`` and read it
-back from ``ctx.saved``. Take the array module from the arrays (``xp = get_array_module(g)``)
+back from ``ctx.saved_tensors``. Take the array module from the arrays (``xp = get_array_module(g)``)
 rather than writing ``np.`` so that the code also runs on CuPy.
 
 Part 3, the chain rule on tensors by hand: ``neuron_backward``.
@@ -146,7 +146,7 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, g):
         """Return ``(dL/da, dL/db)``."""
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         return g * b, g * a
 
 
@@ -163,7 +163,7 @@ class Div(Function):
     @staticmethod
     def backward(ctx, g):
         """Return ``(dL/da, dL/db)``."""
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         return g / b, -g * a / (b * b)
 
 
@@ -179,7 +179,7 @@ class Exp(Function):
     @staticmethod
     def backward(ctx, g):
         """Return ``(dL/dx,)`` (a tuple of one array)."""
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return (g * y,)
 
 
@@ -195,7 +195,7 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         """Return ``(dL/dx,)``."""
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return (g * (1 - y * y),)
 
 

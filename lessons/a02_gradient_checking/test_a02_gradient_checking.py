@@ -148,7 +148,7 @@ class SquareMissingTwo(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved
+        (x,) = ctx.saved_tensors
         return (g * x,)
 
 
@@ -163,7 +163,7 @@ class ExpRightOnlyForOnes(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return (y * g.mean(),)
 
 
@@ -177,7 +177,7 @@ class MatMulMissingTranspose(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         return g @ b, a.T @ g
 
 

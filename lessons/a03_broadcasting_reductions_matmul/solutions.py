@@ -54,7 +54,7 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, g):
         """Return ``(dL/da, dL/db)`` with the shapes of a and b (use your ``unbroadcast``)."""
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         return unbroadcast(g * b, a.shape), unbroadcast(g * a, b.shape)
 
 
@@ -130,7 +130,7 @@ class Max(Function):
         """Return ``(dL/dx,)``: g expanded back (as in Sum), times the mask, divided by the number of
         maxima in each reduced group (``mask.sum(axis=ctx.axes, keepdims=True)``)."""
         xp = get_array_module(g)
-        (mask,) = ctx.saved
+        (mask,) = ctx.saved_tensors
         if not ctx.keepdims:
             g = xp.expand_dims(g, ctx.axes)
         count = mask.sum(axis=ctx.axes, keepdims=True).astype(g.dtype)
@@ -157,7 +157,7 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, g):
         """Return ``(dL/dA, dL/dB)`` with the shapes of A and B."""
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         da = g @ b.swapaxes(-1, -2)
         db = a.swapaxes(-1, -2) @ g
         return unbroadcast(da, a.shape), unbroadcast(db, b.shape)

@@ -20,8 +20,9 @@ With p = softmax(x) along ``axis``:
 
 from __future__ import annotations
 
-from npgpt.autograd import Function, array_of
+from npgpt.autograd import Function
 from npgpt.backend import get_array_module
+from npgpt.tensor import array_of
 
 
 # ============================================================================ Part 1: the forward
@@ -52,7 +53,7 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, g):
         """Return ``(dL/dx,)``: dx = y * (g - sum(g * y, axis=ctx.axis, keepdims=True)), with
-        ``(y,) = ctx.saved``.
+        ``(y,) = ctx.saved_tensors``.
 
         That is the vector-Jacobian product with dy_i/dx_j = y_i (delta_ij - y_j), in O(C) per row
         instead of building the C x C Jacobian.
@@ -74,7 +75,7 @@ class LogSoftmax(Function):
     def backward(ctx, g):
         """Return ``(dL/dx,)``: dx = g - softmax(x) * sum(g, axis=ctx.axis, keepdims=True).
 
-        ``(y,) = ctx.saved`` is log softmax(x), so softmax(x) = exp(y).
+        ``(y,) = ctx.saved_tensors`` is log softmax(x), so softmax(x) = exp(y).
         """
         raise NotImplementedError("TODO: return (g - exp(y) * sum(g over ctx.axis, keepdims),)")
 
@@ -108,7 +109,7 @@ class CrossEntropy(Function):
     def backward(ctx, g):
         """Return ``(dL/dlogits,)`` of shape ``ctx.shape``; g is a 0-d array (dL/dloss).
 
-        ``p, t, valid, n = ctx.saved``. Row r: g * (p_r - onehot(t_r)) / n for counted rows, zeros for
+        ``p, t, valid, n = ctx.saved_tensors``. Row r: g * (p_r - onehot(t_r)) / n for counted rows, zeros for
         ignored ones. Build it on the (N, C) rows, then reshape to ``ctx.shape``. Keep the dtype of p: divide by
         ``n.astype(p.dtype)``, not by the integer n.
         """

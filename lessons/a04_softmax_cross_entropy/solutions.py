@@ -18,8 +18,9 @@ With p = softmax(x) along ``axis``:
 
 from __future__ import annotations
 
-from npgpt.autograd import Function, array_of
+from npgpt.autograd import Function
 from npgpt.backend import get_array_module
+from npgpt.tensor import array_of
 
 
 # ============================================================================ Part 1: the forward
@@ -50,12 +51,12 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, g):
         """Return ``(dL/dx,)``: dx = y * (g - sum(g * y, axis=ctx.axis, keepdims=True)), with
-        ``(y,) = ctx.saved``.
+        ``(y,) = ctx.saved_tensors``.
 
         That is the vector-Jacobian product with dy_i/dx_j = y_i (delta_ij - y_j), in O(C) per row
         instead of building the C x C Jacobian.
         """
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return (y * (g - (g * y).sum(axis=ctx.axis, keepdims=True)),)
 
 
@@ -73,10 +74,10 @@ class LogSoftmax(Function):
     def backward(ctx, g):
         """Return ``(dL/dx,)``: dx = g - softmax(x) * sum(g, axis=ctx.axis, keepdims=True).
 
-        ``(y,) = ctx.saved`` is log softmax(x), so softmax(x) = exp(y).
+        ``(y,) = ctx.saved_tensors`` is log softmax(x), so softmax(x) = exp(y).
         """
         xp = get_array_module(g)
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return (g - xp.exp(y) * g.sum(axis=ctx.axis, keepdims=True),)
 
 
@@ -109,12 +110,12 @@ class CrossEntropy(Function):
     def backward(ctx, g):
         """Return ``(dL/dlogits,)`` of shape ``ctx.shape``; g is a 0-d array (dL/dloss).
 
-        ``p, t, valid, n = ctx.saved``. Row r: g * (p_r - onehot(t_r)) / n for counted rows, zeros for
+        ``p, t, valid, n = ctx.saved_tensors``. Row r: g * (p_r - onehot(t_r)) / n for counted rows, zeros for
         ignored ones. Build it on the (N, C) rows, then reshape to ``ctx.shape``. Keep the dtype of p: divide by
         ``n.astype(p.dtype)``, not by the integer n.
         """
         xp = get_array_module(g)
-        p, t, valid, n = ctx.saved
+        p, t, valid, n = ctx.saved_tensors
         d = p.copy()
         d[xp.arange(p.shape[0]), t] -= 1.0
         d *= (valid[:, None] * (g / n.astype(p.dtype))).astype(p.dtype)

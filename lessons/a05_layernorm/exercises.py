@@ -63,7 +63,7 @@ class LayerNorm(Function):
     def backward(ctx, g):
         """Return ``(dx, dgamma, dbeta)``, or ``(dx, dgamma)`` when there is no bias (``ctx.has_beta``).
 
-        ``xhat, rstd, gamma = ctx.saved``; g and xhat are (..., C) with any number of leading axes.
+        ``xhat, rstd, gamma = ctx.saved_tensors``; g and xhat are (..., C) with any number of leading axes.
         dgamma and dbeta (C,) sum over *all* leading axes (reshape to (-1, C) and sum axis 0).
         dx = rstd * (ghat - mean(ghat) - xhat * mean(ghat * xhat)) with ghat = g * gamma and the
         means over the last axis, keepdims.

@@ -63,12 +63,12 @@ class LayerNorm(Function):
     def backward(ctx, g):
         """Return ``(dx, dgamma, dbeta)``, or ``(dx, dgamma)`` when there is no bias (``ctx.has_beta``).
 
-        ``xhat, rstd, gamma = ctx.saved``; g and xhat are (..., C) with any number of leading axes.
+        ``xhat, rstd, gamma = ctx.saved_tensors``; g and xhat are (..., C) with any number of leading axes.
         dgamma and dbeta (C,) sum over *all* leading axes (reshape to (-1, C) and sum axis 0).
         dx = rstd * (ghat - mean(ghat) - xhat * mean(ghat * xhat)) with ghat = g * gamma and the
         means over the last axis, keepdims.
         """
-        xhat, rstd, gamma = ctx.saved
+        xhat, rstd, gamma = ctx.saved_tensors
         C = xhat.shape[-1]
         ghat = g * gamma
         dx = rstd * (ghat - ghat.mean(axis=-1, keepdims=True) - xhat * (ghat * xhat).mean(axis=-1, keepdims=True))

@@ -77,7 +77,7 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def backward(ctx, g):
-        """Return ``(dq, dk, dv)``, each of its input's shape, from ``q, k, v, p = ctx.saved``,
+        """Return ``(dq, dk, dv)``, each of its input's shape, from ``q, k, v, p = ctx.saved_tensors``,
         ``ctx.scale`` (= 1/sqrt(D)) and g = dL/dO (B, H, Tq, D). Use your ``softmax_backward``.
         """
         raise NotImplementedError(

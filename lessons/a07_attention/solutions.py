@@ -75,10 +75,10 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def backward(ctx, g):
-        """Return ``(dq, dk, dv)``, each of its input's shape, from ``q, k, v, p = ctx.saved``,
+        """Return ``(dq, dk, dv)``, each of its input's shape, from ``q, k, v, p = ctx.saved_tensors``,
         ``ctx.scale`` (= 1/sqrt(D)) and g = dL/dO (B, H, Tq, D). Use your ``softmax_backward``.
         """
-        q, k, v, p = ctx.saved
+        q, k, v, p = ctx.saved_tensors
         dv = p.swapaxes(-1, -2) @ g
         ds = softmax_backward(p, g @ v.swapaxes(-1, -2))
         dq = (ds @ k) * ctx.scale

@@ -78,7 +78,7 @@ def _pow_wrong_exponent(self, p):
 
 
 def _mul_only_right_for_ones(ctx, g):
-    a, b = ctx.saved
+    a, b = ctx.saved_tensors
     return b + 0 * g, a + 0 * g
 
 
@@ -107,7 +107,7 @@ PLANTED = [
         "mul-swapped",
         "Mul",
         "backward",
-        staticmethod(lambda ctx, g: tuple(g * x for x in ctx.saved)),
+        staticmethod(lambda ctx, g: tuple(g * x for x in ctx.saved_tensors)),
         grader.test_function_gradcheck,
     ),
     planted(
@@ -121,7 +121,7 @@ PLANTED = [
         "div-sign",
         "Div",
         "backward",
-        staticmethod(lambda ctx, g: (g / ctx.saved[1], g * ctx.saved[0] / ctx.saved[1] ** 2)),
+        staticmethod(lambda ctx, g: (g / ctx.saved_tensors[1], g * ctx.saved_tensors[0] / ctx.saved_tensors[1] ** 2)),
         grader.test_function_gradcheck,
     ),
     planted("exp-missing-y", "Exp", "backward", staticmethod(lambda ctx, g: (g,)), grader.test_function_gradcheck),
@@ -129,14 +129,14 @@ PLANTED = [
         "tanh-missing-square",
         "Tanh",
         "backward",
-        staticmethod(lambda ctx, g: (g * (1 - ctx.saved[0]),)),
+        staticmethod(lambda ctx, g: (g * (1 - ctx.saved_tensors[0]),)),
         grader.test_function_gradcheck,
     ),
     planted(
         "tanh-missing-square-vs-npgpt",
         "Tanh",
         "backward",
-        staticmethod(lambda ctx, g: (g * (1 - ctx.saved[0]),)),
+        staticmethod(lambda ctx, g: (g * (1 - ctx.saved_tensors[0]),)),
         grader.test_function_matches_npgpt,
     ),
     planted(

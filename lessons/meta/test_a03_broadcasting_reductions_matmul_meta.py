@@ -51,28 +51,28 @@ def _mean_missing_n(ctx, g):
 
 
 def _max_ties_not_split(ctx, g):
-    (mask,) = ctx.saved
+    (mask,) = ctx.saved_tensors
     return ((g if ctx.keepdims else np.expand_dims(g, ctx.axes)) * mask,)
 
 
 def _max_count_upcasts(ctx, g):
-    (mask,) = ctx.saved
+    (mask,) = ctx.saved_tensors
     g = g if ctx.keepdims else np.expand_dims(g, ctx.axes)
     return (g * mask / mask.sum(axis=ctx.axes, keepdims=True),)  # int count: float32 / int64 -> float64
 
 
 def _matmul_missing_transpose(ctx, g):
-    a, b = ctx.saved
+    a, b = ctx.saved_tensors
     return solutions.unbroadcast(g @ b, a.shape), solutions.unbroadcast(a @ g, b.shape)
 
 
 def _matmul_no_unbroadcast(ctx, g):
-    a, b = ctx.saved
+    a, b = ctx.saved_tensors
     return g @ b.swapaxes(-1, -2), a.swapaxes(-1, -2) @ g
 
 
 def _matmul_wrong_order(ctx, g):
-    a, b = ctx.saved
+    a, b = ctx.saved_tensors
     return b.swapaxes(-1, -2) @ g, g @ a.swapaxes(-1, -2)
 
 
@@ -85,8 +85,8 @@ PLANTED = [
         "backward",
         staticmethod(
             lambda ctx, g: (
-                solutions.unbroadcast(g * ctx.saved[0], ctx.saved[0].shape),
-                solutions.unbroadcast(g * ctx.saved[1], ctx.saved[1].shape),
+                solutions.unbroadcast(g * ctx.saved_tensors[0], ctx.saved_tensors[0].shape),
+                solutions.unbroadcast(g * ctx.saved_tensors[1], ctx.saved_tensors[1].shape),
             )
         ),
         grader.test_mul_broadcast_gradcheck,
@@ -95,7 +95,7 @@ PLANTED = [
         "mul-no-unbroadcast",
         "Mul",
         "backward",
-        staticmethod(lambda ctx, g: (g * ctx.saved[1], g * ctx.saved[0])),
+        staticmethod(lambda ctx, g: (g * ctx.saved_tensors[1], g * ctx.saved_tensors[0])),
         grader.test_mul_broadcast_gradcheck,
     ),
     planted(

@@ -41,17 +41,17 @@ def _lse_max_only(x, axis=-1):
 
 
 def _softmax_last_axis_only(ctx, g):
-    (y,) = ctx.saved
+    (y,) = ctx.saved_tensors
     return (y * (g - (g * y).sum(axis=-1, keepdims=True)),)
 
 
 def _log_softmax_uses_log_probs(ctx, g):
-    (y,) = ctx.saved
+    (y,) = ctx.saved_tensors
     return (g - y * g.sum(axis=ctx.axis, keepdims=True),)
 
 
 def _ce_parts(ctx):
-    p, t, valid, n = ctx.saved
+    p, t, valid, n = ctx.saved_tensors
     d = p.copy()
     d[np.arange(p.shape[0]), t] -= 1.0
     return d, valid, n
@@ -89,7 +89,7 @@ PLANTED = [
         "softmax-missing-sum-term",
         "Softmax",
         "backward",
-        staticmethod(lambda ctx, g: (g * ctx.saved[0],)),
+        staticmethod(lambda ctx, g: (g * ctx.saved_tensors[0],)),
         grader.test_softmax_gradcheck,
     ),
     planted(
@@ -103,7 +103,9 @@ PLANTED = [
         "softmax-only-right-for-ones",
         "Softmax",
         "backward",
-        staticmethod(lambda ctx, g: (ctx.saved[0] * (g - ctx.saved[0].shape[ctx.axis] * ctx.saved[0]),)),
+        staticmethod(
+            lambda ctx, g: (ctx.saved_tensors[0] * (g - ctx.saved_tensors[0].shape[ctx.axis] * ctx.saved_tensors[0]),)
+        ),
         grader.test_softmax_gradcheck,
     ),
     planted(

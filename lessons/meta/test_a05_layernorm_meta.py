@@ -56,7 +56,7 @@ def _backward(drop=(), ghat_is_g=False, dgamma_axis0=False, swap=False, always_b
     """A LayerNorm backward with one planted mistake (the terms in ``drop`` left out, ...)."""
 
     def backward(ctx, g):
-        xhat, rstd, gamma = ctx.saved
+        xhat, rstd, gamma = ctx.saved_tensors
         C = xhat.shape[-1]
         ghat = g if ghat_is_g else g * gamma
         inner = ghat.copy()

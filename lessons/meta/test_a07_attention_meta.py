@@ -49,7 +49,7 @@ def _backward(sm=None, dk_transpose=True, dv_transpose=True, scale=True):
     """
 
     def backward(ctx, g):
-        q, k, v, p = ctx.saved
+        q, k, v, p = ctx.saved_tensors
         s = ctx.scale if scale else 1.0
         square = p.shape[-1] == p.shape[-2]
         dv = (p.swapaxes(-1, -2) if dv_transpose or not square else p) @ g

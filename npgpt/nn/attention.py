@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import is_grad_enabled
-from ..backend import get_array_module
+from ..backend import as_generator, get_array_module
 from ..ops.attention import causal_mask
 from ..tensor import Tensor
 from .layers import Dropout, Linear
@@ -157,8 +157,6 @@ class CausalSelfAttention(Module):
 
     def __init__(self, config, dtype=np.float32, device="cpu", rng=None):
         super().__init__()
-        from .init import as_generator
-
         rng = as_generator(rng)
         C, L = config.n_embd, config.n_layer
         self.n_head, self.n_embd = config.n_head, C
@@ -192,12 +190,12 @@ class CausalSelfAttention(Module):
             k, v = cache.append(k, v)  # (B, H, offset + T, hs)
 
         drop = self.attn_dropout
-        p = drop.p if drop.active() else 0.0
-        rng = drop.generator(get_array_module(x.data)) if p else None
+        dropout_p = drop.p if drop.active() else 0.0
+        rng = drop.generator(get_array_module(x.data)) if dropout_p else None
         if self.attention == "fused":
-            y = F.scaled_dot_product_attention(q, k, v, causal=True, dropout_p=p, rng=rng)
+            y = F.scaled_dot_product_attention(q, k, v, causal=True, dropout_p=dropout_p, rng=rng)
         else:
-            y = attention_composed(q, k, v, causal=True, dropout_p=p, rng=rng)
+            y = attention_composed(q, k, v, causal=True, dropout_p=dropout_p, rng=rng)
         y = y.transpose(1, 2).reshape(B, T, C)  # merge the heads back: (B, T, C)
         return self.resid_dropout(self.c_proj(y))
 

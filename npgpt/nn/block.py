@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import as_generator
 from .attention import CausalSelfAttention
-from .init import as_generator
 from .layers import LayerNorm
 from .mlp import MLP
 from .module import Module

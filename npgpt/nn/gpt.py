@@ -20,11 +20,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from ..autograd import array_of
-from ..backend import device_of, to_device
+from ..backend import as_generator, device_of, to_device
+from ..generation import generate, generate_stream
+from ..tensor import array_of
 from .attention import KVCache
 from .block import Block
-from .init import as_generator
 from .layers import Dropout, Embedding, LayerNorm
 from .module import Module, ModuleDict, ModuleList
 from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
@@ -63,7 +63,7 @@ class GPT(Module):
             p.name = name  # gradcheck reports and error messages show full names
         # dropout gets its own stream, so turning dropout on never changes the initial weights
         has_seed_seq = rng.bit_generator.seed_seq is not None
-        self.set_rng(rng.spawn(1)[0] if has_seed_seq else np.random.default_rng(rng.integers(2**63)))
+        self.set_rng(rng.spawn(1)[0] if has_seed_seq else as_generator(rng.integers(2**63)))
 
     # ----------------------------------------------------------------- forward
     def forward(self, idx, targets=None, cache=None, last_only=False):
@@ -125,14 +125,10 @@ class GPT(Module):
         temperature 0 = greedy; ``top_k``, ``top_p`` restrict sampling; ``rng`` a numpy Generator or
         seed; ``use_cache`` runs each new token alone against cached keys/values (exact).
         """
-        from ..generation import generate
-
         return generate(self, idx, max_new_tokens, temperature, top_k, top_p, rng, use_cache)
 
     def generate_stream(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, rng=None, use_cache=True):
         """Like ``generate`` but yields each step's new ids (B,) as soon as they are chosen."""
-        from ..generation import generate_stream
-
         return generate_stream(self, idx, max_new_tokens, temperature, top_k, top_p, rng, use_cache)
 
     def new_cache(self, max_len=None):

@@ -9,16 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import to_device
-
-
-def as_generator(rng):
-    """A ``numpy.random.Generator`` from a Generator, an int seed, or None (fresh OS entropy)."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy Generator, an int seed or None, got {type(rng).__name__}")
+from ..backend import as_generator, to_device
 
 
 def _fill(param, values):

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from .. import functional as F
-from ..backend import get_array_module, xp_for_device
+from ..backend import as_generator, get_array_module, xp_for_device
 from . import init
 from .module import Module, Parameter
 
@@ -34,7 +34,7 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, device="cpu", rng=None, init_std=None):
         super().__init__()
         self.in_features, self.out_features = int(in_features), int(out_features)
-        rng = init.as_generator(rng)
+        rng = as_generator(rng)
         self.weight = _empty((out_features, in_features), dtype, device)
         self.bias = _empty((out_features,), dtype, device) if bias else None
         if init_std is None:
@@ -64,7 +64,7 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.weight = _empty((num_embeddings, embedding_dim), dtype, device)
-        init.normal_(self.weight, init_std, init.as_generator(rng))
+        init.normal_(self.weight, init_std, as_generator(rng))
 
     def forward(self, ids):
         return F.embedding(ids, self.weight)
@@ -126,7 +126,7 @@ class Dropout(Module):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
         self.p = float(p)
-        self._set_own_rng(init.as_generator(rng))
+        self._set_own_rng(as_generator(rng))
 
     def _set_own_rng(self, rng):
         self.__dict__["rng"] = rng
@@ -137,7 +137,7 @@ class Dropout(Module):
         if xp is np:
             return self.rng
         if self._device_rng is None:
-            self.__dict__["_device_rng"] = xp.random.default_rng(int(self.rng.integers(2**63)))
+            self.__dict__["_device_rng"] = as_generator(int(self.rng.integers(2**63)), xp)
         return self._device_rng
 
     def active(self):

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .init import as_generator
+from ..backend import as_generator
 from .layers import GELU, Dropout, Linear
 from .module import Module
 

@@ -16,9 +16,8 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from ..autograd import array_of
-from ..backend import check_device, get_array_module, to_device
-from ..tensor import Tensor
+from ..backend import as_generator, check_device, get_array_module, to_device
+from ..tensor import Tensor, array_of
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -230,7 +229,7 @@ class Module:
 
         One shared generator makes a training run's dropout reproducible from one saved state.
         """
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        rng = as_generator(rng)
         for m in self.modules():
             if hasattr(m, "_set_own_rng"):
                 m._set_own_rng(rng)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_array_module, to_device
+from .. import functional as F
+from ..backend import as_generator, get_array_module, to_device
 from ..ops.rope import RoPE, rope_tables
 from . import init
 from .layers import _empty
@@ -39,7 +40,7 @@ class LearnedPositionalEmbedding(Module):
         super().__init__()
         self.block_size, self.n_embd = int(block_size), int(n_embd)
         self.weight = _empty((block_size, n_embd), dtype, device)
-        init.normal_(self.weight, init_std, init.as_generator(rng))
+        init.normal_(self.weight, init_std, as_generator(rng))
 
     def forward(self, x, offset=0):
         T = x.shape[-2]
@@ -120,8 +121,6 @@ class RotaryEmbedding(Module):
 
 def apply_rope_composed(x, cos, sin):
     """RoPE from primitive ops: x * cos + [-x2, x1] * sin (x1, x2 = halves of the last axis)."""
-    from .. import functional as F
-
     h = x.shape[-1] // 2
     x1, x2 = x[..., :h], x[..., h:]
     rotated = F.concat([-x2, x1], axis=-1)

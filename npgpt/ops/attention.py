@@ -5,13 +5,13 @@ Shapes: q (B, H, Tq, D), k and v (B, H, Tk, D), output (B, H, Tq, D). With s = 1
     S = q @ k^T * s                 (B, H, Tq, Tk)  scores
     S = S + mask                    -inf where query i may not see key j (causal: j after i)
     P = softmax(S, axis=-1)         attention weights, each row sums to 1
-    A = P * M / (1 - p)             dropout on the weights (training only; M ~ Bernoulli(1 - p))
+    A = P * M / (1 - dropout_p)     dropout on the weights (training only; M ~ Bernoulli(1 - dropout_p))
     O = A @ v
 
 Backward, given dO:
 
     dv = A^T @ dO
-    dA = dO @ v^T ;  dP = dA * M / (1 - p)
+    dA = dO @ v^T ;  dP = dA * M / (1 - dropout_p)
     dS = P * (dP - sum(dP * P, axis=-1))       (softmax backward)
     dq = dS @ k * s ;  dk = dS^T @ q * s
 
@@ -108,14 +108,14 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def backward(ctx, g):
-        q, k, v, lse, m, out = ctx.saved
+        q, k, v, lse, m, out = ctx.saved_tensors
         xp = get_array_module(g)
         # rebuild P = exp(S - L) from q, k and the saved log-sum-exp
         p = ScaledDotProductAttention._scores(xp, q, k, ctx.scale, ctx.causal)
         p -= lse
         xp.exp(p, out=p)
         a = p * m if m is not None else p
-        dv = a.swapaxes(-1, -2) @ g
+        dv = a.swapaxes(-1, -2) @ g if ctx.needs_input_grad[2] else None
         del a
         dp = g @ v.swapaxes(-1, -2)
         if m is not None:
@@ -124,6 +124,6 @@ class ScaledDotProductAttention(Function):
         dp -= (g * out).sum(axis=-1, keepdims=True)
         dp *= p
         dp *= ctx.scale
-        dq = dp @ k
-        dk = dp.swapaxes(-1, -2) @ q
+        dq = dp @ k if ctx.needs_input_grad[0] else None
+        dk = dp.swapaxes(-1, -2) @ q if ctx.needs_input_grad[1] else None
         return dq, dk, dv

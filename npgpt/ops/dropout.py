@@ -38,5 +38,5 @@ class Dropout(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (m,) = ctx.saved
+        (m,) = ctx.saved_tensors
         return (g * m,)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..autograd import Function
 from ..backend import get_array_module
 from .broadcast import unbroadcast
@@ -26,7 +28,9 @@ class Add(Function):
     @staticmethod
     def backward(ctx, g):
         sa, sb = ctx.shapes
-        return unbroadcast(g, sa), unbroadcast(g, sb)
+        ga = unbroadcast(g, sa) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(g, sb) if ctx.needs_input_grad[1] else None
+        return ga, gb
 
 
 class Sub(Function):
@@ -42,8 +46,9 @@ class Sub(Function):
     @staticmethod
     def backward(ctx, g):
         sa, sb = ctx.shapes
+        ga = unbroadcast(g, sa) if ctx.needs_input_grad[0] else None
         gb = unbroadcast(-g, sb) if ctx.needs_input_grad[1] else None
-        return unbroadcast(g, sa), gb
+        return ga, gb
 
 
 class Mul(Function):
@@ -58,7 +63,7 @@ class Mul(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         ga = unbroadcast(g * b, a.shape) if ctx.needs_input_grad[0] else None
         gb = unbroadcast(g * a, b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
@@ -76,7 +81,7 @@ class Div(Function):
 
     @staticmethod
     def backward(ctx, g):
-        b, z = ctx.saved
+        b, z = ctx.saved_tensors
         gb_full = g / b
         ga = unbroadcast(gb_full, ctx.shape_a) if ctx.needs_input_grad[0] else None
         gb = unbroadcast(-gb_full * z, b.shape) if ctx.needs_input_grad[1] else None
@@ -103,10 +108,10 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         if ctx.exponent is not None:
-            (a,) = ctx.saved
+            (a,) = ctx.saved_tensors
             p = ctx.exponent
             return (g * (p * a ** (p - 1)),)
-        a, b, z = ctx.saved
+        a, b, z = ctx.saved_tensors
         xp = get_array_module(a)
         ga = unbroadcast(g * b * a ** (b - 1), a.shape) if ctx.needs_input_grad[0] else None
         gb = unbroadcast(g * z * xp.log(a), b.shape) if ctx.needs_input_grad[1] else None
@@ -138,7 +143,7 @@ class Exp(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return (g * y,)
 
 
@@ -152,7 +157,7 @@ class Log(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved
+        (x,) = ctx.saved_tensors
         return (g / x,)
 
 
@@ -167,7 +172,7 @@ class Sqrt(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return (g * 0.5 / y,)
 
 
@@ -182,7 +187,7 @@ class Tanh(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return (g * (1 - y * y),)
 
 
@@ -199,7 +204,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return (g * y * (1 - y),)
 
 
@@ -214,7 +219,7 @@ class ReLU(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (mask,) = ctx.saved
+        (mask,) = ctx.saved_tensors
         return (g * mask,)
 
 
@@ -265,7 +270,7 @@ class GELU(Function):
     def backward(ctx, g):
         xp = get_array_module(g)
         if ctx.approximate == "tanh":
-            (x,) = ctx.saved
+            (x,) = ctx.saved_tensors
             d = x * x
             t = GELU._tanh_u(xp, x, d)
             # d = x u'(x) = x c (1 + 3k x^2), in the x^2 buffer
@@ -280,16 +285,14 @@ class GELU(Function):
             d *= 0.5
             d *= g
             return (d,)
-        x, cdf = ctx.saved
+        x, cdf = ctx.saved_tensors
         pdf = xp.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
         return (g * (cdf + x * pdf),)
 
 
 def _erf(xp, x):
     """erf for NumPy (via math.erf, vectorised) or CuPy (cupyx.scipy.special.erf)."""
-    if xp.__name__ == "numpy":
-        import numpy as np
-
+    if xp is np:
         return np.vectorize(math.erf, otypes=[x.dtype])(x)
     from cupyx.scipy.special import erf
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..autograd import Function, array_of
+from ..autograd import Function
 from ..backend import get_array_module
 
 
@@ -16,20 +16,21 @@ class Embedding(Function):
     @staticmethod
     def forward(ctx, weight, ids):
         xp = get_array_module(weight)
-        ids = xp.asarray(array_of(ids))
+        ids = xp.asarray(ids)  # no copy when it already lives with the weight
         if ids.dtype.kind not in "iu":
             raise TypeError(f"embedding ids must be integers, got dtype {ids.dtype}")
         V = weight.shape[0]
         # checked on the CPU only (on a GPU the check would copy back to the host every step)
         if xp.__name__ == "numpy" and ids.size and (int(ids.min()) < 0 or int(ids.max()) >= V):
             raise ValueError(f"an id is outside the vocabulary [0, {V}): min {int(ids.min())}, max {int(ids.max())}")
-        ctx.ids = ids
+        ctx.save_for_backward(ids)
         ctx.shape = weight.shape
         return weight[ids]
 
     @staticmethod
     def backward(ctx, g):
+        (ids,) = ctx.saved_tensors
         xp = get_array_module(g)
         dw = xp.zeros(ctx.shape, dtype=g.dtype)
-        xp.add.at(dw, ctx.ids.reshape(-1), g.reshape(-1, ctx.shape[1]))
+        xp.add.at(dw, ids.reshape(-1), g.reshape(-1, ctx.shape[1]))
         return (dw,)

@@ -47,7 +47,7 @@ class LayerNorm(Function):
 
     @staticmethod
     def backward(ctx, g):
-        xhat, rstd, gamma = ctx.saved
+        xhat, rstd, gamma = ctx.saved_tensors
         C = xhat.shape[-1]
         g2 = g.reshape(-1, C)
         xh2 = xhat.reshape(-1, C)

@@ -25,7 +25,7 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         if a.ndim == 1:
@@ -69,7 +69,7 @@ class Linear(Function):
 
     @staticmethod
     def backward(ctx, g):
-        x, w = ctx.saved
+        x, w = ctx.saved_tensors
         g2 = g.reshape(-1, g.shape[-1])
         gx = (g2 @ w).reshape(x.shape) if ctx.needs_input_grad[0] else None
         gw = (g2.T @ x.reshape(-1, x.shape[-1])) if ctx.needs_input_grad[1] else None

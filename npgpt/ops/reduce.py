@@ -91,7 +91,7 @@ class Var(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (xc,) = ctx.saved
+        (xc,) = ctx.saved_tensors
         axes, keepdims, denom = ctx.meta
         return (_expand(g, xc.ndim, axes, keepdims) * (2.0 / denom) * xc,)
 
@@ -114,7 +114,7 @@ class Max(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (mask,) = ctx.saved
+        (mask,) = ctx.saved_tensors
         axes, keepdims = ctx.meta
         count = mask.sum(axis=axes, keepdims=True).astype(g.dtype)
         return (_expand(g, mask.ndim, axes, keepdims) * mask / count,)

@@ -65,7 +65,7 @@ class RoPE(Function):
 
     @staticmethod
     def backward(ctx, g):
-        cos, sin = ctx.saved
+        cos, sin = ctx.saved_tensors
         dx = g * cos
         dx -= rotate_half(g * sin)
         return (dx,)

@@ -1,18 +1,13 @@
 """Choosing between values by a boolean condition: ``where`` and ``masked_fill``.
 
-The condition is data, not a differentiable input: it is passed as an array (or a boolean tensor)
-and gets no gradient. The gradient flows only to the values that were chosen.
+The condition is data, not a differentiable input: it is passed as an array and gets no gradient. The gradient flows only to the values that were chosen.
 """
 
 from __future__ import annotations
 
-from ..autograd import Function, array_of
+from ..autograd import Function
 from ..backend import get_array_module
 from .broadcast import unbroadcast
-
-
-def _cond_array(cond):
-    return array_of(cond)
 
 
 class Where(Function):
@@ -21,13 +16,15 @@ class Where(Function):
     @staticmethod
     def forward(ctx, a, b, cond):
         xp = get_array_module(a)
-        cond = xp.asarray(_cond_array(cond))  # no copy when it already lives with a
-        ctx.meta = cond, a.shape, b.shape
+        cond = xp.asarray(cond)  # no copy when it already lives with a
+        ctx.save_for_backward(cond)
+        ctx.shapes = a.shape, b.shape
         return xp.where(cond, a, b)
 
     @staticmethod
     def backward(ctx, g):
-        cond, sa, sb = ctx.meta
+        (cond,) = ctx.saved_tensors
+        sa, sb = ctx.shapes
         xp = get_array_module(g)
         zero = g.dtype.type(0)
         ga = unbroadcast(xp.where(cond, g, zero), sa) if ctx.needs_input_grad[0] else None
@@ -44,11 +41,12 @@ class MaskedFill(Function):
     @staticmethod
     def forward(ctx, x, mask, value):
         xp = get_array_module(x)
-        mask = xp.asarray(_cond_array(mask))
-        ctx.mask = mask
+        mask = xp.asarray(mask)
+        ctx.save_for_backward(mask)
         return xp.where(mask, x.dtype.type(value), x)
 
     @staticmethod
     def backward(ctx, g):
+        (mask,) = ctx.saved_tensors
         xp = get_array_module(g)
-        return (xp.where(ctx.mask, g.dtype.type(0), g),)
+        return (xp.where(mask, g.dtype.type(0), g),)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, array_of
+from ..autograd import Function
 from ..backend import get_array_module, to_device
 
 
@@ -43,12 +43,10 @@ class Transpose(Function):
         return (g.transpose(tuple(np.argsort(ctx.axes))),)
 
 
-def _plain_index(index):
-    """Tensors inside an index become arrays; report whether any advanced (array) index is used."""
+def _is_advanced(index):
+    """True when the index holds an array or list (NumPy's advanced indexing), not only basic items."""
     items = index if isinstance(index, tuple) else (index,)
-    items = tuple(array_of(i) for i in items)
-    advanced = any(not isinstance(i, (int, slice, type(None), type(Ellipsis))) for i in items)
-    return (items if isinstance(index, tuple) else items[0]), advanced
+    return any(not isinstance(i, (int, slice, type(None), type(Ellipsis))) for i in items)
 
 
 class GetItem(Function):
@@ -62,8 +60,8 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx, x, index):
-        index, advanced = _plain_index(index)
-        ctx.meta = x.shape, x.dtype, index, advanced
+        ctx.save_for_backward(index)  # the index may hold arrays
+        ctx.shape, ctx.advanced = x.shape, _is_advanced(index)
         try:
             return x[index]
         except IndexError as e:
@@ -71,10 +69,10 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, g):
-        shape, dtype, index, advanced = ctx.meta
+        (index,) = ctx.saved_tensors
         xp = get_array_module(g)
-        dx = xp.zeros(shape, dtype=g.dtype)
-        if advanced:
+        dx = xp.zeros(ctx.shape, dtype=g.dtype)
+        if ctx.advanced:
             xp.add.at(dx, index, g)
         else:
             dx[index] = g
@@ -96,7 +94,8 @@ class Concat(Function):
     @staticmethod
     def backward(ctx, g):
         xp = get_array_module(g)
-        return tuple(xp.split(g, np.cumsum(ctx.sizes)[:-1].tolist(), axis=ctx.axis))
+        parts = xp.split(g, np.cumsum(ctx.sizes)[:-1].tolist(), axis=ctx.axis)
+        return tuple(part if need else None for part, need in zip(parts, ctx.needs_input_grad))
 
 
 class Stack(Function):
@@ -114,7 +113,7 @@ class Stack(Function):
     @staticmethod
     def backward(ctx, g):
         xp = get_array_module(g)
-        return tuple(xp.take(g, i, axis=ctx.axis) for i in range(g.shape[ctx.axis]))
+        return tuple(xp.take(g, i, axis=ctx.axis) if need else None for i, need in enumerate(ctx.needs_input_grad))
 
 
 class ToDtype(Function):

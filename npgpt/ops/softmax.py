@@ -6,7 +6,7 @@ numerator and denominator) but keeps every ``exp`` at most 1, so nothing overflo
 
 from __future__ import annotations
 
-from ..autograd import Function, array_of
+from ..autograd import Function
 from ..backend import get_array_module
 
 
@@ -34,7 +34,7 @@ class Softmax(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         gy = g * y
         gy -= y * gy.sum(axis=ctx.axis, keepdims=True)
         return (gy,)
@@ -54,7 +54,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         xp = get_array_module(g)
         return (g - xp.exp(y) * g.sum(axis=ctx.axis, keepdims=True),)
 
@@ -74,7 +74,7 @@ class CrossEntropy(Function):
         xp = get_array_module(logits)
         C = logits.shape[-1]
         z = logits.reshape(-1, C)
-        t = xp.asarray(array_of(targets)).reshape(-1)
+        t = xp.asarray(targets).reshape(-1)
         if t.dtype.kind not in "iu":
             raise TypeError(f"CrossEntropy: targets must be integers, got dtype {t.dtype}")
         if t.shape[0] != z.shape[0]:
@@ -95,7 +95,7 @@ class CrossEntropy(Function):
 
     @staticmethod
     def backward(ctx, g):
-        p, t, valid, n = ctx.saved
+        p, t, valid, n = ctx.saved_tensors
         xp = get_array_module(p)
         scale = (g / n.astype(p.dtype)).astype(p.dtype)
         d = p * (valid[:, None] * scale)

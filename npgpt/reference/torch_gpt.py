@@ -29,6 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..tensor import Tensor
+
 
 class LayerNorm(nn.Module):
     """LayerNorm with an optional bias (``torch.nn.LayerNorm`` has none to switch off in old versions)."""
@@ -190,8 +192,6 @@ def load_npgpt_weights(torch_model, state_dict):
 
 
 def _to_numpy(a):
-    from ..tensor import Tensor
-
     if isinstance(a, Tensor):
         a = a.data
     if type(a).__module__.startswith("cupy"):
