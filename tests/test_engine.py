@@ -204,6 +204,58 @@ def test_needs_input_grad_reflects_requires_grad():
     np.testing.assert_array_equal(x.grad, np.ones((3, 4)))
 
 
+def _op_contexts(out):
+    """Every (context, output shape) in the graph of ``out``."""
+    found, todo, seen = [], [out], set()
+    while todo:
+        node = todo.pop()
+        ctx = node._ctx
+        if ctx is None or id(ctx) in seen:
+            continue
+        seen.add(id(ctx))
+        found.append((ctx, node.shape))
+        todo.extend(ctx.inputs)
+    return found
+
+
+def _holds_array(value):
+    if isinstance(value, np.ndarray):
+        return True
+    return isinstance(value, (tuple, list)) and any(_holds_array(v) for v in value)
+
+
+@pytest.mark.parametrize("op, case", op_cases())
+def test_arrays_reach_backward_only_through_save_for_backward(op, case):
+    # what ctx holds besides saved_tensors is plain metadata (shapes, axes, flags), so that freeing
+    # saved_tensors after backward frees every array the op kept
+    inputs = [npgpt.Tensor(a, requires_grad=True) for a in make_inputs(case)]
+    out = case.fn(*inputs)
+    contexts = _op_contexts(out)
+    assert any(ctx.fn is op for ctx, _ in contexts)
+    for ctx, _ in contexts:
+        parked = [k for k, v in vars(ctx).items() if _holds_array(v)]
+        assert not parked, f"{ctx.fn.__name__} keeps arrays on ctx outside saved_tensors: {parked}"
+    out.backward(np.ones(out.shape))
+    assert all(ctx.saved_tensors is None for ctx, _ in contexts)
+
+
+MULTI_INPUT_CASES = op_cases(lambda op, case: len(make_inputs(case)) > 1)
+
+
+@pytest.mark.parametrize("op, case", MULTI_INPUT_CASES)
+def test_backward_skips_the_gradients_nobody_needs(op, case):
+    # with one input requiring grad at a time, the op's backward returns None for the others
+    arrays = make_inputs(case)
+    for k in range(len(arrays)):
+        out = case.fn(*[npgpt.Tensor(a, requires_grad=i == k) for i, a in enumerate(arrays)])
+        for ctx, shape in _op_contexts(out):
+            if ctx.fn is not op:
+                continue
+            grads = op.backward(ctx, np.ones(shape))
+            for i, (need, g) in enumerate(zip(ctx.needs_input_grad, grads)):
+                assert need or g is None, f"{op.__name__} computed a gradient for input {i}, which needs none"
+
+
 # ----------------------------------------------------------------------- no_grad
 def test_no_grad_builds_nothing():
     x = leaf()
@@ -253,6 +305,21 @@ def test_no_grad_restored_after_exception():
 
 
 # ----------------------------------------------------------------------- Tensor basics
+def test_bool_of_one_element_tensor_converts():
+    assert bool(npgpt.tensor(2.0)) and not bool(npgpt.tensor([0.0]))
+    assert bool(npgpt.tensor([[1.0]]) == npgpt.tensor(1.0))
+    assert not (npgpt.tensor([3.0]) > 4.0)
+
+
+@pytest.mark.parametrize("data", [[1.0, 2.0], [], [[1.0], [1.0]]])
+def test_bool_of_larger_or_empty_tensor_is_ambiguous(data):
+    t = npgpt.tensor(data)
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(t)
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(t == t)  # elementwise, as in PyTorch: not one truth value
+
+
 def test_detach_shares_data_and_cuts_the_graph():
     x = leaf()
     d = (x * 2).detach()

@@ -1,4 +1,4 @@
-"""HuggingFace GPT-2 folders: npgpt.nn.hf.from_hf / save_hf against transformers' GPT2LMHeadModel.
+"""HuggingFace GPT-2 folders: GPT.from_hf / GPT.save_hf against transformers' GPT2LMHeadModel.
 
 A small random GPT2LMHeadModel (fixed torch seed, weights scaled up so the logits are O(1)) is
 saved with ``save_pretrained(safe_serialization=True)``; npgpt loads it and must give the same
@@ -122,8 +122,8 @@ def test_save_hf_loads_in_transformers_with_identical_logits(hf_folder, tmp_path
 def test_state_dict_round_trip_npgpt_hf_npgpt(tmp_path):
     cfg = GPTConfig(vocab_size=V, block_size=T, n_layer=2, n_head=4, n_embd=32)
     model = GPT(cfg, rng=3)
-    nphf.save_hf(model, tmp_path)
-    again = nphf.from_hf(tmp_path)
+    model.save_hf(tmp_path)
+    again = GPT.from_hf(tmp_path)
     assert again.config.to_dict() == cfg.to_dict()
     a, b = model.state_dict(), again.state_dict()
     assert list(a) == list(b)
@@ -194,8 +194,8 @@ def test_missing_unexpected_and_misshaped_keys(tmp_path):
     with pytest.raises(ValueError) as e:
         GPT.from_hf(tmp_path)
     msg = str(e.value)
-    assert "missing (1): transformer.ln_f.bias" in msg
-    assert "unexpected (1): transformer.h.1.ln_1.weight" in msg
+    assert "missing keys (1): transformer.ln_f.bias" in msg
+    assert "unexpected keys (1): transformer.h.1.ln_1.weight" in msg
     assert "transformer.h.0.attn.c_attn.weight: file (24, 8), expected Conv1D (in, out) (8, 24)" in msg
 
 

@@ -4,7 +4,6 @@
 ``npgpt.functional``; ``GPT`` stacks them into a GPT-2-style language model.
 """
 
-from . import hf  # noqa: F401  (adds GPT.from_hf and GPT.save_hf)
 from .attention import CausalSelfAttention, KVCache, attention_composed, causal_mask
 from .block import Block
 from .config import PRESETS, GPTConfig, parameter_count

@@ -23,6 +23,7 @@ from .. import functional as F
 from ..backend import as_generator, device_of, to_device
 from ..generation import generate, generate_stream
 from ..tensor import array_of
+from . import hf
 from .attention import KVCache
 from .block import Block
 from .layers import Dropout, Embedding, LayerNorm
@@ -117,6 +118,25 @@ class GPT(Module):
         if check_range and dev == "cpu" and (int(a.min()) < 0 or int(a.max()) >= V):
             raise ValueError(f"GPT: {what} has ids outside [0, {V}): min {int(a.min())}, max {int(a.max())}")
         return a
+
+    # ----------------------------------------------------------------- HuggingFace GPT-2 folders
+    @classmethod
+    def from_hf(cls, folder, dtype=np.float32, device="cpu"):
+        """A GPT holding the weights of a local HuggingFace GPT-2 folder (config.json + model.safetensors).
+
+        Weights are converted to ``dtype`` and moved to ``device``; the model is returned in eval
+        mode (dropout 0). Nothing is downloaded: fetch the folder first (e.g.
+        ``huggingface-cli download gpt2``). Layout differences are handled in ``npgpt/nn/hf.py``.
+        """
+        config, state = hf.read_folder(folder)
+        model = cls(config, rng=0, dtype=dtype, device=device)  # initial weights are all overwritten
+        model.load_state_dict(state, strict=True)
+        return model.eval()
+
+    def save_hf(self, folder):
+        """Write this model as a HuggingFace GPT-2 folder (config.json and model.safetensors);
+        ``transformers.GPT2LMHeadModel.from_pretrained(folder)`` loads it (head tied to wte)."""
+        return hf.write_folder(self, folder)
 
     # ----------------------------------------------------------------- helpers
     def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, rng=None, use_cache=True):

@@ -3,8 +3,10 @@
 npgpt's GPT *is* GPT-2's architecture with GPT-2's parameter names, so OpenAI's released
 weights (``gpt2``, ``gpt2-medium`` ...) in a local HuggingFace folder load as they are:
 
-    model = GPT.from_hf("path/to/gpt2")          # or npgpt.nn.hf.from_hf(folder)
+    model = GPT.from_hf("path/to/gpt2")
     model.save_hf("path/to/out")                  # a folder transformers' GPT2LMHeadModel loads
+
+``GPT.from_hf`` and ``GPT.save_hf`` (in gpt.py) call ``read_folder`` and ``write_folder`` here.
 
 Three differences in the file layout, handled here:
 
@@ -28,8 +30,9 @@ import re
 
 import numpy as np
 
+from ..backend import to_device
 from .config import GPTConfig
-from .gpt import GPT
+from .module import mismatch_report
 
 CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 _BUFFER = re.compile(r"(^|\.)h\.\d+\.attn\.(bias|masked_bias)$")  # causal-mask buffers, not weights
@@ -223,14 +226,8 @@ def hf_to_npgpt_state(weights, config):
         state[name] = np.ascontiguousarray(a)
     missing = [n for n in model_shapes if n not in state]
     if missing or unexpected or mis_shaped:
-        lines = ["from_hf: the weights do not fit a GPT-2 of this config.json"]
-        if missing:
-            lines.append(f"  missing ({len(missing)}): {', '.join(missing)}")
-        if unexpected:
-            lines.append(f"  unexpected ({len(unexpected)}): {', '.join(unexpected)}")
-        if mis_shaped:
-            lines.append(f"  mis-shaped ({len(mis_shaped)}): " + "; ".join(mis_shaped))
-        raise ValueError("\n".join(lines))
+        title = "from_hf: the weights do not fit a GPT-2 of this config.json"
+        raise ValueError(mismatch_report(title, missing, unexpected, mis_shaped))
     if lm_head is not None and not np.array_equal(lm_head, state["transformer.wte.weight"]):
         raise ValueError(
             "from_hf: lm_head.weight differs from transformer.wte.weight; npgpt's GPT ties the "
@@ -265,26 +262,18 @@ def _expected_shapes(config):
     return shapes
 
 
-# ----------------------------------------------------------------------------- public API
-def from_hf(folder, dtype=np.float32, device="cpu"):
-    """A ``GPT`` holding the weights of a local HuggingFace GPT-2 folder (config.json + model.safetensors).
-
-    Weights are converted to ``dtype`` and moved to ``device``. The model is returned in eval mode
-    (dropout 0). Nothing is downloaded: fetch the folder first (e.g. ``huggingface-cli download gpt2``).
-    """
+# ----------------------------------------------------------------------------- folders
+def read_folder(folder):
+    """(``GPTConfig``, npgpt-layout state dict of NumPy arrays) from a local HuggingFace GPT-2
+    folder (config.json + model.safetensors). Nothing is downloaded."""
     folder = _check_folder(folder)
     config = config_from_hf(_read_config(folder))
-    state = hf_to_npgpt_state(read_hf_weights(folder), config)
-    model = GPT(config, rng=0, dtype=dtype, device=device)  # initial weights are all overwritten below
-    model.load_state_dict(state, strict=True)
-    return model.eval()
+    return config, hf_to_npgpt_state(read_hf_weights(folder), config)
 
 
 def npgpt_to_hf_state(model):
     """The model's state dict in HF GPT-2 layout: ``transformer.`` names, Conv1D weights (in, out),
     contiguous NumPy arrays (copied to the CPU)."""
-    from ..backend import to_device
-
     out = {}
     for name, a in model.state_dict().items():
         a = to_device(a, "cpu")
@@ -292,11 +281,8 @@ def npgpt_to_hf_state(model):
     return out
 
 
-def save_hf(model, folder):
-    """Write ``model`` as a HuggingFace GPT-2 folder: config.json and model.safetensors.
-
-    ``transformers.GPT2LMHeadModel.from_pretrained(folder)`` loads it (head tied to wte).
-    """
+def write_folder(model, folder):
+    """Write ``model`` (a GPT) as a HuggingFace GPT-2 folder: config.json and model.safetensors."""
     from safetensors.numpy import save_file
 
     hf_config = config_to_hf(model.config)
@@ -307,16 +293,3 @@ def save_hf(model, folder):
         json.dump(hf_config, f, indent=2, sort_keys=True)
         f.write("\n")
     return folder
-
-
-def _gpt_from_hf(cls, folder, dtype=np.float32, device="cpu"):
-    return from_hf(folder, dtype=dtype, device=device)
-
-
-_gpt_from_hf.__doc__ = from_hf.__doc__
-
-# GPT.from_hf(folder) and model.save_hf(folder), unless gpt.py defines its own
-if not hasattr(GPT, "from_hf"):
-    GPT.from_hf = classmethod(_gpt_from_hf)
-if not hasattr(GPT, "save_hf"):
-    GPT.save_hf = save_hf

@@ -47,7 +47,7 @@ class Module:
 
     def __init__(self):
         d = self.__dict__
-        d["_parameters"] = OrderedDict()  # name -> Parameter (or None: a declared-absent one)
+        d["_parameters"] = OrderedDict()  # name -> Parameter
         d["_modules"] = OrderedDict()  # name -> Module
         d["_buffers"] = OrderedDict()  # name -> array
         d["training"] = True
@@ -76,14 +76,6 @@ class Module:
         """A constant array (not learned, not in the state dict) that ``to()`` moves and converts."""
         self.__setattr__(name, array)
         self._buffers[name] = array
-
-    def register_parameter(self, name, param):
-        """Like assigning ``self.name = param``; ``param=None`` declares the parameter absent."""
-        if param is None:
-            self._parameters.pop(name, None)
-            object.__setattr__(self, name, None)
-        else:
-            self.__setattr__(name, param)
 
     # ----------------------------------------------------------------- traversal
     def children(self):
@@ -172,14 +164,8 @@ class Module:
                 if shape != p.shape:
                     mis_shaped.append(f"{k}: checkpoint {shape} vs model {p.shape}")
         if mis_shaped or (strict and (missing or unexpected)):
-            lines = [f"{type(self).__name__}.load_state_dict: the state dict does not fit the model"]
-            if missing:
-                lines.append(f"  missing keys ({len(missing)}): {', '.join(missing)}")
-            if unexpected:
-                lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
-            if mis_shaped:
-                lines.append(f"  mis-shaped keys ({len(mis_shaped)}): " + "; ".join(mis_shaped))
-            raise ValueError("\n".join(lines))
+            title = f"{type(self).__name__}.load_state_dict: the state dict does not fit the model"
+            raise ValueError(mismatch_report(title, missing, unexpected, mis_shaped))
         for k, p in own.items():
             if k in state_dict:
                 src = _array_of(state_dict[k])
@@ -256,6 +242,19 @@ class Module:
         if extra:
             lines.insert(0, "  " + extra)
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+def mismatch_report(title, missing, unexpected, mis_shaped):
+    """``title`` and one line per kind of key that does not fit a model (lists of names; for
+    mis-shaped keys, "name: what was found vs what was expected")."""
+    lines = [title]
+    if missing:
+        lines.append(f"  missing keys ({len(missing)}): {', '.join(missing)}")
+    if unexpected:
+        lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
+    if mis_shaped:
+        lines.append(f"  mis-shaped keys ({len(mis_shaped)}): " + "; ".join(mis_shaped))
+    return "\n".join(lines)
 
 
 def _array_of(v):
