@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from planted_ops import OffByOneEntry, SquareMissingTwo
 
 import npgpt
-from npgpt.autograd import Function
 from npgpt.gradcheck import VERDICTS, verdict
 
 
@@ -14,23 +14,6 @@ def t64(shape, seed=0, name=None):
     t = npgpt.tensor(np.random.default_rng(seed).standard_normal(shape), requires_grad=True)
     t.name = name
     return t
-
-
-class OffByOneEntry(Function):
-    """y = 3 x, whose backward is wrong at exactly one entry (``BAD``) by a factor 1 + ``err``."""
-
-    BAD = (1, 2)
-    err = 0.5
-
-    @staticmethod
-    def forward(ctx, x):
-        return 3 * x
-
-    @staticmethod
-    def backward(ctx, g):
-        d = 3 * g
-        d[OffByOneEntry.BAD] *= 1 + OffByOneEntry.err
-        return (d,)
 
 
 def test_report_table_columns_and_rows():
@@ -131,20 +114,7 @@ def test_max_samples_checks_a_random_subset():
     assert part.inputs[0].worst_index == again.inputs[0].worst_index  # seeded: reproducible
     assert npgpt.gradcheck(lambda a: a.exp(), [t64((2, 3))], max_samples=50).inputs[0].checked == 6
     # a subset still catches a backward that is wrong everywhere
-    assert not npgpt.gradcheck(_wrong_everywhere, [x], max_samples=5).ok
-
-
-class _Twice(Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x * x
-
-    @staticmethod
-    def backward(ctx, g):
-        return (g,)  # should be 2 x g
-
-
-_wrong_everywhere = _Twice.apply
+    assert not npgpt.gradcheck(SquareMissingTwo.apply, [x], max_samples=5).ok
 
 
 def test_grads_and_data_restored_afterwards():

@@ -2,7 +2,7 @@
 
 Each is a thin Module around one fused op of ``npgpt.functional`` (whose forward and backward
 live in ``npgpt.ops``). Constructors take PyTorch's factory arguments ``dtype`` and ``device``,
-and ``rng`` (a NumPy Generator, an int seed, or None for fresh entropy) for the initial weights.
+and, where the initial weights are random, ``rng`` (a NumPy Generator, an int seed, or None for fresh entropy).
 
 ``layer_norm_composed`` spells LayerNorm out with primitive ops, for the lesson: the tests hold it
 equal to the fused op in forward and backward.
@@ -80,7 +80,7 @@ class LayerNorm(Module):
     the bias (as nanoGPT's option). Uses the fused ``F.layer_norm``.
     """
 
-    def __init__(self, normalized_shape, eps=1e-5, bias=True, dtype=np.float32, device="cpu", rng=None):
+    def __init__(self, normalized_shape, eps=1e-5, bias=True, dtype=np.float32, device="cpu"):
         super().__init__()
         C = normalized_shape if isinstance(normalized_shape, int) else int(np.prod(normalized_shape))
         self.normalized_shape, self.eps = int(C), float(eps)

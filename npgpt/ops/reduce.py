@@ -23,7 +23,7 @@ def normalize_axis(axis, ndim):
     return tuple(sorted(set(out)))
 
 
-def _expand(g, ndim, axes, keepdims):
+def _expand(g, axes, keepdims):
     """Re-insert the reduced axes of ``g`` as size-1 axes so it broadcasts over the input."""
     if keepdims or not axes:
         return g
@@ -46,7 +46,7 @@ class Sum(Function):
     def backward(ctx, g):
         shape, axes, keepdims = ctx.meta
         xp = get_array_module(g)
-        return (xp.broadcast_to(_expand(g, len(shape), axes, keepdims), shape),)
+        return (xp.broadcast_to(_expand(g, axes, keepdims), shape),)
 
 
 class Mean(Function):
@@ -65,7 +65,7 @@ class Mean(Function):
     def backward(ctx, g):
         shape, axes, keepdims, n = ctx.meta
         xp = get_array_module(g)
-        return (xp.broadcast_to(_expand(g, len(shape), axes, keepdims) * (1.0 / n), shape),)
+        return (xp.broadcast_to(_expand(g, axes, keepdims) * (1.0 / n), shape),)
 
 
 class Var(Function):
@@ -93,7 +93,7 @@ class Var(Function):
     def backward(ctx, g):
         (xc,) = ctx.saved_tensors
         axes, keepdims, denom = ctx.meta
-        return (_expand(g, xc.ndim, axes, keepdims) * (2.0 / denom) * xc,)
+        return (_expand(g, axes, keepdims) * (2.0 / denom) * xc,)
 
 
 class Max(Function):
@@ -117,4 +117,4 @@ class Max(Function):
         (mask,) = ctx.saved_tensors
         axes, keepdims = ctx.meta
         count = mask.sum(axis=axes, keepdims=True).astype(g.dtype)
-        return (_expand(g, mask.ndim, axes, keepdims) * mask / count,)
+        return (_expand(g, axes, keepdims) * mask / count,)

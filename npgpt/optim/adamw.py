@@ -26,8 +26,9 @@ class AdamW(Optimizer):
     :func:`param_groups_for_weight_decay`.
 
     Implementation: every operation is in place (``out=``) on the moment
-    buffers and one scratch buffer per parameter, so a step allocates
-    nothing; float32 stays float32 (only Python floats are mixed in).
+    buffers and on one scratch buffer that all parameters share (it has the
+    size of the largest), so a step allocates nothing; float32 stays float32
+    (only Python floats are mixed in).
     """
 
     _array_state = ("exp_avg", "exp_avg_sq")
@@ -52,7 +53,7 @@ class AdamW(Optimizer):
             if not isinstance(v, numbers.Real) or not v >= 0.0:
                 raise ValueError(f"invalid {name}: {v!r} (must be a number >= 0)")
 
-    def _update(self, group, index, p, g, state):
+    def _update(self, group, p, g, state):
         xp = get_array_module(p.data)
         lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         b1, b2 = (float(b) for b in group["betas"])
@@ -62,7 +63,7 @@ class AdamW(Optimizer):
             state["exp_avg_sq"] = xp.zeros_like(p.data)
         state["step"] += 1
         t = state["step"]
-        m, v, s = state["exp_avg"], state["exp_avg_sq"], self._scratch_for(index, p)
+        m, v, s = state["exp_avg"], state["exp_avg_sq"], self._scratch_for(p)
 
         if wd != 0.0 and lr != 0.0:
             p.data *= 1.0 - lr * wd

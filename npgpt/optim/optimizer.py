@@ -45,7 +45,7 @@ class Optimizer:
     group leaves out are taken from ``defaults``. A schedule changes the
     learning rate by writing ``group["lr"]`` (see ``schedule.set_lr``).
 
-    Subclasses implement ``_update(group, index, param, grad, state)`` and
+    Subclasses implement ``_update(group, param, grad, state)`` and
     ``_validate(group)``, and list the names of their per-parameter state in
     ``_array_state`` (arrays, shaped like the parameter) and
     ``_scalar_state`` (Python numbers).
@@ -101,7 +101,7 @@ class Optimizer:
                 yield group, i, p
                 i += 1
 
-    def _scratch_for(self, index, p):
+    def _scratch_for(self, p):
         """A work buffer shaped like ``p``: a view of one flat buffer shared by all parameters
         (updates run one parameter at a time), so a step allocates nothing and the scratch
         costs the size of the largest parameter, not a copy of the model."""
@@ -128,10 +128,10 @@ class Optimizer:
                 continue
             if g.shape != p.data.shape:
                 raise ValueError(f"parameter {i}: grad shape {g.shape} != data shape {p.data.shape}")
-            self._update(group, i, p, g, self.state.setdefault(i, {}))
+            self._update(group, p, g, self.state.setdefault(i, {}))
         self._step_count += 1
 
-    def _update(self, group, index, p, g, state):
+    def _update(self, group, p, g, state):
         raise NotImplementedError
 
     # ----- checkpoints ---------------------------------------------------

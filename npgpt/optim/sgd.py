@@ -37,10 +37,10 @@ class SGD(Optimizer):
         if group["nesterov"] and group["momentum"] == 0:
             raise ValueError("nesterov momentum requires momentum > 0")
 
-    def _update(self, group, index, p, g, state):
+    def _update(self, group, p, g, state):
         xp = get_array_module(p.data)
         lr, mom, wd = float(group["lr"]), float(group["momentum"]), float(group["weight_decay"])
-        s = self._scratch_for(index, p)
+        s = self._scratch_for(p)
         d = g  # never modify g: the gradient belongs to the caller
         if wd != 0.0:
             xp.multiply(p.data, wd, out=s)
