@@ -1118,7 +1118,7 @@ except RuntimeError as e:
     md(r"""
 ## 7. A measured result: every op of npgpt
 
-Every op in `npgpt/ops/` declares a few gradient-check examples (`cases()`); `npgpt gradcheck` on the
+Every op in `npgpt/ops/` has a few gradient-check examples (in `npgpt/gradcheck_cases.py`); `npgpt gradcheck` on the
 command line, and `npgpt.commands.gradcheck.check_all_ops()` here, run them all in float64:
 """),
     code(r"""

@@ -1,6 +1,7 @@
 """Choosing between values by a boolean condition: ``where`` and ``masked_fill``.
 
-The condition is data, not a differentiable input: it is passed as an array and gets no gradient. The gradient flows only to the values that were chosen.
+The condition is data, not a differentiable input: it is passed as an array and gets no gradient.
+The gradient flows only to the values that were chosen.
 """
 
 from __future__ import annotations
