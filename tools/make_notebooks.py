@@ -599,13 +599,13 @@ print("z._ctx.fn:", z._ctx.fn.__name__, "| inputs:", [i.shape for i in z._ctx.in
       "| saved:", [s.tolist() for s in z._ctx.saved_tensors], "| needs_input_grad:", z._ctx.needs_input_grad)
 """),
     md(r"""
-`Tensor.backward()` (in `npgpt/tensor.py`) orders the graph with an *iterative* depth-first search
-(so a deep graph never hits Python's recursion limit), then walks it outputs-first, calling
+`Tensor.backward()` hands the graph to `npgpt.autograd.backward`, which orders it with an *iterative*
+depth-first search (so a deep graph never hits Python's recursion limit), then walks it outputs-first, calling
 `ctx.fn.backward(ctx, g)` and **summing** the gradients of tensors used more than once, exactly as the
 toy did. Leaves collect their gradient in `.grad`, a plain array.
 """),
     code(r"""
-from npgpt.tensor import _topological_order  # (npgpt.tensor itself is the factory function)
+from npgpt.autograd import _topological_order
 
 print(inspect.getsource(_topological_order))
 """),
