@@ -72,7 +72,7 @@ class _Cube(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved
+        (x,) = ctx.saved_tensors
         return (3 * x * x * g * _Cube.factor,)
 
 
