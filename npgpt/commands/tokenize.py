@@ -9,6 +9,9 @@ from __future__ import annotations
 import sys
 import time
 
+from ..data import DataError, load_text
+from ..tokenizers import BPETokenizer, load_tokenizer
+
 
 def show_tokens(tok, ids) -> str:
     """Token boundaries made visible: each token between "|", whitespace escaped, cut bytes in hex.
@@ -28,9 +31,6 @@ def show_tokens(tok, ids) -> str:
 
 
 def train_command(args, out=None) -> None:
-    from ..data import load_text
-    from ..tokenizers import BPETokenizer
-
     out = out or sys.stdout
     text = load_text(args.train)
     t0 = time.perf_counter()
@@ -45,8 +45,6 @@ def train_command(args, out=None) -> None:
 
 
 def encode_command(args, out=None) -> None:
-    from ..tokenizers import load_tokenizer
-
     out = out or sys.stdout
     tok = load_tokenizer(args.tokenizer)
     text = args.text if args.text is not None else _read(args.file)
@@ -60,8 +58,6 @@ def encode_command(args, out=None) -> None:
 
 
 def _read(path):
-    from ..data import load_text
-
     return load_text(path)
 
 
@@ -95,8 +91,6 @@ def add_parser(sub):
 
 
 def main(args) -> int:
-    from ..data import DataError
-
     try:
         if (args.train is None) == (args.tokenizer is None):
             raise DataError("give either --train FILE (to learn a tokenizer) or --tokenizer TOK (to encode a text)")

@@ -1,5 +1,5 @@
-"""The one exception type of npgpt.data."""
+"""The one exception type of npgpt.data: ``DataError`` (defined in ``npgpt.errors``)."""
 
+from ..errors import DataError
 
-class DataError(ValueError):
-    """Bad input data: unreadable file, unknown character, split too short, ..."""
+__all__ = ["DataError"]

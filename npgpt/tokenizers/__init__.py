@@ -9,10 +9,6 @@ Both have ``vocab_size``, ``special_tokens`` (name -> id), ``encode(text, allowe
 ``load_tokenizer`` reads any of them.
 """
 
-# isort: off
-from .. import data as _data  # noqa: F401  npgpt.data (which re-exports CharTokenizer) loads first
-
-# isort: on
 from pathlib import Path
 
 from .base import Tokenizer, TokenizerError, parse_json, read_text

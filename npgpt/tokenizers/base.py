@@ -19,7 +19,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from ..data.errors import DataError
+from ..errors import DataError
 
 FORMAT = "npgpt.tokenizer"
 VERSION = 1
