@@ -2,9 +2,9 @@
 
 - No import cycle among npgpt's modules (a lower file never imports a higher one).
 - No npgpt import inside a function anywhere in npgpt: the top of a file lists everything it
-  builds on. Optional heavy third-party packages (cupy, torch, transformers, ...) and the npgpt
-  modules built on them (``OPTIONAL``) may be imported inside a function, so that importing npgpt
-  never needs them.
+  builds on. Optional heavy third-party packages (cupy, torch, mpi4py, ...) and the npgpt modules
+  that import them at load may be imported inside a function, so that importing npgpt never needs
+  them.
 - ``Tensor``'s operators are written in its class body, not attached afterwards.
 - The reading order of the engine is its import order: autograd, then the ops, then tensor,
   then functional.
@@ -17,9 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "npgpt"
 
-# npgpt modules that import an optional heavy dependency at load (torch): like torch itself they
-# may be imported inside the function that needs them
-OPTIONAL = {"npgpt.reference.torch_gpt"}
+# optional heavy packages: importing npgpt must never need them
+HEAVY = {"cupy", "cupyx", "torch", "transformers", "tiktoken", "mpi4py"}
 
 
 def _module_name(path: Path) -> str:
@@ -55,6 +54,28 @@ def _targets(module: str, node) -> list[str]:
     # ``from package import name`` loads the submodule ``package.name`` when there is one
     subs = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in MODULES]
     return subs or [base]
+
+
+def _heavy_at_load(path: Path) -> bool:
+    """True when the file imports a HEAVY package at module level (outside any function)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    nodes += [n for stmt in tree.body if isinstance(stmt, ast.Try) for n in stmt.body if isinstance(n, ast.Import)]
+    names = [a.name for n in nodes if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module for n in nodes if isinstance(n, ast.ImportFrom) and not n.level and n.module]
+    return any(name.split(".")[0] in HEAVY for name in names)
+
+
+def _optional_modules(graph):
+    """npgpt modules that need a HEAVY package at load, directly or through the modules they import:
+    like that package itself, they may be imported inside the function that needs them."""
+    optional = {m for m in MODULES if _heavy_at_load(MODULES[m])}
+    grew = True
+    while grew:
+        more = {m for m, edges in graph.items() if edges & optional} - optional
+        optional |= more
+        grew = bool(more)
+    return optional
 
 
 def _imports(path: Path):
@@ -125,6 +146,12 @@ def test_the_parser_sees_the_engine():
     assert "npgpt.ops" in graph["npgpt.tensor"]  # the package of an imported submodule counts
 
 
+def test_modules_built_on_heavy_packages_are_recognised():
+    optional = _optional_modules(_graph())
+    assert "npgpt.reference.torch_gpt" in optional  # imports torch at load
+    assert not {"npgpt", "npgpt.tensor", "npgpt.nn.gpt", "npgpt.commands.train"} & optional
+
+
 def test_cycle_finder_finds_a_planted_cycle():
     assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _find_cycle({"a": {"b"}, "b": set()}) is None
@@ -137,9 +164,10 @@ def test_no_import_cycle_among_npgpt_modules():
 
 def test_no_npgpt_import_inside_a_function():
     found = []
+    optional = _optional_modules(_graph())
     for path in MODULES.values():
         rel = path.relative_to(ROOT.parent).as_posix()
-        found += [f"{rel}:{line} imports {t}" for t, inside, line in _imports(path) if inside and t not in OPTIONAL]
+        found += [f"{rel}:{line} imports {t}" for t, inside, line in _imports(path) if inside and t not in optional]
     assert not found, "imports inside functions (move them to the top of the file):\n" + "\n".join(found)
 
 
