@@ -7,7 +7,9 @@ where a tensor is expected and become constants of the other input's dtype and d
 
 from __future__ import annotations
 
+from .backend import get_array_module
 from .ops.attention import ScaledDotProductAttention
+from .ops.chat_losses import DPOLoss, LogSigmoid, PPOClippedLoss, TokenLogprobs
 from .ops.dropout import Dropout
 from .ops.elementwise import GELU, Add, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sqrt, Sub, Tanh
 from .ops.embedding import Embedding
@@ -198,3 +200,45 @@ def layer_norm(x, weight, bias=None, eps=1e-5):
 def scaled_dot_product_attention(q, k, v, causal=True, dropout_p=0.0, rng=None):
     """softmax(q k^T / sqrt(D) + causal mask) @ v for q (B, H, Tq, D), k/v (B, H, Tk, D)."""
     return ScaledDotProductAttention.apply(q, k, v, causal=causal, dropout_p=dropout_p, rng=rng)
+
+
+# ----------------------------------------------------------------------- chat-tuning losses
+# (ops/chat_losses.py holds their forwards, backwards and math)
+def token_logprobs(logits, targets, ignore_index=-100):
+    """log p(targets) under softmax(logits): logits (..., V), targets (...) int -> (...)."""
+    return TokenLogprobs.apply(logits, targets=array_of(targets), ignore_index=ignore_index)
+
+
+def sequence_logprobs(logits, targets, mask):
+    """Sum of log p(target) over the positions where ``mask`` is True: (B, T, V) -> (B,).
+
+    The log-probability of each answer given its prompt, when ``mask`` marks the answer's tokens.
+    """
+    xp = get_array_module(logits.data)
+    m = xp.asarray(array_of(mask)).astype(bool)
+    safe = xp.where(m, xp.asarray(array_of(targets)), -100)  # masked positions need no valid id
+    return sum(token_logprobs(logits, safe), axis=-1)
+
+
+def log_sigmoid(x):
+    """log sigmoid(x), computed without overflow."""
+    return LogSigmoid.apply(x)
+
+
+def bradley_terry_loss(r_chosen, r_rejected):
+    """Mean of -log sigmoid(r_chosen - r_rejected) over pairs (B,): the reward model's loss."""
+    return neg(mean(log_sigmoid(sub(r_chosen, r_rejected))))
+
+
+def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=0.1):
+    """Mean of -log sigmoid(beta ((pc - rc) - (pr - rr))) over pairs (B,) each: the DPO loss."""
+    args = [policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps]
+    like = next(a for a in args if isinstance(a, Tensor))
+    return DPOLoss.apply(*[_lift(a, like) for a in args], beta=beta)
+
+
+def ppo_clipped_loss(logp, old_logp, advantages, mask, clip_eps=0.2):
+    """-mean over answer tokens of min(r A, clip(r, 1 - eps, 1 + eps) A), r = exp(logp - old_logp)."""
+    return PPOClippedLoss.apply(
+        logp, old_logp=array_of(old_logp), advantages=array_of(advantages), mask=array_of(mask), clip_eps=clip_eps
+    )

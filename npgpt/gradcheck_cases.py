@@ -20,6 +20,7 @@ from . import functional as F
 from .autograd import Function
 from .backend import get_array_module
 from .ops.attention import ScaledDotProductAttention
+from .ops.chat_losses import DPOLoss, LogSigmoid, PPOClippedLoss, TokenLogprobs
 from .ops.dropout import Dropout
 from .ops.elementwise import GELU, Add, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sqrt, Sub, Tanh
 from .ops.embedding import Embedding
@@ -411,6 +412,78 @@ def _dropout_cases():
     return [Case("p=0.3", lambda a: F.dropout(a, 0.3, True, rng=0), inputs((4, 5)))]
 
 
+def _token_logprobs_cases():
+    t1 = np.array([[1, 3, -100, 0], [2, 2, 4, -100]])
+    mask = np.array([[False, True, True, True], [True, False, True, False]])
+    t2 = np.where(mask, np.array([[0, 3, 1, 0], [4, 2, 4, 1]]), -100)
+
+    def torch_tok(t, a, tg=t1):
+        tt = t.as_tensor(tg)
+        lp = a.log_softmax(-1).gather(-1, tt.clamp(min=0)[..., None])[..., 0]
+        return lp * (tt != -100)
+
+    return [
+        Case("(2,4,5) ignore", lambda a: F.token_logprobs(a, t1), inputs((2, 4, 5)), torch_tok),
+        Case(
+            "sequence (2,4,5) masked",
+            lambda a: F.sequence_logprobs(a, t2, mask),
+            inputs((2, 4, 5)),
+            lambda t, a: torch_tok(t, a, t2).sum(-1),
+        ),
+    ]
+
+
+def _log_sigmoid_cases():
+    def mk(*shapes):
+        return lambda xp, dt, rng: [rand(xp, dt, rng, s) * 3 for s in shapes]
+
+    return [
+        Case("(3,4)", F.log_sigmoid, mk((3, 4)), lambda t, a: t.nn.functional.logsigmoid(a)),
+        Case("()", F.log_sigmoid, mk(()), lambda t, a: t.nn.functional.logsigmoid(a)),
+        Case(
+            "bradley_terry (5,)",
+            F.bradley_terry_loss,
+            mk((5,), (5,)),
+            lambda t, c, r: -t.nn.functional.logsigmoid(c - r).mean(),
+        ),
+    ]
+
+
+def _dpo_cases():
+    def torch_dpo(t, pc, pr, rc, rr, beta=0.5):
+        return -t.nn.functional.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
+
+    def mk(xp, dt, rng):
+        return [rand(xp, dt, rng, (6,)) * 4 for _ in range(4)]
+
+    return [
+        Case("(6,) beta=0.5", lambda *a: F.dpo_loss(*a, beta=0.5), mk, torch_dpo),
+        Case("(6,) beta=0.1", lambda *a: F.dpo_loss(*a), mk, lambda t, *a: torch_dpo(t, *a, beta=0.1)),
+    ]
+
+
+def _ppo_cases():
+    rng = np.random.default_rng(3)
+    old = rng.standard_normal((3, 5)) * 0.5  # ratios exp(logp - old) fall on both sides of the clip
+    adv = rng.standard_normal((3, 5))
+    mask = rng.random((3, 5)) > 0.3
+
+    def torch_ppo(t, lp, eps=0.2):
+        r = (lp - t.as_tensor(old)).exp()
+        a = t.as_tensor(adv)
+        obj = t.minimum(r * a, r.clamp(1 - eps, 1 + eps) * a)
+        return -(obj * t.as_tensor(mask)).sum() / mask.sum()
+
+    return [
+        Case(
+            "(3,5) clip=0.2",
+            lambda lp: F.ppo_clipped_loss(lp, old, adv, mask, clip_eps=0.2),
+            lambda xp, dt, rng: [rand(xp, dt, rng, (3, 5)) * 0.5],
+            torch_ppo,
+        )
+    ]
+
+
 # ----------------------------------------------------------------------- the table
 # ToDtype and ToDevice have no cases: dedicated tests check their backward (across dtypes, devices)
 CASES: dict[type[Function], list[Case]] = {
@@ -454,4 +527,8 @@ CASES: dict[type[Function], list[Case]] = {
     LayerNorm: _layer_norm_cases(),
     RoPE: _rope_cases(),
     ScaledDotProductAttention: _attention_cases(),
+    TokenLogprobs: _token_logprobs_cases(),
+    LogSigmoid: _log_sigmoid_cases(),
+    DPOLoss: _dpo_cases(),
+    PPOClippedLoss: _ppo_cases(),
 }

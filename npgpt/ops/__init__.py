@@ -6,6 +6,7 @@ gradient-checked on live in ``npgpt.gradcheck_cases``.
 
 from . import (  # noqa: F401  (importing defines them)
     attention,
+    chat_losses,
     dropout,
     elementwise,
     embedding,
