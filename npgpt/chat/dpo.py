@@ -1,0 +1,98 @@
+"""Direct Preference Optimization (DPO): the reward model and the RL step replaced by one loss.
+
+The RL step maximises E[r(x, y)] - beta KL(pi || pi_ref). That objective's best policy is known
+in closed form: pi*(y|x) = pi_ref(y|x) exp(r(x, y) / beta) / Z(x). Turned around, every policy
+defines the reward it is optimal for, r(x, y) = beta log(pi(y|x) / pi_ref(y|x)) + beta log Z(x).
+Put that into the Bradley-Terry loss of the reward model: Z(x) cancels in the difference of the
+chosen and rejected rewards, and what is left is a loss on the policy alone (Rafailov et al., 2023):
+
+    loss = -log sigmoid(beta ((log pi(y_c) - log pi_ref(y_c)) - (log pi(y_r) - log pi_ref(y_r))))
+
+with log pi(y) the sum of the log-probabilities of the reply's tokens (``sequence_logprobs``).
+No sampling and no reward model: one forward of the policy on each reply of a pair per step; the
+reference (the SFT model) is fixed, so its log-probabilities are computed once, before training.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import functional as F
+from ..autograd import no_grad
+from .common import Log, Trainer, setting
+from .data import batches, load_preferences, pad_batch, pair_examples, shipped
+from .evaluate import accuracy, load_questions
+from .model import add_chat_tokens, load_policy, save
+
+
+@dataclass
+class DPOConfig:
+    init_from: str = setting("runs/sft/checkpoint", "the SFT model: start of the policy and the fixed reference")
+    data: str = setting("shipped", "JSONL of preference pairs ('shipped' = npgpt/data/prefs_train.jsonl)")
+    val_data: str = setting("shipped", "held-out questions for the accuracy at the end ('shipped' = chat_val)")
+    out_dir: str = setting("runs/dpo", "folder for the checkpoint and log.jsonl")
+    steps: int = setting(150, "optimizer steps")
+    batch_size: int = setting(16, "pairs per step")
+    beta: float = setting(0.1, "strength of the implicit KL penalty to the reference")
+    lr: float = setting(2e-4, "peak learning rate")
+    grad_clip: float = setting(1.0, "clip the global gradient norm (0 = off)")
+    eval_questions: int = setting(100, "held-out questions to grade at the end (0 = none)")
+    log_every: int = setting(25, "print the loss every this many steps")
+    seed: int = setting(1337, "seed for the order of the pairs")
+
+
+def answer_logprobs(model, examples):
+    """log pi(reply | prompt) of each (ids, mask) example: (N,) Tensor, summed over the reply's tokens."""
+    x, y = pad_batch(examples)  # y is ignore_index outside the reply
+    logits, _ = model(x)
+    return F.sequence_logprobs(logits, y, y != -100)
+
+
+def reference_logprobs(ref, examples, batch_size=64):
+    with no_grad():
+        return np.concatenate(
+            [answer_logprobs(ref, examples[i : i + batch_size]).numpy() for i in range(0, len(examples), batch_size)]
+        )
+
+
+def dpo(cfg: DPOConfig, log=print):
+    t0 = time.time()
+    policy, tok, _ = load_policy(cfg.init_from)
+    policy, tok = add_chat_tokens(policy, tok)
+    path = shipped("prefs_train") if cfg.data == "shipped" else cfg.data
+    chosen, rejected = pair_examples(load_preferences(path), tok, policy.config.block_size, path)
+    policy.eval()
+    ref_c, ref_r = reference_logprobs(policy, chosen), reference_logprobs(policy, rejected)  # pi_ref = the start
+    out = Path(cfg.out_dir)
+    record = Log(out, log)
+    trainer = Trainer(policy, cfg.lr, cfg.steps, warmup=10, grad_clip=cfg.grad_clip)
+    order = batches(len(chosen), cfg.batch_size, np.random.default_rng(cfg.seed))
+    log(f"dpo: {len(chosen)} pairs from {path}; {cfg.steps} steps of {cfg.batch_size}, beta {cfg.beta}")
+    policy.train()
+    for step in range(1, cfg.steps + 1):
+        idx = next(order)
+        lp = answer_logprobs(policy, [chosen[i] for i in idx] + [rejected[i] for i in idx])  # (2B,)
+        B = len(idx)
+        loss = F.dpo_loss(lp[:B], lp[B:], ref_c[idx], ref_r[idx], beta=cfg.beta)
+        trainer.step(loss)
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            margin = cfg.beta * ((lp.numpy()[:B] - ref_c[idx]) - (lp.numpy()[B:] - ref_r[idx]))
+            rec = {
+                "step": step,
+                "loss": loss.item(),
+                "reward_margin": float(margin.mean()),
+                "reward_accuracy": float((margin > 0).mean()),
+            }
+            record(rec, f"step {step}: loss {loss.item():.4f}  implicit reward margin {rec['reward_margin']:+.3f}")
+    save(out / "checkpoint", policy, tok, "dpo", cfg, state={"step": cfg.steps})
+    summary = {"stage": "dpo", "loss": loss.item(), "seconds": round(time.time() - t0, 1)}
+    if cfg.eval_questions > 0:
+        vpath = shipped("chat_val") if cfg.val_data == "shipped" else cfg.val_data
+        policy.eval()
+        summary["accuracy"] = a = accuracy(policy, tok, load_questions(vpath, cfg.eval_questions))
+        log(f"held-out: {a['correct']:.1%} correct, {a['format']:.1%} in format and stopped ({a['n']} questions)")
+    return summary
