@@ -14,6 +14,11 @@ COMMANDS = [
     "npgpt.commands.bench",
     "npgpt.commands.tokenize",
     "npgpt.commands.bench_dist",
+    "npgpt.commands.sft",
+    "npgpt.commands.reward",
+    "npgpt.commands.rl",
+    "npgpt.commands.dpo",
+    "npgpt.commands.chat",
 ]
 
 

@@ -1,0 +1,47 @@
+"""``npgpt chat``: talk to a chat-tuned checkpoint in the terminal (or through a pipe)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub):
+    p = sub.add_parser("chat", help="talk to a chat-tuned model (after `npgpt sft`); Ctrl-D or Ctrl-C quits")
+    p.add_argument("--checkpoint", default="runs/sft/checkpoint", help="chat-tuned checkpoint (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default: %(default)s)")
+    p.add_argument("--top-k", type=int, default=None, help="sample only from the k most likely tokens")
+    p.add_argument("--top-p", type=float, default=None, help="sample only from the smallest set with probability >= p")
+    p.add_argument("--seed", type=int, default=None, help="seed for reproducible replies")
+    p.add_argument("--max-new-tokens", type=int, default=200, help="longest reply (default: %(default)s)")
+    p.add_argument("--system", default="", help="a system message put before the conversation")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..chat.chat_loop import chat_session
+    from ..chat.model import load_policy
+    from ..chat.template import chat_token_ids
+    from ..checkpoint import CheckpointError
+    from ..data import DataError
+    from ..sampling import check_sampling_args
+
+    try:
+        check_sampling_args(args.temperature, args.top_k, args.top_p)
+        model, tok, ck = load_policy(args.checkpoint)
+        chat_token_ids(tok)  # a base model: one line saying to run `npgpt sft` first
+    except (CheckpointError, DataError, ValueError, OSError) as e:
+        print(f"npgpt chat: {e}", file=sys.stderr)
+        return 2
+    model.eval()
+    print(f"chatting with {ck['path']} ({model.config.block_size}-token context); Ctrl-D or Ctrl-C quits")
+
+    def write(s):
+        sys.stdout.write(s)
+        sys.stdout.flush()
+
+    try:
+        chat_session(model, tok, sys.stdin.readline, write, args)
+    except KeyboardInterrupt:
+        write("\n")
+    return 0
