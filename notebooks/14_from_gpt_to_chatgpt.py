@@ -1,0 +1,321 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 14 · From GPT to ChatGPT
+#
+# A GPT trained on Shakespeare continues text. Ask it a question and it writes more Shakespeare.
+# ChatGPT answers. What happened in between? Popular articles say:
+#
+# * "ChatGPT is a bigger GPT-3";
+# * "GPT is a masked autoencoder" (it fills in blanks, like BERT);
+# * "it is trained layer by layer";
+# * "pre-train, then fine-tune on labelled task data" is the whole story.
+#
+# None of these is right. ChatGPT (November 2022) is a GPT-3.5 model tuned with the **InstructGPT
+# recipe** (Ouyang et al., 2022): (1) supervised fine-tuning on demonstrations, (2) a reward model
+# trained on people's comparisons of answers, (3) reinforcement learning (PPO) against that reward
+# with a per-token KL penalty to the supervised model. InstructGPT's 1.3B-parameter model was
+# preferred by people over the 175B GPT-3. In 2023, **DPO** showed that steps 2 and 3 can be one loss.
+#
+# This notebook walks the whole path on a tiny model, in about a minute on a CPU, with npgpt's
+# real code (`npgpt/chat/`, losses in `npgpt/ops/chat_losses.py`):
+#
+# 1. a base model and what it does with a question;
+# 2. the chat template and its special tokens;
+# 3. SFT, with the loss mask pictured;
+# 4. the reward model;
+# 5. the RL step, and why the KL penalty;
+# 6. DPO, derived from the RL objective in a few lines;
+# 7. the accuracy table; the popular claims against the code.
+
+# %%
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import npgpt
+import npgpt.functional as F
+from npgpt.chat.data import IGNORE_INDEX, load_conversations, pad_batch, shipped
+from npgpt.chat.dpo import DPOConfig, dpo
+from npgpt.chat.evaluate import accuracy, load_questions, reply_texts
+from npgpt.chat.model import add_chat_tokens, load_policy
+from npgpt.chat.reward import RewardConfig, train_reward
+from npgpt.chat.rl import RLConfig, rl
+from npgpt.chat.sft import SFTConfig, sft
+from npgpt.chat.template import render, render_text
+from npgpt.train import TrainConfig, train
+
+start = time.time()
+work = Path(tempfile.mkdtemp(prefix="npgpt_chat_"))
+quiet = lambda *a: None  # noqa: E731  (the stages print progress; here we show results instead)
+
+# %% [markdown]
+# ## 1. A base model
+#
+# A small GPT (2 layers, width 64, 64-character context) trained for a few hundred steps on the
+# shipped Shakespeare: the same `npgpt train` as notebook 09, only smaller, so the notebook stays fast.
+
+# %%
+base_cfg = TrainConfig(
+    out_dir=str(work / "base"),
+    n_layer=2,
+    n_head=4,
+    n_embd=64,
+    max_steps=600,
+    warmup_steps=50,
+    lr=3e-3,
+    eval_interval=600,
+    eval_batches=4,
+    sample_chars=0,
+    progress=False,
+)
+res = train(base_cfg, log=quiet)
+base_ck = work / "base" / "checkpoint"
+print(f"base model: val loss {res.val_loss:.3f} after {res.step} steps ({res.seconds:.0f} s)")
+
+# %% [markdown]
+# Ask it a question, as plain text. It has only ever seen plays, so it continues the play:
+
+# %%
+base, base_tok, _ = load_policy(base_ck)
+base.eval()
+question = "Which play? Good night, sweet prince."
+ids = np.array(base_tok.encode(question))
+out = base.generate(ids, 40, temperature=0, rng=0)[0]
+print(repr(base_tok.decode(out.tolist())))
+
+# %% [markdown]
+# ## 2. The chat template
+#
+# A conversation is a list of messages with roles (the JSONL shape OpenAI, HuggingFace and TRL
+# use). The template wraps each message in **special tokens**: new ids that no text encodes to.
+# The base tokenizer has none, so they are appended (`with_special_tokens`, old ids unchanged) and
+# the embedding matrix grows by four rows, each the mean of the old rows. The output head is tied
+# to that matrix, so the same rows are the new tokens' output weights.
+
+# %%
+model, tok = add_chat_tokens(base, base_tok)
+print("special tokens:", tok.special_tokens)
+print("vocabulary:", base_tok.vocab_size, "->", tok.vocab_size)
+conv = load_conversations(shipped("chat_train"))[3][1]
+print(render_text(conv))
+ids, mask = render(conv, tok)
+print(ids)
+
+# %% [markdown]
+# ## 3. Supervised fine-tuning, and the mask
+#
+# SFT is pre-training's loss on different data: next-token cross-entropy, but only on the
+# **assistant's** tokens and its `<|end|>` (so it learns to answer *and to stop*). Every other
+# target is `ignore_index` = -100 and contributes nothing. Green: the targets the model learns.
+
+# %%
+x, y = pad_batch([(ids, mask)])
+labels = [tok.decode([i]) if i < base_tok.vocab_size else "·" for i in ids[1:]]
+fig, ax = plt.subplots(figsize=(12, 1.3))
+ax.imshow((y != IGNORE_INDEX).astype(float), cmap="RdYlGn", vmin=-0.3, vmax=1.3, aspect="auto")
+for t, ch in enumerate(labels):
+    ax.text(t, 0, ch, ha="center", va="center", fontsize=8)
+ax.set_yticks([])
+ax.set_title("targets of one conversation: green = in the loss, red = ignore_index (· = a special token)")
+plt.show()
+print("answer tokens in the loss:", int((y != IGNORE_INDEX).sum()), "of", y.size)
+
+# %%
+sft_res = sft(
+    SFTConfig(init_from=str(base_ck), out_dir=str(work / "sft"), steps=300, lr=2e-3, eval_questions=0), log=quiet
+)
+sft_ck = work / "sft" / "checkpoint"
+print(f"SFT answer loss after 300 steps: {sft_res['loss']:.3f} ({sft_res['seconds']:.0f} s)")
+sft_model, chat_tok, _ = load_policy(sft_ck)
+sft_model.eval()
+for q in ["In capitals: Good night, sweet prince.", "First word: Now cracks a noble heart.", question]:
+    reply, stopped = reply_texts(sft_model, chat_tok, [[{"role": "user", "content": q}]])[0]
+    print(f"{q!r:45} -> {reply!r} {'(ended its turn)' if stopped else '(did not stop)'}")
+
+# %% [markdown]
+# ## 4. The reward model
+#
+# People compared pairs of answers; the reward model learns to score the preferred one higher. It
+# is the GPT trunk (started from the SFT model) with a scalar head read at the reply's `<|end|>`,
+# trained with the **Bradley-Terry** loss: $P(\text{chosen} \succ \text{rejected}) =
+# \sigma(r_c - r_r)$, loss $= -\log \sigma(r_c - r_r)$. Our "people" are a program: the shipped
+# pairs prefer the correct answer to a plausible wrong one (another play, the second word, ...).
+
+# %%
+rm_res = train_reward(RewardConfig(init_from=str(sft_ck), out_dir=str(work / "reward"), steps=120, lr=1e-3), log=quiet)
+print(f"reward model: pairwise accuracy on held-out pairs {rm_res['pairwise_accuracy']:.1%} (chance 50%)")
+
+# %% [markdown]
+# ## 5. RL against the reward, with a KL penalty
+#
+# Sample answers from the policy, score them with the reward model, and push up the log-probability
+# of answers that scored above the average of the other answers to the same prompt (the
+# advantage). The objective is PPO's clipped one (`ppo_clipped_loss`); on fresh samples it is
+# exactly REINFORCE with a baseline, and the clip only acts when a batch is reused.
+#
+# **Why the KL penalty.** The reward model is only trustworthy near the answers it was trained
+# on. A policy that maximises the reward alone drifts to answers the reward model overrates
+# ("reward hacking"). So each token pays $\beta \log \frac{\pi(y_t)}{\pi_\text{SFT}(y_t)}$: the
+# objective is $E[r] - \beta\,\mathrm{KL}(\pi \,\|\, \pi_\text{SFT})$.
+
+# %%
+rl_res = rl(
+    RLConfig(
+        init_from=str(sft_ck),
+        reward_model=str(work / "reward" / "checkpoint"),
+        out_dir=str(work / "rl"),
+        steps=12,
+        eval_questions=0,
+    ),
+    log=quiet,
+)
+log = [json.loads(line) for line in (work / "rl" / "log.jsonl").read_text().splitlines()]
+fig, axes = plt.subplots(1, 3, figsize=(12, 2.5))
+for ax, key in zip(axes, ["reward", "kl", "accuracy"]):
+    ax.plot([r["step"] for r in log], [r[key] for r in log], marker="o")
+    ax.set_title(key)
+    ax.set_xlabel("RL step")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 6. DPO: the same objective, one loss
+#
+# The KL-regularised objective $\max_\pi E_{y \sim \pi}[r(x, y)] - \beta\,\mathrm{KL}(\pi \| \pi_\text{ref})$
+# has a closed-form best policy:
+# $\pi^*(y|x) = \pi_\text{ref}(y|x)\, e^{r(x,y)/\beta} / Z(x)$.
+# Solve for the reward: $r(x, y) = \beta \log \frac{\pi^*(y|x)}{\pi_\text{ref}(y|x)} + \beta \log Z(x)$.
+# Put it into the Bradley-Terry loss: $Z(x)$ is the same for both answers and cancels, leaving
+#
+# $$\mathcal{L}_\text{DPO} = -\log \sigma\Big(\beta \big[(\log \pi(y_c) - \log \pi_\text{ref}(y_c)) - (\log \pi(y_r) - \log \pi_\text{ref}(y_r))\big]\Big)$$
+#
+# with $\log \pi(y)$ the sum of the answer's token log-probabilities (`sequence_logprobs`, the
+# template and prompt masked out). No reward model, no sampling. `npgpt.functional.dpo_loss` is
+# an op with a hand-written backward; check it against finite differences:
+
+# %%
+rng = np.random.default_rng(0)
+logps = [npgpt.tensor(rng.standard_normal(5) * 3, requires_grad=True) for _ in range(4)]
+report = npgpt.gradcheck(lambda *a: F.dpo_loss(*a, beta=0.5), logps)
+print(report)
+
+dpo_res = dpo(DPOConfig(init_from=str(sft_ck), out_dir=str(work / "dpo"), steps=60, eval_questions=0), log=quiet)
+print(f"DPO loss after 60 steps: {dpo_res['loss']:.3f} (log 2 = {np.log(2):.3f} at the start)")
+
+# %% [markdown]
+# ## 7. What each step bought
+#
+# Held-out questions (their source lines never appear in the training data), greedy answers.
+# *correct*: exact match; *in format*: an answer of the right shape that ended its turn.
+# (The README has the same table for the full-size default run: `python tools/chat_pipeline.py`.)
+
+# %%
+questions = load_questions(shipped("chat_val"), 100)
+table = {}
+for name, ck in [
+    ("base + template", base_ck),
+    ("SFT", sft_ck),
+    ("SFT + RL", work / "rl" / "checkpoint"),
+    ("SFT + DPO", work / "dpo" / "checkpoint"),
+]:
+    m, t, _ = load_policy(ck)
+    m, t = add_chat_tokens(m, t)
+    m.eval()
+    table[name] = accuracy(m, t, questions)
+print(f"{'model':16} {'correct':>8} {'in format':>10}   " + "  ".join(f"{k:>10}" for k in table["SFT"]["tasks"]))
+for name, a in table.items():
+    per = "  ".join(f"{v:>10.0%}" for v in a["tasks"].values())
+    print(f"{name:16} {a['correct']:>8.0%} {a['format']:>10.0%}   {per}")
+
+# %% [markdown]
+# ## 8. The popular claims, against the code
+#
+# **"ChatGPT is a bigger GPT-3."** Nothing above changed the architecture or the size: the SFT,
+# RL and DPO models have the base model's parameters plus four embedding rows. What changed is the
+# data and the objective. (InstructGPT's 1.3B model beat the 175B GPT-3 in people's preferences.)
+
+# %%
+n_base, n_sft = base.num_parameters(), sft_model.num_parameters()
+print(
+    f"base {n_base:,} parameters, chat model {n_sft:,}: + {n_sft - n_base} = 4 new tokens x width {base.config.n_embd}"
+)
+
+# %% [markdown]
+# **"GPT is a masked autoencoder."** It predicts the *next* token from the ones before it, behind
+# a causal mask: changing a later token cannot change an earlier prediction.
+
+# %%
+a = np.array([tok.encode("To be, or not to be")])
+b = a.copy()
+b[0, -3:] = tok.encode("xyz")
+la, lb = sft_model(a)[0].numpy(), sft_model(b)[0].numpy()
+print(
+    "earlier positions unchanged:",
+    np.allclose(la[0, :-3], lb[0, :-3]),
+    "| later ones changed:",
+    not np.allclose(la[0, -3:], lb[0, -3:]),
+)
+
+# %% [markdown]
+# **"It is trained layer by layer."** One loss, one backward: every parameter of every layer gets
+# its gradient at once (end to end), in pre-training and in SFT alike.
+
+# %%
+sft_model.zero_grad()
+xb, yb = pad_batch([(ids, mask)])
+sft_model(xb, yb)[1].backward()
+print(
+    "parameters with a gradient:",
+    sum(p.grad is not None and bool(np.any(p.grad)) for p in sft_model.parameters()),
+    "of",
+    len(list(sft_model.parameters())),
+)
+
+# %% [markdown]
+# **"Pre-train, then fine-tune on labelled data" is the whole story.** SFT is that step, and it is
+# where most of the gain is. But ChatGPT's recipe continues with *preferences*: a reward model
+# learned from comparisons, then RL against it with a KL leash (or DPO). Those steps need no
+# correct answer for each prompt, only a judgement of which of two answers is better.
+
+# %% [markdown]
+# ## Checks
+
+# %%
+assert report.ok, "dpo_loss gradient check failed"
+assert table["SFT"]["correct"] >= table["base + template"]["correct"] + 0.15, table
+assert table["SFT"]["format"] >= 0.5 and table["base + template"]["format"] <= 0.1, table
+assert rm_res["pairwise_accuracy"] > 0.6, rm_res
+assert np.allclose(la[0, :-3], lb[0, :-3])
+print(f"all checks passed in {time.time() - start:.0f} s")
+
+# %% [markdown]
+# ## Check yourself
+#
+# 1. In the mask picture, why is `<|end|>` of the assistant green but `<|assistant|>` red? What
+#    would a model trained with `<|end|>` masked out do at chat time?
+# 2. `pad_batch` pads on the right. Why can padding on the right never change the real tokens'
+#    logits in a causal model? (tests/test_chat_losses.py checks that the gradient is unchanged.)
+# 3. Set `kl_coef=0` and run more RL steps. What happens to the KL column, and to accuracy?
+# 4. With `ppo_epochs=1`, show from the docstring of `PPOClippedLoss` that the gradient is
+#    REINFORCE's. Which tokens lose their gradient when the ratio leaves [0.8, 1.2]?
+# 5. In DPO, the weight of a pair in the gradient is $\sigma(-z)$. Which pairs does DPO learn from
+#    most? Which does it nearly ignore?
+# 6. Why does the reward model read the hidden state at `<|end|>` and not at the first token?
