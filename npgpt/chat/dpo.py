@@ -35,7 +35,7 @@ class DPOConfig:
     data: str = setting("shipped", "JSONL of preference pairs ('shipped' = npgpt/data/prefs_train.jsonl)")
     val_data: str = setting("shipped", "held-out questions for the accuracy at the end ('shipped' = chat_val)")
     out_dir: str = setting("runs/dpo", "folder for the checkpoint and log.jsonl")
-    steps: int = setting(150, "optimizer steps")
+    steps: int = setting(200, "optimizer steps")
     batch_size: int = setting(16, "pairs per step")
     beta: float = setting(0.1, "strength of the implicit KL penalty to the reference")
     lr: float = setting(2e-4, "peak learning rate")

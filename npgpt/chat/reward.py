@@ -33,7 +33,7 @@ class RewardConfig:
     data: str = setting("shipped", "JSONL of preference pairs ('shipped' = npgpt/data/prefs_train.jsonl)")
     val_data: str = setting("shipped", "held-out pairs for the accuracy ('shipped' = prefs_val.jsonl)")
     out_dir: str = setting("runs/reward", "folder for the checkpoint and log.jsonl")
-    steps: int = setting(150, "optimizer steps")
+    steps: int = setting(200, "optimizer steps")
     batch_size: int = setting(16, "pairs per step")
     lr: float = setting(5e-4, "peak learning rate")
     grad_clip: float = setting(1.0, "clip the global gradient norm (0 = off)")

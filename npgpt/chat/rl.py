@@ -61,7 +61,7 @@ class RLConfig:
     clip_eps: float = setting(0.2, "PPO clip range")
     ppo_epochs: int = setting(2, "gradient steps per batch of samples (1 = REINFORCE with a baseline)")
     missing_end_penalty: float = setting(1.0, "subtracted from the score of a reply that never ends its turn")
-    lr: float = setting(1e-4, "learning rate")
+    lr: float = setting(2e-4, "learning rate")
     eval_questions: int = setting(100, "held-out questions to grade at the end (0 = none)")
     seed: int = setting(1337, "seed for prompts and sampling")
 
