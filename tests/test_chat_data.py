@@ -48,6 +48,20 @@ def test_template_renders_and_masks_the_reply_and_its_end(char_tok):
     assert prompt == expected[:6] and not any(pmask)
 
 
+def test_template_with_a_bpe_tokenizer():
+    from npgpt.tokenizers import BPETokenizer
+
+    tok = BPETokenizer.train(load_text(shakespeare_path())[:5000], 300).with_special_tokens(list(CHAT_TOKENS))
+    sp = tok.special_tokens
+    ids, mask = render(CONV, tok)
+    head = [sp[USER], *tok.encode("Hi?"), sp[END], sp[ASSISTANT]]
+    body = tok.encode("Yes.")
+    assert ids == head + body + [sp[END]]
+    assert mask == [False] * len(head) + [True] * (len(body) + 1)
+    assert tok.decode(ids) == render_text(CONV)  # special ids decode to their names
+    assert tok.encode("<|end|>") != [sp[END]]  # typed text is never a special token
+
+
 def test_special_tokens_are_new_ids_and_text_cannot_forge_them(char_tok):
     ids = char_tok.special_tokens
     assert sorted(ids.values()) == list(range(char_tok.vocab_size - 4, char_tok.vocab_size))
