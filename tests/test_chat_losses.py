@@ -231,3 +231,36 @@ def test_kl_penalized_advantages_by_hand():
     # KL per token on the answer: [0, 0.5, 0]; still to come from token 1: 0.5, from token 2: 0
     expected = np.array([[0, s - 0.05, s] for s in (1.0, -1.0, 2.0, -2.0)])
     np.testing.assert_allclose(adv, expected)
+
+
+def test_rollout_scores_each_reply_at_its_last_token():
+    """The reward model reads the reply's <|end|> (where it was trained to), and the mask covers
+    exactly the reply's tokens."""
+    from types import SimpleNamespace
+
+    from npgpt.chat.rl import rollout
+    from npgpt.chat.template import CHAT_TOKENS
+    from npgpt.tokenizers import CharTokenizer
+
+    tok = CharTokenizer(list("abcdefgh")).with_special_tokens(list(CHAT_TOKENS))
+    end = tok.special_tokens["<|end|>"]
+    policy = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=8), rng=0)
+    seen = {}
+
+    def fake_rm(ids, last):
+        seen["ids"], seen["last"] = ids, last
+        return npgpt.tensor(np.zeros(len(last)))
+
+    prompt = [tok.special_tokens["<|user|>"], 0, 1, end, tok.special_tokens["<|assistant|>"]]
+    cfg = SimpleNamespace(samples=8, max_new_tokens=6, temperature=3.0, missing_end_penalty=1.0)
+    x, targets, mask, *_ = rollout(
+        policy, policy, fake_rm, tok, [(prompt, "first_word", "a")], cfg, np.random.default_rng(0)
+    )
+    full, last = seen["ids"], seen["last"]
+    P = len(prompt)
+    for b in range(8):
+        reply = list(full[b, P:])
+        n = reply.index(end) + 1 if end in reply else len(reply)
+        assert last[b] == P + n - 1
+        assert list(np.flatnonzero(mask[b])) == list(range(P - 1, P - 1 + n))
+    assert (full[np.arange(8), last] == end).any()  # some replies stopped, and were read at <|end|>

@@ -102,7 +102,8 @@ def rollout(policy, ref, rm, tok, items, cfg, rng):
             mask[b, P - 1 : P - 1 + n] = True  # targets P-1 .. P-2+n are the reply's tokens
         old_logp = F.token_logprobs(policy(x)[0], targets).numpy()
         ref_logp = F.token_logprobs(ref(x)[0], targets).numpy()
-        scores = rm(full, P - 1 + np.maximum(lengths, 1) - 1).numpy() - cfg.missing_end_penalty * ~stopped
+        last = P + np.maximum(lengths, 1) - 1  # the reply's last token: its <|end|> if it stopped
+        scores = rm(full, last).numpy() - cfg.missing_end_penalty * ~stopped
     graded = []
     for b, (_, task, gold) in enumerate(i for i in items for _ in range(cfg.samples)):
         text = tok.decode([int(t) for t in reply[b, : lengths[b] - int(stopped[b])]])
