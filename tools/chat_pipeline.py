@@ -30,10 +30,19 @@ from npgpt.chat.tasks import TASKS
 from npgpt.train import TrainConfig, train
 
 
-def timed(name, fn, times):
+def timed(name, fn, times, out_dir=None):
+    """Run a stage and record its wall and CPU seconds; with ``out_dir``, a stage already done
+    (its checkpoint and its times on disk, from an earlier ``--reuse`` run) is skipped."""
+    done = out_dir is not None and name in times and (out_dir / name / "checkpoint").exists()
+    if done:
+        print(f"== {name}: reused ({times[name]['wall_s']} s wall, {times[name]['cpu_s']} s CPU when it ran)")
+        return times[name].get("summary")
     wall, cpu = time.time(), time.process_time()
     out = fn()
     times[name] = {"wall_s": round(time.time() - wall, 1), "cpu_s": round(time.process_time() - cpu, 1)}
+    if isinstance(out, dict) and out_dir is not None:
+        times[name]["summary"] = out
+        (out_dir / "times.json").write_text(json.dumps(times, indent=2))
     print(f"== {name}: {times[name]['wall_s']} s wall, {times[name]['cpu_s']} s CPU")
     return out
 
@@ -56,17 +65,21 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="runs/chat", help="folder for every stage's checkpoint")
     p.add_argument("--base", default=None, help="a base checkpoint to start from instead of training one")
+    p.add_argument("--reuse", action="store_true", help="skip stages already done in --out (times.json)")
     args = p.parse_args()
     out, times = Path(args.out), {}
+    out.mkdir(parents=True, exist_ok=True)
+    if args.reuse and (out / "times.json").exists():
+        times = json.loads((out / "times.json").read_text())
     base = args.base
     if base is None:
         cfg = TrainConfig(out_dir=str(out / "base"), sample_chars=0, progress=False)
         timed("base", lambda: train(cfg, overwrite=True), times)
         base = str(out / "base" / "checkpoint")
     quiet = {"eval_questions": 0}
-    timed("sft", lambda: sft(SFTConfig(init_from=base, out_dir=str(out / "sft"), **quiet)), times)
+    timed("sft", lambda: sft(SFTConfig(init_from=base, out_dir=str(out / "sft"), **quiet)), times, out)
     s = str(out / "sft" / "checkpoint")
-    rm = timed("reward", lambda: train_reward(RewardConfig(init_from=s, out_dir=str(out / "reward"))), times)
+    rm = timed("reward", lambda: train_reward(RewardConfig(init_from=s, out_dir=str(out / "reward"))), times, out)
     timed(
         "rl",
         lambda: rl(
@@ -74,7 +87,7 @@ def main():
         ),
         times,
     )
-    timed("dpo", lambda: dpo(DPOConfig(init_from=s, out_dir=str(out / "dpo"), **quiet)), times)
+    timed("dpo", lambda: dpo(DPOConfig(init_from=s, out_dir=str(out / "dpo"), **quiet)), times, out)
 
     questions = load_questions(shipped("chat_val"))
     results = {}
