@@ -19,14 +19,8 @@ import numpy as np
 from .. import functional as F
 from ..checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from ..nn import GPT, GPTConfig, Linear, Module
+from ..tokenizers import load_tokenizer
 from .template import CHAT_TOKENS, chat_token_ids
-
-
-def tokenizer_from_json(text):
-    """The tokenizer a checkpoint stored (character or BPE), with its special tokens."""
-    from ..tokenizers import load_tokenizer
-
-    return load_tokenizer(text)
 
 
 def load_policy(checkpoint):
@@ -36,7 +30,7 @@ def load_policy(checkpoint):
         raise CheckpointError(f"{ck['path']} holds no tokenizer.json: it cannot turn text into ids")
     if ck["config"].get("reward_head"):
         raise CheckpointError(f"{ck['path']} is a reward model, not a language model")
-    tok = tokenizer_from_json(ck["tokenizer_json"])
+    tok = load_tokenizer(ck["tokenizer_json"])
     dtype = np.dtype(ck["config"].get("train", {}).get("dtype", "float32"))
     model = GPT(GPTConfig.from_dict(ck["config"]["model"]), dtype=dtype)
     model.load_state_dict(ck["model"])
@@ -124,4 +118,4 @@ def load_reward_model(checkpoint):
     dtype = np.dtype(ck["config"]["train"].get("dtype", "float32"))
     rm = RewardModel(GPTConfig.from_dict(ck["config"]["model"]), dtype=dtype)
     rm.load_state_dict(ck["model"])
-    return rm, tokenizer_from_json(ck["tokenizer_json"])
+    return rm, load_tokenizer(ck["tokenizer_json"])
