@@ -122,6 +122,11 @@ print(ids)
 # %% [markdown]
 # ## 3. Supervised fine-tuning, and the mask
 #
+# Fine-tuning means continuing to train a trained model on new data, with a fresh optimizer:
+# `npgpt train --init-from CHECKPOINT --data FILE` does it for plain text (the README shows a model
+# fine-tuned on one play beating one trained from scratch on it in the same steps). SFT is that,
+# with conversations for data, the chat tokens added, and a mask on the loss.
+#
 # SFT is pre-training's loss on different data: next-token cross-entropy, but only on the
 # **assistant's** tokens and its `<|end|>` (so it learns to answer *and to stop*). Every other
 # target is `ignore_index` = -100 and contributes nothing. Green: the targets the model learns.
