@@ -142,3 +142,20 @@ def test_chat_on_a_base_model_is_one_line(runs):
     p = _chat(runs / "base" / "checkpoint", "hello\n")
     assert p.returncode == 2 and p.stderr.count("\n") == 1
     assert p.stderr.startswith("npgpt chat: the tokenizer has no chat tokens")
+
+
+def test_chat_ctrl_c_exits_cleanly(tuned):
+    import signal
+
+    p = subprocess.Popen(
+        [sys.executable, "-m", "npgpt", "chat", "--checkpoint", str(tuned / "sft" / "checkpoint")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    assert p.stdout.readline().startswith("chatting with")  # loaded, waiting at "you> "
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0 and "Traceback" not in err, err

@@ -34,13 +34,13 @@ def main(args: argparse.Namespace) -> int:
         print(f"npgpt chat: {e}", file=sys.stderr)
         return 2
     model.eval()
-    print(f"chatting with {ck['path']} ({model.config.block_size}-token context); Ctrl-D or Ctrl-C quits")
 
     def write(s):
         sys.stdout.write(s)
         sys.stdout.flush()
 
-    try:
+    try:  # (the banner inside: a Ctrl-C right after it still ends cleanly)
+        write(f"chatting with {ck['path']} ({model.config.block_size}-token context); Ctrl-D or Ctrl-C quits\n")
         chat_session(model, tok, sys.stdin.readline, write, args)
     except KeyboardInterrupt:
         write("\n")
