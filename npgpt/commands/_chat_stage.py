@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import sys
 
+from ..backend import DeviceError
 from ..chat.common import add_flags, from_flags
+from ..checkpoint import CheckpointError
+from ..data import DataError
 
 
 def add_stage_parser(sub, name, help_, description, config_cls, run):
@@ -17,10 +20,6 @@ def add_stage_parser(sub, name, help_, description, config_cls, run):
 
 
 def _main(name, config_cls, run, args) -> int:
-    from ..backend import DeviceError
-    from ..checkpoint import CheckpointError
-    from ..data import DataError
-
     try:
         summary = run(from_flags(config_cls, args))
     except (ValueError, TypeError, DataError, CheckpointError, DeviceError, OSError) as e:

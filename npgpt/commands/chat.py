@@ -5,6 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..chat.chat_loop import chat_session
+from ..chat.model import load_policy
+from ..chat.template import chat_token_ids
+from ..checkpoint import CheckpointError
+from ..data import DataError
+from ..sampling import check_sampling_args
+
 
 def add_parser(sub):
     p = sub.add_parser("chat", help="talk to a chat-tuned model (after `npgpt sft`); Ctrl-D or Ctrl-C quits")
@@ -19,13 +26,6 @@ def add_parser(sub):
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..chat.chat_loop import chat_session
-    from ..chat.model import load_policy
-    from ..chat.template import chat_token_ids
-    from ..checkpoint import CheckpointError
-    from ..data import DataError
-    from ..sampling import check_sampling_args
-
     try:
         check_sampling_args(args.temperature, args.top_k, args.top_p)
         model, tok, ck = load_policy(args.checkpoint)

@@ -120,7 +120,8 @@ class DPOLoss(Function):
         (z,) = ctx.saved_tensors
         dz = -g * _sigmoid(get_array_module(z), -z) / z.size
         b = ctx.beta
-        return b * dz, -b * dz, -b * dz, b * dz
+        grads = (b * dz, -b * dz, -b * dz, b * dz)  # d/dpc, d/dpr, d/drc, d/drr
+        return tuple(d if need else None for d, need in zip(grads, ctx.needs_input_grad))
 
 
 class PPOClippedLoss(Function):
