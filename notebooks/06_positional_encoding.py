@@ -1,0 +1,292 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · Positional encoding
+#
+# Attention (notebook 07) compares every token with every other token by dot products and then averages.
+# Nothing in that computation knows *where* a token sits: shuffle the tokens and the outputs are
+# shuffled the same way. "Dog bites man" and "man bites dog" would look alike. A transformer therefore
+# injects position explicitly. Three ways, all in `npgpt/nn/positional.py`:
+#
+# | method | where | learned? | used by |
+# |---|---|---|---|
+# | sinusoidal table added to the embeddings | input | no, fixed formula | the original Transformer (2017) |
+# | learned table added to the embeddings | input | yes, one vector per position | GPT-1, GPT-2, GPT-3 |
+# | rotary (RoPE): rotate queries and keys | inside attention | no | GPT-NeoX, LLaMA and most recent models |
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+import npgpt
+import npgpt.functional as F
+from npgpt.nn import LearnedPositionalEmbedding, RotaryEmbedding, SinusoidalPositionalEncoding, sinusoidal_table
+
+np.set_printoptions(precision=4, suppress=True)
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# ## 1. Attention alone ignores order
+#
+# Attention without a mask over five token vectors, then over the same five in a different order: each
+# token gets exactly the same output wherever it stands (the outputs are permuted along with the inputs).
+
+# %%
+x = rng.standard_normal((1, 1, 5, 4))  # (B, H, T, D): five tokens
+perm = np.array([3, 0, 4, 1, 2])
+out = F.scaled_dot_product_attention(*(npgpt.tensor(x),) * 3, causal=False).numpy()
+xp = x[:, :, perm]
+out_perm = F.scaled_dot_product_attention(*(npgpt.tensor(xp),) * 3, causal=False).numpy()
+print("max |out[perm] - out(permuted input)| =", np.abs(out[:, :, perm] - out_perm).max())
+
+# %% [markdown]
+# (GPT's causal mask breaks the symmetry a little, since a token can tell how many tokens precede it,
+# but that is a weak signal; every GPT adds explicit positions.)
+#
+# ## 2. Sinusoidal encoding (fixed)
+#
+# Vaswani et al. (2017) add to the embedding of the token at position $pos$ the vector
+# $$PE(pos, 2i) = \sin\!\Big(\frac{pos}{10000^{2i/d}}\Big), \qquad PE(pos, 2i+1) = \cos\!\Big(\frac{pos}{10000^{2i/d}}\Big),$$
+# for $i = 0, \dots, d/2 - 1$: **sine on the even features, cosine on the odd ones**, each pair sharing one
+# frequency $\omega_i = 10000^{-2i/d}$. The frequencies fall geometrically from 1 (wavelength $2\pi$
+# positions) to about $1/10000$ (wavelength about 63,000): fast features tell neighbours apart, slow
+# ones encode coarse position, like the hands of a clock. **Nothing is learned**: the table is a fixed
+# function of $pos$ and $d$.
+
+# %%
+T, d = 64, 64
+pe = sinusoidal_table(T, d)  # the library's table, (T, d) float64
+
+# the formula, one entry at a time
+loop = np.zeros((T, d))
+for pos in range(T):
+    for i in range(d // 2):
+        angle = pos / 10000 ** (2 * i / d)
+        loop[pos, 2 * i] = np.sin(angle)
+        loop[pos, 2 * i + 1] = np.cos(angle)
+print("max |sinusoidal_table - formula| =", np.abs(pe - loop).max())
+
+module = SinusoidalPositionalEncoding(T, d, dtype=np.float64)
+print("parameters of SinusoidalPositionalEncoding:", list(module.parameters()))
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+im = axes[0].imshow(pe, cmap="RdBu", aspect="auto", vmin=-1, vmax=1)
+axes[0].set_xlabel("feature (even: sin, odd: cos)")
+axes[0].set_ylabel("position")
+axes[0].set_title("sinusoidal table PE[pos, feature]")
+fig.colorbar(im, ax=axes[0])
+for f in [0, 1, 6, 20, 40]:
+    axes[1].plot(pe[:, f], label=f"feature {f}")
+axes[1].set_xlabel("position")
+axes[1].set_title("a few columns: frequency falls with the feature index")
+axes[1].legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ### Why sines and cosines: relative positions are linear maps
+#
+# For each pair $(\sin a, \cos a)$ with $a = pos\,\omega_i$, moving $k$ positions is a fixed rotation:
+# $$\begin{pmatrix}\sin(a + k\omega_i)\\ \cos(a + k\omega_i)\end{pmatrix}
+# = \begin{pmatrix}\cos k\omega_i & \sin k\omega_i\\ -\sin k\omega_i & \cos k\omega_i\end{pmatrix}
+# \begin{pmatrix}\sin a\\ \cos a\end{pmatrix},$$
+# the same matrix for every $pos$. So "the token $k$ places back" is a linear function of the encoding,
+# which a linear layer can learn; and the dot product $PE(p)\cdot PE(q) = \sum_i \cos((p-q)\omega_i)$
+# depends only on the distance $p - q$ (the banded picture below).
+
+# %%
+k = 3
+M = np.zeros((d, d))
+for i in range(d // 2):
+    w = 1.0 / 10000 ** (2 * i / d)
+    c, s = np.cos(k * w), np.sin(k * w)
+    M[2 * i:2 * i + 2, 2 * i:2 * i + 2] = [[c, s], [-s, c]]
+print(f"max |PE[pos + {k}] - M_{k} PE[pos]| over all pos:", np.abs(pe[k:] - pe[:-k] @ M.T).max())
+
+plt.figure(figsize=(4.5, 4))
+plt.imshow(pe @ pe.T, cmap="viridis")
+plt.title("PE(p) . PE(q): depends only on p - q")
+plt.xlabel("q")
+plt.ylabel("p")
+plt.colorbar()
+plt.show()
+
+# %% [markdown]
+# ## 3. Learned positions (GPT-1, GPT-2, GPT-3)
+#
+# GPT-1, GPT-2 and GPT-3 do not use the sinusoidal table. They learn it: a Parameter `wpe` of shape
+# `(block_size, C)`, one vector per position, initialised to small random numbers ($N(0, 0.02^2)$ in GPT-2)
+# and trained with everything else. A fresh table is noise; training gives it structure. The price: there
+# is no row for positions beyond `block_size`, so the model cannot be run on longer contexts.
+
+# %%
+wpe = LearnedPositionalEmbedding(block_size=64, n_embd=64, rng=0, dtype=np.float64)
+print("parameters:", [(name, p.shape) for name, p in wpe.named_parameters()])
+plt.figure(figsize=(5, 3.5))
+plt.imshow(wpe.weight.numpy(), cmap="RdBu", aspect="auto")
+plt.title("a freshly initialised learned table: noise")
+plt.xlabel("feature")
+plt.ylabel("position")
+plt.colorbar()
+plt.show()
+try:
+    wpe(npgpt.tensor(np.zeros((1, 65, 64))))
+except ValueError as e:
+    print("ValueError:", e)
+
+# %% [markdown]
+# The gradient of a learned table is simple: row $pos$ receives the sum over the batch of the upstream
+# gradient at position $pos$, and rows for positions not in the input receive nothing.
+
+# %%
+x = npgpt.tensor(rng.standard_normal((2, 5, 64)), requires_grad=True)
+g = rng.standard_normal((2, 5, 64))
+wpe.weight.grad = None
+wpe(x).backward(g)
+print("rows 0..4 get the batch sum:", np.allclose(wpe.weight.grad[:5], g.sum(0)))
+print("rows 5..63 get zero:        ", np.all(wpe.weight.grad[5:] == 0))
+
+# %% [markdown]
+# ## 4. Rotary position embedding (RoPE)
+#
+# RoPE (Su et al., 2021) adds nothing to the embeddings. Inside every attention head it **rotates** the
+# query and the key of the token at position $m$ by angles proportional to $m$: feature pairs
+# $(x_{1,i}, x_{2,i})$ are rotated by $m\,\theta_i$ with $\theta_i = 10000^{-2i/D}$, the same frequencies
+# as the sinusoidal table. npgpt uses the GPT-NeoX/LLaMA pairing, feature $i$ with feature $i + D/2$
+# ("rotate half"):
+# $$y = x \odot \cos + \mathrm{rotate\_half}(x) \odot \sin, \qquad \mathrm{rotate\_half}([x_1, x_2]) = [-x_2, x_1].$$
+#
+# Because both $q$ and $k$ are rotated, their dot product depends only on the **relative** position:
+# $(R_m q)\cdot(R_n k) = q \cdot R_{n-m} k$. Rotations also preserve lengths.
+
+# %%
+D = 8
+rope = RotaryEmbedding(head_size=D, block_size=64, dtype=np.float64)
+q = npgpt.tensor(rng.standard_normal((1, 1, 1, D)))  # (B, H, T=1, D): one query
+k = npgpt.tensor(rng.standard_normal((1, 1, 1, D)))  # one key
+
+
+def score(m, n):
+    # the query placed at position m, the key at position n
+    return float((rope(q, offset=m).numpy() * rope(k, offset=n).numpy()).sum())
+
+
+for m, n in [(5, 2), (20, 17), (60, 57), (5, 3)]:
+    print(f"q at {m:2d}, k at {n:2d} (distance {m - n}): score {score(m, n):+.10f}")
+print("|q| before and after rotation:", np.linalg.norm(q.numpy()), np.linalg.norm(rope(q, offset=40).numpy()))
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+im = axes[0].imshow(rope.cos[:32], cmap="RdBu", aspect="auto", vmin=-1, vmax=1)
+axes[0].set_title("RoPE cos table (both halves share the angles)")
+axes[0].set_xlabel("feature")
+axes[0].set_ylabel("position")
+fig.colorbar(im, ax=axes[0])
+
+# one feature pair (i, i + D/2) of a fixed vector, rotated as its position grows
+ones = npgpt.tensor(np.ones((1, 1, 12, D)))
+rotated = rope(ones).numpy()[0, 0]  # positions 0..11
+for i, colour in [(0, "C0"), (1, "C3")]:
+    px, py = rotated[:, i], rotated[:, i + D // 2]
+    axes[1].quiver(np.zeros(12), np.zeros(12), px, py, angles="xy", scale_units="xy", scale=1,
+                   color=colour, alpha=0.35 + 0.65 * np.arange(12) / 11)
+    axes[1].plot(px, py, ".", color=colour, label=f"pair ({i}, {i + D // 2}): {1 / 10000 ** (2 * i / D):.3g} rad/position")
+axes[1].set_xlim(-1.6, 1.6)
+axes[1].set_ylim(-1.6, 1.6)
+axes[1].set_aspect("equal")
+axes[1].set_title("the pair (1, 1) at positions 0..11 (darker = later)")
+axes[1].legend(fontsize=8, loc="lower left")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 5. Gradient checks
+#
+# The backward of a rotation is the inverse rotation, $dx = g \odot \cos - \mathrm{rotate\_half}(g \odot \sin)$
+# (`npgpt/ops/rope.py`); the composed version (slices, negation, concatenation) lets autograd derive it.
+# The sinusoidal table is a constant, so its gradient passes through unchanged; the learned table is a
+# parameter and is checked too.
+
+# %%
+xq = npgpt.tensor(rng.standard_normal((2, 3, 6, D)), requires_grad=True)
+fused = rope(xq, offset=4)
+composed = rope(xq, offset=4, composed=True)
+print("forward max |fused - composed| =", np.abs(fused.numpy() - composed.numpy()).max())
+
+report = npgpt.gradcheck(lambda a: rope(a, offset=4), [xq])
+print("RoPE (fused op)      :", report.verdict, f"max rel err {report.max_rel_err:.1e}")
+report = npgpt.gradcheck(lambda a: rope(a, offset=4, composed=True), [xq])
+print("RoPE (composed)      :", report.verdict, f"max rel err {report.max_rel_err:.1e}")
+sin_pe = SinusoidalPositionalEncoding(16, 8, dtype=np.float64)
+xs = npgpt.tensor(rng.standard_normal((2, 5, 8)), requires_grad=True)
+report = npgpt.gradcheck(lambda a: sin_pe(a, offset=3), [xs])
+print("sinusoidal           :", report.verdict, f"max rel err {report.max_rel_err:.1e}")
+learned = LearnedPositionalEmbedding(16, 8, rng=1, dtype=np.float64)
+report = npgpt.gradcheck(lambda a: learned(a, offset=3), [xs], params=[learned.weight])
+print("learned (x and table):")
+print(report)
+assert report.ok
+
+# %% [markdown]
+# ## Check yourself
+#
+# 1. Which features of the sinusoidal table hold sines, which cosines? What is the wavelength, in
+#    positions, of features 0/1 and of the last pair for $d = 64$?
+#
+# <details><summary>Hint</summary>
+#
+# Even features sines, odd ones cosines. The wavelength is $2\pi/\omega_i = 2\pi\cdot 10000^{2i/d}$:
+# $2\pi \approx 6.3$ positions for $i = 0$, about 47,000 for $i = 31$.
+#
+# </details>
+#
+# 2. Verify numerically that $PE(p)\cdot PE(q)$ equals $\sum_i \cos((p - q)\,\omega_i)$.
+#
+# <details><summary>Hint</summary>
+#
+# `w = 1 / 10000 ** (np.arange(0, d, 2) / d)`, then compare `pe[p] @ pe[q]` with
+# `np.cos((p - q) * w).sum()`. It is $\sin a \sin b + \cos a \cos b = \cos(a - b)$, pair by pair.
+#
+# </details>
+#
+# 3. Why does a learned table stop at `block_size`, and what does `GPT.crop_block_size` do to it?
+#
+# <details><summary>Hint</summary>
+#
+# It is a Parameter of shape `(block_size, C)`: there is no row for a later position, and none could be
+# learned without training on such positions. `crop_block_size(n)` keeps the first `n` rows.
+#
+# </details>
+#
+# 4. Check $(R_m q)\cdot(R_n k) = q\cdot R_{n-m} k$ with `rope(..., offset=...)` for a few $m \le n$.
+#
+# <details><summary>Hint</summary>
+#
+# Compare `score(m, n)` with `(q.numpy() * rope(k, offset=n - m).numpy()).sum()`. Rotations compose by
+# adding angles, and $R_m^\top = R_{-m}$.
+#
+# </details>
+#
+# 5. How many parameters do the position encodings of GPT-2 small ($T = 1024$, $C = 768$) have? Of a
+#    RoPE model of the same size?
+#
+# <details><summary>Hint</summary>
+#
+# $1024 \times 768 = 786{,}432$ learned ones; none for RoPE (its `cos`/`sin` tables are buffers computed
+# from the config, not parameters).
+#
+# </details>

@@ -1,0 +1,263 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 11 · Loading GPT-2
+#
+# npgpt's `GPT` has GPT-2's architecture and GPT-2's parameter names, so OpenAI's released weights load
+# into it. They are distributed through the HuggingFace hub as a **folder**:
+#
+# | file | content |
+# |---|---|
+# | `config.json` | the hyperparameters: `n_embd`, `n_layer`, `n_head`, `n_positions`, `vocab_size`, `layer_norm_epsilon`, `activation_function`, ... |
+# | `model.safetensors` | every weight: a JSON header (name, dtype, shape, byte offsets) followed by the raw bytes |
+# | `pytorch_model.bin` (older) | the same weights as a Python *pickle*: npgpt refuses these (section 5) |
+#
+# `GPT.from_hf(folder)` reads such a folder (`npgpt/nn/hf.py`), `model.save_hf(folder)` writes one. This
+# notebook needs no network: it builds a small random GPT-2 with `transformers` locally, saves it, loads
+# it with npgpt and compares the logits. To use the real GPT-2 small, download the folder once (e.g.
+# `huggingface-cli download gpt2 --local-dir gpt2`) and call `GPT.from_hf("gpt2")`.
+
+# %%
+import json
+import os
+import struct
+import tempfile
+import warnings
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # never touch the network
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import numpy as np
+from safetensors.numpy import load_file
+
+import npgpt
+from npgpt.nn import GPT, GPTConfig
+
+np.set_printoptions(precision=4, suppress=True)
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm, imported by transformers
+workdir = tempfile.mkdtemp(prefix="npgpt_hf_")
+
+try:
+    import torch
+    import transformers
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    HAVE_HF = True
+    print("transformers", transformers.__version__, "/ torch", torch.__version__)
+except ImportError as e:
+    if os.environ.get("NPGPT_REQUIRE_TORCH") == "1":  # set in CI: there a missing reference is an error
+        raise
+    HAVE_HF = False
+    print(f"transformers/torch are not installed ({e}); the cells that need them will say so and skip.\n"
+          "Install them with: pip install torch transformers")
+
+# %% [markdown]
+# ## 1. A GPT-2 checkpoint made locally
+#
+# A `GPT2LMHeadModel` with a small random configuration, saved with `save_pretrained` in the safetensors
+# format: the same layout as the files on the hub, only smaller. (Without transformers we let npgpt write
+# the folder instead, so the rest of the notebook still runs.)
+
+# %%
+hf_dir = os.path.join(workdir, "tiny-gpt2")
+if HAVE_HF:
+    torch.manual_seed(0)
+    hf_config = GPT2Config(vocab_size=100, n_positions=32, n_embd=48, n_layer=2, n_head=4,
+                           bos_token_id=99, eos_token_id=99)
+    hf_model = GPT2LMHeadModel(hf_config).eval()
+    hf_model.save_pretrained(hf_dir, safe_serialization=True)
+else:
+    GPT(GPTConfig(vocab_size=100, block_size=32, n_layer=2, n_head=4, n_embd=48), rng=0).save_hf(hf_dir)
+print(sorted(os.listdir(hf_dir)))
+with open(os.path.join(hf_dir, "config.json")) as f:
+    cfg_json = json.load(f)
+print({k: cfg_json[k] for k in ["model_type", "n_embd", "n_layer", "n_head", "n_positions", "vocab_size",
+                                "layer_norm_epsilon", "activation_function"]})
+
+# %% [markdown]
+# ## 2. Inside `model.safetensors`
+#
+# The format is deliberately simple: 8 bytes giving the header length (little-endian), a JSON header,
+# then the tensors' bytes. Reading it executes nothing; it is data only. Here is the header, read with
+# plain Python:
+
+# %%
+path = os.path.join(hf_dir, "model.safetensors")
+with open(path, "rb") as f:
+    (header_len,) = struct.unpack("<Q", f.read(8))
+    header = json.loads(f.read(header_len))
+print(f"file size {os.path.getsize(path):,} bytes, header {header_len} bytes, {len(header) - 1} tensors")
+for name in sorted(header)[:14]:
+    if name != "__metadata__":
+        print(f"  {name:34s} {header[name]['dtype']:4s} {header[name]['shape']}")
+
+# %% [markdown]
+# ## 3. Conv1D: input-major weights
+#
+# Two things stand out in the list above. Names start with `transformer.` (the body of `GPT2LMHeadModel`;
+# the original hub files have no prefix, and `from_hf` accepts both), and the projection weights have
+# shape `(in, out)`: `c_attn.weight` is `(48, 144)`, i.e. $(C, 3C)$. GPT-2's code uses a layer called
+# `Conv1D` that computes
+# $$y = x\,W + b, \qquad W \in \mathbb{R}^{\text{in} \times \text{out}},$$
+# whereas `torch.nn.Linear` and npgpt's `Linear` store $W \in \mathbb{R}^{\text{out} \times \text{in}}$ and
+# compute $y = x\,W^\top + b$. Same numbers, transposed storage. So `from_hf` transposes the four Conv1D
+# weights of each block (`attn.c_attn`, `attn.c_proj`, `mlp.c_fc`, `mlp.c_proj`) on the way in, and
+# `save_hf` transposes them back. Embeddings and LayerNorms are stored the same way in both.
+#
+# The output head `lm_head.weight` is tied to `wte`; `from_hf` checks that any stored copy is equal to it.
+
+# %%
+model = GPT.from_hf(hf_dir)  # float32, eval mode
+print(model.config)
+raw = load_file(path)
+ours = model.transformer.h[0].attn.c_attn.weight.numpy()
+theirs = raw["transformer.h.0.attn.c_attn.weight"]
+print("file (Conv1D, in x out):", theirs.shape, "   npgpt (Linear, out x in):", ours.shape)
+print("npgpt weight == file weight transposed:", np.array_equal(ours, theirs.T))
+
+x = np.random.default_rng(0).standard_normal((3, 48)).astype(np.float32)
+conv1d_y = x @ theirs + raw["transformer.h.0.attn.c_attn.bias"]
+linear_y = model.transformer.h[0].attn.c_attn(npgpt.tensor(x)).numpy()
+print(f"Conv1D x @ W + b  vs  npgpt Linear x @ W^T + b: max diff {np.abs(conv1d_y - linear_y).max():.1e}")
+
+# %% [markdown]
+# ## 4. Logits match transformers
+#
+# The real test: the same token ids through both models. In float32 the two differ by rounding only
+# (different summation orders); loading the weights into a float64 npgpt model and running transformers
+# in float64 too shows agreement to about $10^{-15}$.
+
+# %%
+idx = np.random.default_rng(1).integers(0, 100, (2, 12))
+with npgpt.no_grad():
+    ours32 = model(idx)[0].numpy()
+if not HAVE_HF:
+    print("transformers/torch are not installed: skipping the comparison with the reference GPT2LMHeadModel")
+else:
+    with torch.no_grad():
+        ref32 = hf_model(torch.as_tensor(idx)).logits.numpy()
+        ref64 = hf_model.double()(torch.as_tensor(idx)).logits.numpy()
+    with npgpt.no_grad():
+        ours64 = GPT.from_hf(hf_dir, dtype=np.float64)(idx)[0].numpy()
+    print(f"logits {ours32.shape}, largest |logit| {np.abs(ref32).max():.3f}")
+    print(f"float32: max |npgpt - transformers| = {np.abs(ours32 - ref32).max():.2e}")
+    print(f"float64: max |npgpt - transformers| = {np.abs(ours64 - ref64).max():.2e}")
+    print("same next-token choices:", np.array_equal(ours32.argmax(-1), ref32.argmax(-1)))
+    assert np.abs(ours32 - ref32).max() < 1e-5 and np.abs(ours64 - ref64).max() < 1e-12
+
+# %% [markdown]
+# And the other direction: a model trained with npgpt, saved with `save_hf`, is a folder transformers
+# loads as it would any GPT-2.
+
+# %%
+ours_dir = os.path.join(workdir, "from-npgpt")
+npgpt_model = GPT(GPTConfig(vocab_size=100, block_size=32, n_layer=2, n_head=4, n_embd=48), rng=3)
+npgpt_model.save_hf(ours_dir)
+print(sorted(os.listdir(ours_dir)))
+with npgpt.no_grad():
+    ours = npgpt_model(idx)[0].numpy()
+reloaded = GPT.from_hf(ours_dir)
+with npgpt.no_grad():
+    print("npgpt -> save_hf -> from_hf, max diff:", np.abs(reloaded(idx)[0].numpy() - ours).max())
+if HAVE_HF:
+    back = GPT2LMHeadModel.from_pretrained(ours_dir).eval()
+    with torch.no_grad():
+        theirs = back(torch.as_tensor(idx)).logits.numpy()
+    print(f"npgpt -> save_hf -> transformers, max diff: {np.abs(theirs - ours).max():.2e}")
+else:
+    print("transformers/torch are not installed: skipping the load into GPT2LMHeadModel")
+
+# %% [markdown]
+# ## 5. Why `.bin` files are refused
+#
+# `pytorch_model.bin`, `.pt`, `.pth` and `.ckpt` files are Python pickles. Unpickling is not just reading
+# data: a pickle can name any importable function and have it called with arguments of its choosing, so
+# loading a file from the internet can run arbitrary code on your machine. npgpt never unpickles
+# anything; it reads only safetensors and JSON, and a folder that has only a pickle gets a clear error
+# telling you how to convert it once, in an environment you trust. The file is not even opened: a
+# placeholder is enough to show the refusal.
+
+# %%
+pickle_dir = os.path.join(workdir, "old-style")
+os.makedirs(pickle_dir, exist_ok=True)
+with open(os.path.join(pickle_dir, "config.json"), "w") as f:
+    json.dump(cfg_json, f)
+with open(os.path.join(pickle_dir, "pytorch_model.bin"), "wb") as f:
+    f.write(b"placeholder: npgpt refuses the file by its name and never reads it")
+try:
+    GPT.from_hf(pickle_dir)
+except ValueError as e:
+    print("ValueError:", e)
+
+# %% [markdown]
+# ## Check yourself
+#
+# 1. Which four weights per block are transposed when loading GPT-2, and why not `wte`, `wpe` or the
+#    LayerNorms?
+#
+# <details><summary>Hint</summary>
+#
+# `attn.c_attn`, `attn.c_proj`, `mlp.c_fc`, `mlp.c_proj`: the Conv1D layers. Embeddings are lookup tables
+# stored `(V, C)` and `(T, C)` in both libraries; LayerNorm parameters are vectors.
+#
+# </details>
+#
+# 2. `c_attn.weight` of GPT-2 small is stored as `(768, 2304)`. Which columns hold the queries, the
+#    keys and the values?
+#
+# <details><summary>Hint</summary>
+#
+# Columns 0-767 the queries, 768-1535 the keys, 1536-2303 the values (in npgpt, after the transpose,
+# the same ranges of rows); each range is then cut into 12 heads of 64.
+#
+# </details>
+#
+# 3. How many bytes does the float32 `model.safetensors` of GPT-2 small take, roughly? (Notebook 08
+#    counted the parameters; the tied head is stored once. The hub's file is a little larger: it also
+#    holds the old causal-mask buffers `attn.bias`, which `from_hf` skips.)
+#
+# <details><summary>Hint</summary>
+#
+# $124{,}439{,}808 \times 4$ bytes $\approx 498$ MB, plus the header.
+#
+# </details>
+#
+# 4. `config.json` says `"activation_function": "gelu_new"`. What does `from_hf` do with a config that
+#    asks for the exact `"gelu"` instead, and why?
+#
+# <details><summary>Hint</summary>
+#
+# It raises a `ValueError`: npgpt's GPT uses the tanh GELU, and silently computing a slightly different
+# function (up to $4.7 \times 10^{-4}$ per activation, notebook 08) would make the logits disagree.
+#
+# </details>
+#
+# 5. Edit `config.json` of the tiny folder to `n_layer: 1` and load it. Read the error message: what
+#    does it list?
+#
+# <details><summary>Hint</summary>
+#
+# The weights of block 1 as "unexpected": `from_hf` lists every missing, unexpected and mis-shaped key
+# instead of loading part of the model.
+#
+# </details>
+
+# %%
+import shutil
+
+shutil.rmtree(workdir)  # the temporary folders of this notebook (comment out to keep them for exercise 5)
