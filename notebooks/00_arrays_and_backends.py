@@ -57,8 +57,14 @@ print(a)
 print("shape", a.shape, "| ndim", a.ndim, "| dtype", a.dtype, "| strides", a.strides, "| bytes", a.nbytes)
 
 at = a.T  # a transpose is a *view*: same memory, strides swapped
-print("a.T strides", at.strides, "| shares memory with a:", np.shares_memory(a, at),
-      "| C-contiguous:", at.flags.c_contiguous)
+print(
+    "a.T strides",
+    at.strides,
+    "| shares memory with a:",
+    np.shares_memory(a, at),
+    "| C-contiguous:",
+    at.flags.c_contiguous,
+)
 
 # %% [markdown]
 # Reshapes and transposes are (usually) free: they make a view with new strides. A GPT uses them
@@ -108,8 +114,10 @@ for dt in (np.float32, np.float64):
     v = np.full(n, 0.1, dtype=dt)
     sequential = v.cumsum()[-1]
     pairwise = v.sum()
-    print(f"{dt.__name__:8s} sequential {sequential:14.6f} (error {abs(sequential - 1e5):.2e})   "
-          f"pairwise {pairwise:14.6f} (error {abs(pairwise - 1e5):.2e})")
+    print(
+        f"{dt.__name__:8s} sequential {sequential:14.6f} (error {abs(sequential - 1e5):.2e})   "
+        f"pairwise {pairwise:14.6f} (error {abs(pairwise - 1e5):.2e})"
+    )
 
 # %% [markdown]
 # npgpt's dtype rules:
@@ -147,6 +155,7 @@ except TypeError as e:
 # | `(3, 4)` and `(3,)` | error: 4 and 3 are aligned, and neither is 1 |
 #
 # Here are the rules written out by hand, compared with `np.broadcast_shapes`:
+
 
 # %%
 def broadcast_shape(sa, sb):
@@ -270,6 +279,7 @@ except npgpt.DeviceError as e:
 # The same matrix product in both precisions on this CPU (the numbers depend on the machine; on a
 # GPU the gap is much larger):
 
+
 # %%
 def best_time(f, repeat=5):
     best = float("inf")
@@ -286,8 +296,10 @@ for dt in (np.float32, np.float64):
     A = rng.standard_normal((n, n)).astype(dt)
     Bm = rng.standard_normal((n, n)).astype(dt)
     results[dt.__name__] = best_time(lambda: A @ Bm)
-    print(f"{dt.__name__}: {n}x{n} @ {n}x{n} in {1e3 * results[dt.__name__]:.2f} ms, "
-          f"{A.nbytes / 2**20:.2f} MiB per matrix, {2 * n**3 / results[dt.__name__] / 1e9:.1f} GFLOP/s")
+    print(
+        f"{dt.__name__}: {n}x{n} @ {n}x{n} in {1e3 * results[dt.__name__]:.2f} ms, "
+        f"{A.nbytes / 2**20:.2f} MiB per matrix, {2 * n**3 / results[dt.__name__] / 1e9:.1f} GFLOP/s"
+    )
 print(f"float64 / float32 time: {results['float64'] / results['float32']:.2f}x")
 
 # %% [markdown]

@@ -69,6 +69,7 @@ np.set_printoptions(precision=4, suppress=True)
 # Each `Value` remembers its parents and a small closure `_backward` that pushes its gradient to
 # them with the local derivatives: note the `+=`, which implements the sum over uses.
 
+
 # %%
 class Value:
     # teaching toy: a scalar that records how it was computed (like micrograd)
@@ -150,6 +151,7 @@ print("\nbackward visits (reverse topological order):", ", ".join(v.label or v.o
 # Check every gradient against a **central finite difference**,
 # $\partial o / \partial v \approx (o(v + h) - o(v - h)) / 2h$ (notebook 02 is all about this):
 
+
 # %%
 def value_of(values):
     return neuron(**{k: Value(v) for k, v in values.items()}).data
@@ -228,8 +230,16 @@ print(inspect.getsource(npgpt.ops.elementwise.Mul))
 a = npgpt.tensor(np.array([1.0, 2.0]), requires_grad=True)
 b = npgpt.tensor(np.array([3.0, 4.0]), requires_grad=True)
 z = a * b
-print("z._ctx.fn:", z._ctx.fn.__name__, "| inputs:", [i.shape for i in z._ctx.inputs],
-      "| saved:", [s.tolist() for s in z._ctx.saved], "| needs_input_grad:", z._ctx.needs_input_grad)
+print(
+    "z._ctx.fn:",
+    z._ctx.fn.__name__,
+    "| inputs:",
+    [i.shape for i in z._ctx.inputs],
+    "| saved:",
+    [s.tolist() for s in z._ctx.saved],
+    "| needs_input_grad:",
+    z._ctx.needs_input_grad,
+)
 
 # %% [markdown]
 # `Tensor.backward()` (in `npgpt/tensor.py`) orders the graph with an *iterative* depth-first search
@@ -250,6 +260,7 @@ print(inspect.getsource(_topological_order))
 # from the output to the leaves, place each leaf in column 0 and each op's result one column right of
 # its latest input, then draw an arrow from every input to the op that consumed it. (Draw *before*
 # `backward()`: it frees the links, see section 6.)
+
 
 # %%
 def graph_of(root):
@@ -284,8 +295,9 @@ def draw_graph(root, ax=None):
         ins = t._ctx.inputs if t._ctx is not None else ()
         for inp in {id(i): i for i in ins}.values():
             (x0, y0), (x1, y1) = pos[id(inp)], pos[id(t)]
-            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                        arrowprops=dict(arrowstyle="->", color="0.4", shrinkA=22, shrinkB=22))
+            ax.annotate(
+                "", xy=(x1, y1), xytext=(x0, y0), arrowprops=dict(arrowstyle="->", color="0.4", shrinkA=22, shrinkB=22)
+            )
             uses = sum(i is inp for i in ins)
             if uses > 1:  # the same tensor is both inputs of this op, e.g. h * h
                 ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.12, f"x{uses}", ha="center", fontsize=8, color="C3")
@@ -295,8 +307,14 @@ def draw_graph(root, ax=None):
             label, fc = f"{t.name or 'const'}\n{shape}", "#cfe2ff" if t.requires_grad else "#eeeeee"
         else:  # an op's result, labelled with the op
             label, fc = f"{t._ctx.fn.__name__}\n{shape}", "#ffe8cc"
-        ax.text(*pos[id(t)], label, ha="center", va="center", fontsize=9,
-                bbox=dict(boxstyle="round,pad=0.4", fc=fc, ec="0.3"))
+        ax.text(
+            *pos[id(t)],
+            label,
+            ha="center",
+            va="center",
+            fontsize=9,
+            bbox=dict(boxstyle="round,pad=0.4", fc=fc, ec="0.3"),
+        )
     ys = [p[1] for p in pos.values()]
     ax.set_xlim(-0.6, max(columns) + 0.6)
     ax.set_ylim(min(ys) - 0.7, max(ys) + 0.7)
@@ -348,6 +366,7 @@ except RuntimeError as e:
 #
 # Are the hand-written backwards behind this graph right? `npgpt.gradcheck` compares them with
 # central finite differences in float64 (notebook 02 explains the table):
+
 
 # %%
 def f(x, W, b):

@@ -81,8 +81,11 @@ def fd_error(dtype, central):
     return np.array(errs)
 
 
-curves = {"central, float64": fd_error(np.float64, True), "forward, float64": fd_error(np.float64, False),
-          "central, float32": fd_error(np.float32, True)}
+curves = {
+    "central, float64": fd_error(np.float64, True),
+    "forward, float64": fd_error(np.float64, False),
+    "central, float32": fd_error(np.float32, True),
+}
 plt.figure(figsize=(7, 4))
 for label, errs in curves.items():
     plt.loglog(hs, np.maximum(errs, 1e-17), marker=".", label=label)
@@ -108,6 +111,7 @@ plt.show()
 # For a tensor function $y = f(x)$ we check a *scalar*, $L = \sum_i u_i\, y_i$, with $u$ a fixed
 # **random** upstream gradient. Backward then computes $J^\top u$; one finite difference per entry of
 # $x$ gives the same vector numerically. (Why random $u$ and not all ones: see section 6.)
+
 
 # %%
 def numerical_gradient(loss, x, h=1e-6):
@@ -190,7 +194,9 @@ B = npgpt.tensor(rng.standard_normal((64, 64)), requires_grad=True)
 t0 = time.perf_counter()
 report = npgpt.gradcheck(lambda a, b: a @ b, [A, B], max_samples=50)
 print(report)
-print(f"{sum(r.checked for r in report.inputs)} of {A.size + B.size} entries checked in {time.perf_counter() - t0:.2f} s")
+print(
+    f"{sum(r.checked for r in report.inputs)} of {A.size + B.size} entries checked in {time.perf_counter() - t0:.2f} s"
+)
 
 # %% [markdown]
 # A larger output also means a larger $|L|$ and so a larger rounding error $\varepsilon |L| / h$: relative
@@ -239,7 +245,9 @@ def relu_sum():
 
 numeric = numerical_gradient(relu_sum, x.data)
 for xi, a, n in zip(x.data, x.grad, numeric):
-    print(f"x = {xi:+.1e}: analytic {a:.2f}, numeric {n:.2f}" + ("   <- within h of the kink" if abs(xi) < 1e-6 else ""))
+    print(
+        f"x = {xi:+.1e}: analytic {a:.2f}, numeric {n:.2f}" + ("   <- within h of the kink" if abs(xi) < 1e-6 else "")
+    )
 print()
 print(npgpt.gradcheck(lambda a: a.relu(), [x]))
 
@@ -268,6 +276,7 @@ for values in ([1.0, 3.0, 3.0], [3.0, 3.0, 3.0]):
 # The report flags it, and the ratio of analytic to numeric at the worst entry reveals the missing
 # factor:
 
+
 # %%
 class SquareMissingTwo(Function):
     # y = x^2 with a planted bug: the backward returns g * x instead of g * 2x
@@ -294,6 +303,7 @@ print(f"\nverdict: {report.verdict}; analytic / numeric at {worst.worst_index}: 
 # Some bugs are invisible with an all-ones upstream gradient, i.e. when checking `y.sum()`. This
 # backward of $e^x$ uses the *mean* of $g$ instead of $g$ itself, which is the same thing when every
 # $g_i = 1$. A checker with $u = \mathbf{1}$ passes it; `gradcheck`'s random $u$ does not:
+
 
 # %%
 class ExpRightOnlyForOnes(Function):
@@ -330,6 +340,7 @@ print(f"gradcheck, random u: max rel err {report.max_rel_err:.1e} -> {report.ver
 # A backward that returns a gradient of the **wrong shape** (here: forgetting to sum a broadcast
 # input's gradient, the topic of notebook 03) does not even get as far as the comparison: npgpt
 # checks every gradient's shape and dtype and names the op.
+
 
 # %%
 class AddForgetsUnbroadcast(Function):

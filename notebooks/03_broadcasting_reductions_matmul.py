@@ -148,6 +148,7 @@ except ImportError:
 # %% [markdown]
 # Away from ties `max` is differentiable and the check passes; inputs with distinct values are used:
 
+
 # %%
 def distinct(*shape):
     v = rng.permutation(int(np.prod(shape))) * 0.1  # values at least 0.1 apart
@@ -246,8 +247,15 @@ print("max |W.grad - sum_b X_b^T G_b| =", np.abs(W.grad - per_batch).max())
 print("max |W.grad - X^T G (folded)|  =", np.abs(W.grad - folded).max())
 
 # %%
-for sa, sb in [((3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((2, 3, 4), (4, 5)), ((1, 3, 4), (2, 4, 2)),
-               ((4,), (4, 5)), ((3, 4), (4,)), ((2, 1, 3, 4), (3, 4, 2))]:
+for sa, sb in [
+    ((3, 4), (4, 5)),
+    ((2, 3, 4), (2, 4, 5)),
+    ((2, 3, 4), (4, 5)),
+    ((1, 3, 4), (2, 4, 2)),
+    ((4,), (4, 5)),
+    ((3, 4), (4,)),
+    ((2, 1, 3, 4), (3, 4, 2)),
+]:
     check("A @ B", lambda a, b: a @ b, [t64(*sa), t64(*sb)])
 check("linear: x @ W^T + b", lambda x, w, b: F.linear(x, w, b), [t64(2, 3, 4), t64(5, 4), t64(5)])
 

@@ -47,6 +47,7 @@ rng = np.random.default_rng(0)
 # in float32 `exp(89)` is. Logits of a few hundred are unusual but perfectly possible (a confident model,
 # a large learning rate, a bug upstream), and the textbook formula then returns `inf / inf = nan`.
 
+
 # %%
 def naive_softmax(z):
     e = np.exp(z)

@@ -57,12 +57,14 @@ rng = np.random.default_rng(0)
 
 # %%
 C = 8
-x_np = np.stack([
-    5.0 + 0.1 * rng.standard_normal(C),     # large offset, small spread
-    -2.0 + 10.0 * rng.standard_normal(C),   # large spread
-    rng.standard_normal(C),                 # already normalised
-    3.0 + 1e-3 * rng.standard_normal(C),    # almost constant
-])
+x_np = np.stack(
+    [
+        5.0 + 0.1 * rng.standard_normal(C),  # large offset, small spread
+        -2.0 + 10.0 * rng.standard_normal(C),  # large spread
+        rng.standard_normal(C),  # already normalised
+        3.0 + 1e-3 * rng.standard_normal(C),  # almost constant
+    ]
+)
 gamma, beta = np.ones(C), np.zeros(C)
 y = F.layer_norm(npgpt.tensor(x_np), npgpt.tensor(gamma), npgpt.tensor(beta), eps=1e-5).numpy()
 print("input  mean per row:", x_np.mean(-1), "\n       std  per row:", x_np.std(-1))
@@ -114,6 +116,7 @@ else:
 # divide, multiply, add); autograd differentiates through each of them. `F.layer_norm` is one op with a
 # hand-written backward (`npgpt/ops/layernorm.py`): fewer intermediate arrays, faster. They must agree.
 
+
 # %%
 def make_inputs(seed=1, shape=(3, 5, 8)):
     r = np.random.default_rng(seed)
@@ -162,6 +165,7 @@ for label, a, c in zip(["y", "dx", "dgamma", "dbeta"], grads["fused"], grads["co
 # minus its mean (moving all features together changes nothing after the mean is subtracted), minus its
 # component along $\hat{x}$ (scaling the row changes nothing after dividing by the standard deviation,
 # up to $\epsilon$). Here it is in plain NumPy, next to the library:
+
 
 # %%
 def layer_norm_backward(g, x, gamma, eps=1e-5):
@@ -218,8 +222,7 @@ assert report.ok
 with np.errstate(invalid="ignore", divide="ignore"):
     for value in [0.5, 0.7]:
         row = np.full(6, value)
-        print(f"row of {value} without eps:", (row - row.mean()) / np.sqrt(row.var()),
-              f"  (var = {row.var():.1e})")
+        print(f"row of {value} without eps:", (row - row.mean()) / np.sqrt(row.var()), f"  (var = {row.var():.1e})")
 xc = np.full((1, 6), 0.7)
 x_const = npgpt.tensor(np.vstack([xc, rng.standard_normal((2, 6))]), requires_grad=True)
 w_const = npgpt.tensor(1 + 0.1 * rng.standard_normal(6), requires_grad=True)

@@ -114,7 +114,7 @@ M = np.zeros((d, d))
 for i in range(d // 2):
     w = 1.0 / 10000 ** (2 * i / d)
     c, s = np.cos(k * w), np.sin(k * w)
-    M[2 * i:2 * i + 2, 2 * i:2 * i + 2] = [[c, s], [-s, c]]
+    M[2 * i : 2 * i + 2, 2 * i : 2 * i + 2] = [[c, s], [-s, c]]
 print(f"max |PE[pos + {k}] - M_{k} PE[pos]| over all pos:", np.abs(pe[k:] - pe[:-k] @ M.T).max())
 
 plt.figure(figsize=(4.5, 4))
@@ -202,9 +202,20 @@ ones = npgpt.tensor(np.ones((1, 1, 12, D)))
 rotated = rope(ones).numpy()[0, 0]  # positions 0..11
 for i, colour in [(0, "C0"), (1, "C3")]:
     px, py = rotated[:, i], rotated[:, i + D // 2]
-    axes[1].quiver(np.zeros(12), np.zeros(12), px, py, angles="xy", scale_units="xy", scale=1,
-                   color=colour, alpha=0.35 + 0.65 * np.arange(12) / 11)
-    axes[1].plot(px, py, ".", color=colour, label=f"pair ({i}, {i + D // 2}): {1 / 10000 ** (2 * i / D):.3g} rad/position")
+    axes[1].quiver(
+        np.zeros(12),
+        np.zeros(12),
+        px,
+        py,
+        angles="xy",
+        scale_units="xy",
+        scale=1,
+        color=colour,
+        alpha=0.35 + 0.65 * np.arange(12) / 11,
+    )
+    axes[1].plot(
+        px, py, ".", color=colour, label=f"pair ({i}, {i + D // 2}): {1 / 10000 ** (2 * i / D):.3g} rad/position"
+    )
 axes[1].set_xlim(-1.6, 1.6)
 axes[1].set_ylim(-1.6, 1.6)
 axes[1].set_aspect("equal")

@@ -97,6 +97,7 @@ print("position 4 changed:                   ", not np.allclose(out[..., 4, :], 
 # line per formula, autograd derives the backward), and `F.scaled_dot_product_attention` is one fused op
 # with a hand-written backward (`npgpt/ops/attention.py`). Both agree with five lines of NumPy.
 
+
 # %%
 def softmax_np(s):
     s = s - s.max(-1, keepdims=True)
@@ -168,6 +169,7 @@ print("max |module - by hand| =", np.abs(attn(x).numpy() - y).max())
 # 3. $S = s\,QK^\top$: $\;dQ = s\, dS\, K,\quad dK = s\, dS^\top Q.$
 #
 # That is the whole of `ScaledDotProductAttention.backward`. In NumPy:
+
 
 # %%
 def attention_backward_np(q, k, v, dO):
@@ -250,7 +252,7 @@ probe, _ = copy_batch(1)
 maps_before = attention_maps(model, probe)
 opt = AdamW(model.parameters(), lr=1e-2, weight_decay=0.0)
 losses = []
-for step in range(100):
+for _ in range(100):
     xb, yb = copy_batch()
     _, loss = model(xb, yb)
     opt.zero_grad()
@@ -263,8 +265,15 @@ maps_after = attention_maps(model, probe)
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.8))
 labels = [str(d) for d in probe[0]]
-for ax, (title, m) in zip(axes, [("random init, head 0", maps_before[0, 0]), ("random init, head 1", maps_before[0, 1]),
-                                 ("trained, head 0", maps_after[0, 0]), ("trained, head 1", maps_after[0, 1])]):
+for ax, (title, m) in zip(
+    axes,
+    [
+        ("random init, head 0", maps_before[0, 0]),
+        ("random init, head 1", maps_before[0, 1]),
+        ("trained, head 0", maps_after[0, 0]),
+        ("trained, head 1", maps_after[0, 1]),
+    ],
+):
     ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
     ax.set_title(title)
     ax.set_xticks(range(len(labels)), labels, fontsize=7)

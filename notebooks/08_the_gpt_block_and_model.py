@@ -114,8 +114,10 @@ print(mlp)
 
 # %%
 model = GPT(cfg, rng=0, dtype=np.float64)
-print("parameters with 'wte' or 'head' in the name:",
-      [n for n, _ in model.named_parameters() if "wte" in n or "head" in n])
+print(
+    "parameters with 'wte' or 'head' in the name:",
+    [n for n, _ in model.named_parameters() if "wte" in n or "head" in n],
+)
 idx = np.array([[1, 2, 3, 4, 5, 6, 7, 8]])
 targets = np.array([[2, 3, 4, 5, 6, 7, 8, 9]])
 _, loss = model(idx, targets)
@@ -154,8 +156,12 @@ def stream_std(model):
 
 
 m = GPT(deep, rng=0)
-print("std of attn.c_proj weights:", m.transformer.h[0].attn.c_proj.weight.numpy().std(),
-      " expected 0.02/sqrt(48) =", 0.02 / np.sqrt(48))
+print(
+    "std of attn.c_proj weights:",
+    m.transformer.h[0].attn.c_proj.weight.numpy().std(),
+    " expected 0.02/sqrt(48) =",
+    0.02 / np.sqrt(48),
+)
 scaled = stream_std(m)
 reinit = np.random.default_rng(0)
 for blk in m.transformer.h:  # undo the 1/sqrt(2L): plain N(0, 0.02^2) everywhere
@@ -169,7 +175,9 @@ plt.xlabel("after block")
 plt.ylabel("std of the residual stream")
 plt.legend()
 plt.show()
-print(f"growth over 24 blocks: {scaled[-1] / scaled[0]:.2f}x with the scaling, {unscaled[-1] / unscaled[0]:.2f}x without")
+print(
+    f"growth over 24 blocks: {scaled[-1] / scaled[0]:.2f}x with the scaling, {unscaled[-1] / unscaled[0]:.2f}x without"
+)
 
 # %% [markdown]
 # ## 5. Counting parameters
@@ -206,8 +214,10 @@ counts = {}
 for name, p in PRESETS.items():
     cfg_p = GPTConfig.preset(name)
     counts[name] = parameter_count(cfg_p, arch="gpt1" if name == "gpt1" else "gpt2")
-    print(f"{name:12s} {p['vocab_size']:6d} {p['block_size']:5d} {p['n_layer']:3d} {p['n_head']:3d} "
-          f"{p['n_embd']:6d} {counts[name]:17,}")
+    print(
+        f"{name:12s} {p['vocab_size']:6d} {p['block_size']:5d} {p['n_layer']:3d} {p['n_head']:3d} "
+        f"{p['n_embd']:6d} {counts[name]:17,}"
+    )
 print()
 print(f"GPT-1                : {counts['gpt1'] / 1e6:.1f}M   (the paper: about 117M)")
 print(f"GPT-2 small          : {counts['gpt2']:,}  (exactly 124,439,808)")
@@ -219,8 +229,12 @@ assert counts["gpt2"] == 124_439_808
 # where GPT-2 small's parameters are
 g2 = GPTConfig.preset("gpt2")
 C, V, T, L = g2.n_embd, g2.vocab_size, g2.block_size, g2.n_layer
-parts = {"token embedding (= head)": V * C, "positions": T * C, "12 blocks": L * (12 * C**2 + 13 * C),
-         "final LayerNorm": 2 * C}
+parts = {
+    "token embedding (= head)": V * C,
+    "positions": T * C,
+    "12 blocks": L * (12 * C**2 + 13 * C),
+    "final LayerNorm": 2 * C,
+}
 for k_, n in parts.items():
     print(f"{k_:26s} {n:12,}  {100 * n / counts['gpt2']:5.1f}%")
 print(f"{'total':26s} {sum(parts.values()):12,}")

@@ -37,7 +37,6 @@
 # Everything uses npgpt's real code (`npgpt/data`, `npgpt/optim`, `npgpt/train.py`).
 
 # %%
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -163,8 +162,10 @@ demo = AdamW([{"params": [w], "weight_decay": 0.1}, {"params": [b], "weight_deca
 for _ in range(100):
     w.grad, b.grad = np.zeros(3), np.zeros(3)
     demo.step()
-print(f"after 100 steps with zero gradient: decayed {w.data[0]:.6f} = (1 - lr*wd)^100 = {(1 - 0.01 * 0.1) ** 100:.6f}; "
-      f"not decayed {b.data[0]}")
+print(
+    f"after 100 steps with zero gradient: decayed {w.data[0]:.6f} = (1 - lr*wd)^100 = {(1 - 0.01 * 0.1) ** 100:.6f}; "
+    f"not decayed {b.data[0]}"
+)
 
 # %% [markdown]
 # ## 5. Learning rate: linear warmup, then cosine decay
@@ -280,8 +281,10 @@ axes[1].legend(loc="upper right")
 plt.tight_layout()
 plt.show()
 clipped = np.array(grad_norms) > 1.0
-print(f"steps whose gradient was clipped: {clipped[:50].mean():.0%} of the warmup, {clipped[50:300].mean():.0%} "
-      f"of steps 50-299, {clipped[300:].mean():.0%} of steps 300-599")
+print(
+    f"steps whose gradient was clipped: {clipped[:50].mean():.0%} of the warmup, {clipped[50:300].mean():.0%} "
+    f"of steps 50-299, {clipped[300:].mean():.0%} of steps 300-599"
+)
 
 # %% [markdown]
 # The train and val curves stay close: the model has seen each character less than once, so it cannot
@@ -299,8 +302,10 @@ print(f"steps whose gradient was clipped: {clipped[:50].mean():.0%} of the warmu
 
 # %%
 val = history[-1]["val"]
-print(f"val loss {history[0]['val']:.3f} -> {val:.3f}: perplexity {np.exp(history[0]['val']):.1f} -> {np.exp(val):.1f} "
-      f"characters (of {ds.vocab_size})")
+print(
+    f"val loss {history[0]['val']:.3f} -> {val:.3f}: perplexity {np.exp(history[0]['val']):.1f} -> {np.exp(val):.1f} "
+    f"characters (of {ds.vocab_size})"
+)
 print("--- before training ---")
 print(before)
 print("--- after training ---")
@@ -321,15 +326,47 @@ print(sample(model))
 # runs a much shorter schedule on a smaller model.
 
 # %%
-print("defaults:", {k: getattr(default, k) for k in ("n_layer", "n_head", "n_embd", "block_size", "batch_size",
-                                                     "max_steps", "lr", "min_lr", "warmup_steps", "weight_decay", "grad_clip")})
+print(
+    "defaults:",
+    {
+        k: getattr(default, k)
+        for k in (
+            "n_layer",
+            "n_head",
+            "n_embd",
+            "block_size",
+            "batch_size",
+            "max_steps",
+            "lr",
+            "min_lr",
+            "warmup_steps",
+            "weight_decay",
+            "grad_clip",
+        )
+    },
+)
 workdir = Path(tempfile.mkdtemp(prefix="npgpt-nb09-"))
-quick = TrainConfig(out_dir=str(workdir / "run"), n_layer=2, n_head=4, n_embd=64, block_size=32, batch_size=16,
-                    max_steps=120, warmup_steps=10, lr=3e-3, min_lr=3e-4, eval_interval=40, eval_batches=4,
-                    progress=False, sample_chars=0)
+quick = TrainConfig(
+    out_dir=str(workdir / "run"),
+    n_layer=2,
+    n_head=4,
+    n_embd=64,
+    block_size=32,
+    batch_size=16,
+    max_steps=120,
+    warmup_steps=10,
+    lr=3e-3,
+    min_lr=3e-4,
+    eval_interval=40,
+    eval_batches=4,
+    progress=False,
+    sample_chars=0,
+)
 result = train(quick)
-print(f"train() returned: step {result.step}, train loss {result.train_loss:.4f}, val loss {result.val_loss:.4f}, "
-      f"{result.seconds:.1f} s")
+print(
+    f"train() returned: step {result.step}, train loss {result.train_loss:.4f}, val loss {result.val_loss:.4f}, "
+    f"{result.seconds:.1f} s"
+)
 print("files:", sorted(p.name for p in result.out_dir.iterdir()))
 print("last line of log.jsonl:", (result.out_dir / "log.jsonl").read_text().splitlines()[-1])
 plt.figure(figsize=(5, 3.4))
@@ -374,7 +411,9 @@ for step in range(301):
 curve = np.array(curve)
 best = curve[curve[:, 2].argmin()]
 print(f"{time.perf_counter() - t0:.1f} s")
-print(f"lowest val loss {best[2]:.3f} at step {best[0]:.0f}; at the end: train {curve[-1, 1]:.3f}, val {curve[-1, 2]:.3f}")
+print(
+    f"lowest val loss {best[2]:.3f} at step {best[0]:.0f}; at the end: train {curve[-1, 1]:.3f}, val {curve[-1, 2]:.3f}"
+)
 
 plt.figure(figsize=(6, 3.8))
 plt.plot(curve[:, 0], curve[:, 1], "o-", label="train (4,000 characters)")

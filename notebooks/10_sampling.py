@@ -38,9 +38,9 @@ import numpy as np
 
 import npgpt
 import npgpt.generation
+from npgpt.commands.sample import load_for_sampling
 from npgpt.memory import tune_malloc
 from npgpt.nn import GPT, GPTConfig
-from npgpt.commands.sample import load_for_sampling
 from npgpt.sampling import filter_logits, sample_next
 from npgpt.train import TrainConfig, train
 
@@ -54,18 +54,33 @@ np.set_printoptions(precision=4, suppress=True)
 
 # %%
 workdir = Path(tempfile.mkdtemp(prefix="npgpt-nb10-"))
-cfg = TrainConfig(out_dir=str(workdir / "run"), n_layer=2, n_head=4, n_embd=96, block_size=64, batch_size=16,
-                  max_steps=800, warmup_steps=50, lr=3e-3, min_lr=3e-4, eval_interval=400, eval_batches=5,
-                  progress=False, sample_chars=0)
+cfg = TrainConfig(
+    out_dir=str(workdir / "run"),
+    n_layer=2,
+    n_head=4,
+    n_embd=96,
+    block_size=64,
+    batch_size=16,
+    max_steps=800,
+    warmup_steps=50,
+    lr=3e-3,
+    min_lr=3e-4,
+    eval_interval=400,
+    eval_batches=5,
+    progress=False,
+    sample_chars=0,
+)
 result = train(cfg)
 model, tok = load_for_sampling(result.out_dir / "checkpoint")
 V, block = model.config.vocab_size, model.config.block_size
-print(f"val loss {result.val_loss:.3f} after {result.step} steps ({result.seconds:.1f} s); V = {V}, block_size = {block}")
+print(
+    f"val loss {result.val_loss:.3f} after {result.step} steps ({result.seconds:.1f} s); V = {V}, block_size = {block}"
+)
 
 
 def next_logits(model, prompt):
     # (1, V) logits for the token after `prompt` (the context cropped to the window)
-    ids = tok.encode(prompt)[None, -model.config.block_size:]
+    ids = tok.encode(prompt)[None, -model.config.block_size :]
     with npgpt.no_grad():
         logits, _ = model(ids, last_only=True)
     return logits.data[:, -1, :].astype(np.float64)
@@ -141,7 +156,9 @@ for label, ctx in contexts.items():
         kept = np.flatnonzero(np.isfinite(filter_logits(zc, **kw)[0]))
         kept = kept[np.argsort(-p[kept])]
         shown = " ".join(f"{show(tok.chars[i])}:{p[i]:.2f}" for i in kept[:8]) + (" ..." if len(kept) > 8 else "")
-        print(f"{label:>9} ({ctx[-10:]!r:>14}) {name:>9}: keeps {len(kept):2d} tokens, mass {p[kept].sum():.3f}   {shown}")
+        print(
+            f"{label:>9} ({ctx[-10:]!r:>14}) {name:>9}: keeps {len(kept):2d} tokens, mass {p[kept].sum():.3f}   {shown}"
+        )
 
 # %% [markdown]
 # ### Does the sampler draw from the right distribution?
@@ -160,15 +177,22 @@ for kw in [dict(temperature=1.0), dict(temperature=0.7, top_k=5), dict(temperatu
     freq = np.bincount(draws, minlength=V) / n
     kept = target > 0
     z_scores = np.abs(freq - target)[kept] / np.sqrt(target[kept] * (1 - target[kept]) / n)
-    print(f"{str(kw):<38} max |frequency - p| = {np.abs(freq - target).max():.4f} "
-          f"({z_scores.max():.1f} standard errors), draws of filtered-out tokens: {int(freq[~kept].sum() * n)}")
+    print(
+        f"{str(kw):<38} max |frequency - p| = {np.abs(freq - target).max():.4f} "
+        f"({z_scores.max():.1f} standard errors), draws of filtered-out tokens: {int(freq[~kept].sum() * n)}"
+    )
 
 # %% [markdown]
 # Samples from the trained model with several settings (same prompt, same seed):
 
 # %%
-settings = [dict(temperature=0.5), dict(temperature=0.8, top_k=40), dict(temperature=1.0),
-            dict(temperature=1.0, top_p=0.9), dict(temperature=1.6)]
+settings = [
+    dict(temperature=0.5),
+    dict(temperature=0.8, top_k=40),
+    dict(temperature=1.0),
+    dict(temperature=1.0, top_p=0.9),
+    dict(temperature=1.6),
+]
 for kw in settings:
     out = model.generate(tok.encode("\nRomeo.\n")[None, :], 160, rng=0, **kw)
     print(f"===== {kw}")
@@ -203,8 +227,10 @@ with npgpt.no_grad():
         worst = max(worst, diff)
         nxt = full.data[:, -1].argmax(axis=-1)
         if step < 4 or step == 11:
-            print(f"step {step:2d}: context {ids.shape[1]:2d} tokens, cache holds {cache[0].length:2d}, "
-                  f"keys of block 0 {cache[0].k.shape}, max |full - cached| = {diff:.1e}")
+            print(
+                f"step {step:2d}: context {ids.shape[1]:2d} tokens, cache holds {cache[0].length:2d}, "
+                f"keys of block 0 {cache[0].k.shape}, max |full - cached| = {diff:.1e}"
+            )
         ids = np.concatenate([ids, nxt[:, None]], axis=1)
         cached, _ = model64(ids[:, -1:], cache=cache)  # only the new token goes through the model
 print(f"largest difference over all steps: {worst:.1e}  (logits of size {np.abs(full.data).max():.1f})")
@@ -224,7 +250,7 @@ assert worst < 1e-12
 
 # %%
 doc = npgpt.generation.__doc__
-print(doc[doc.index("Past the context window"):].strip())
+print(doc[doc.index("Past the context window") :].strip())
 print()
 print(inspect.getsource(npgpt.generation._steps).split("try:")[1].split("finally:")[0].rstrip())
 
@@ -256,8 +282,10 @@ for T in calls:
     else:
         runs.append([T, 1])
 print("tokens per model call:", ", ".join(f"{T} x {k}" for T, k in runs))
-print(f"tokens processed: {sum(calls)} with the cache, "
-      f"{sum(min(prompt_ids.shape[1] + i, block) for i in range(90))} without")
+print(
+    f"tokens processed: {sum(calls)} with the cache, "
+    f"{sum(min(prompt_ids.shape[1] + i, block) for i in range(90))} without"
+)
 without = model.generate(prompt_ids, 90, temperature=0, use_cache=False)
 print("same tokens with and without the cache:", np.array_equal(with_cache, without))
 print(repr(tok.decode(with_cache[0])))
@@ -271,6 +299,7 @@ print(repr(tok.decode(with_cache[0])))
 # new token still reads all cached keys, so a cached step is not free, but the saving grows with the
 # length. Measured below (best of 3) for the trained model (window 64) and for an untrained, wider model
 # with a window of 256 (speed does not depend on the weights). No assertion: timings vary by machine.
+
 
 # %%
 def tokens_per_second(model, n_new, use_cache, repeats=3):
@@ -289,8 +318,10 @@ for name, m in [("trained, 2 x 96, window 64", model), ("untrained, 4 x 128, win
     n_new = m.config.block_size - 1  # prompt + new tokens fill the window exactly
     fast, a = tokens_per_second(m, n_new, use_cache=True)
     slow, b = tokens_per_second(m, n_new, use_cache=False)
-    print(f"{name}: {n_new} tokens, {fast:7,.0f} tok/s with the cache, {slow:6,.0f} tok/s without: "
-          f"{fast / slow:.1f}x faster; same tokens: {np.array_equal(a, b)}")
+    print(
+        f"{name}: {n_new} tokens, {fast:7,.0f} tok/s with the cache, {slow:6,.0f} tok/s without: "
+        f"{fast / slow:.1f}x faster; same tokens: {np.array_equal(a, b)}"
+    )
 
 # %% [markdown]
 # `npgpt bench` measures the same thing (its `generate` rows) next to a PyTorch reference.

@@ -63,8 +63,10 @@ except ImportError as e:
     if os.environ.get("NPGPT_REQUIRE_TORCH") == "1":  # set in CI: there a missing reference is an error
         raise
     HAVE_HF = False
-    print(f"transformers/torch are not installed ({e}); the cells that need them will say so and skip.\n"
-          "Install them with: pip install torch transformers")
+    print(
+        f"transformers/torch are not installed ({e}); the cells that need them will say so and skip.\n"
+        "Install them with: pip install torch transformers"
+    )
 
 # %% [markdown]
 # ## 1. A GPT-2 checkpoint made locally
@@ -77,8 +79,9 @@ except ImportError as e:
 hf_dir = os.path.join(workdir, "tiny-gpt2")
 if HAVE_HF:
     torch.manual_seed(0)
-    hf_config = GPT2Config(vocab_size=100, n_positions=32, n_embd=48, n_layer=2, n_head=4,
-                           bos_token_id=99, eos_token_id=99)
+    hf_config = GPT2Config(
+        vocab_size=100, n_positions=32, n_embd=48, n_layer=2, n_head=4, bos_token_id=99, eos_token_id=99
+    )
     hf_model = GPT2LMHeadModel(hf_config).eval()
     hf_model.save_pretrained(hf_dir, safe_serialization=True)
 else:
@@ -86,8 +89,21 @@ else:
 print(sorted(os.listdir(hf_dir)))
 with open(os.path.join(hf_dir, "config.json")) as f:
     cfg_json = json.load(f)
-print({k: cfg_json[k] for k in ["model_type", "n_embd", "n_layer", "n_head", "n_positions", "vocab_size",
-                                "layer_norm_epsilon", "activation_function"]})
+print(
+    {
+        k: cfg_json[k]
+        for k in [
+            "model_type",
+            "n_embd",
+            "n_layer",
+            "n_head",
+            "n_positions",
+            "vocab_size",
+            "layer_norm_epsilon",
+            "activation_function",
+        ]
+    }
+)
 
 # %% [markdown]
 # ## 2. Inside `model.safetensors`

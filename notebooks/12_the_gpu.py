@@ -105,8 +105,14 @@ from npgpt.ops.layernorm import LayerNorm
 
 print("\n".join(inspect.getsource(LayerNorm.forward).splitlines()[:12]))
 a = np.ones(3, dtype=np.float32)
-print("get_array_module:", get_array_module(a).__name__, "  device_of:", device_of(a),
-      "  xp_for_device('cpu'):", xp_for_device("cpu").__name__)
+print(
+    "get_array_module:",
+    get_array_module(a).__name__,
+    "  device_of:",
+    device_of(a),
+    "  xp_for_device('cpu'):",
+    xp_for_device("cpu").__name__,
+)
 if HAVE_GPU:
     g = to_device(a, "cuda")
     print("after to_device(a, 'cuda'):", get_array_module(g).__name__, device_of(g), type(g))
@@ -175,13 +181,14 @@ print(f"loss {loss.item():.4f}")
 
 # %%
 src = inspect.getsource(clip_grad_norm_)
-print(src[src.index("    if xp is not np:"):src.index("    total = math.sqrt")].rstrip())
+print(src[src.index("    if xp is not np:") : src.index("    total = math.sqrt")].rstrip())
 
 
 # %% [markdown]
 # A device-agnostic training step, used for everything below. It reads nothing back: the loss and the
 # norm are returned as they are (device values on CuPy), and the caller converts them only when it
 # logs, every so many steps rather than every step.
+
 
 # %%
 def train_steps(model, opt, batches, max_norm=1.0):
@@ -198,8 +205,10 @@ def train_steps(model, opt, batches, max_norm=1.0):
 rng = np.random.default_rng(1)
 batches = [tuple(to_device(a, DEVICE) for a in ds.get_batch("train", 12, cfg.block_size, rng)) for _ in range(3)]
 loss, norm = train_steps(model, opt, batches)
-print(f"on {DEVICE}: clip_grad_norm_ returned {type(norm).__module__}.{type(norm).__name__}; "
-      f"logged: loss {float(loss.item()):.4f}, norm {float(norm):.4f}")
+print(
+    f"on {DEVICE}: clip_grad_norm_ returned {type(norm).__module__}.{type(norm).__name__}; "
+    f"logged: loss {float(loss.item()):.4f}, norm {float(norm):.4f}"
+)
 
 # %% [markdown]
 # On a GPU we can prove that a step makes no device-to-host copy: inside
@@ -234,8 +243,9 @@ if HAVE_GPU:
     lc, lg = cpu64(xb, yb)[1], gpu64(to_device(xb, "cuda"), to_device(yb, "cuda"))[1]
     lc.backward()
     lg.backward()
-    worst = max(np.abs(to_device(pg.grad, "cpu") - pc.grad).max()
-                for pc, pg in zip(cpu64.parameters(), gpu64.parameters()))
+    worst = max(
+        np.abs(to_device(pg.grad, "cpu") - pc.grad).max() for pc, pg in zip(cpu64.parameters(), gpu64.parameters())
+    )
     print(f"float64 loss: cpu {lc.item():.15f}, gpu {lg.item():.15f}; largest gradient difference {worst:.1e}")
 else:
     print("no GPU here: nothing to compare (tests/test_cuda_training.py checks this where CuPy and a GPU exist)")
@@ -254,13 +264,16 @@ else:
 # launches, not arithmetic. The bigger the matrices, the more of the GPU's arithmetic is used, so the
 # table also times a larger model (6 blocks, width 384, context 256) where a GPU is present.
 
+
 # %%
 def ms_per_step(device, cfg, batch_size, steps, warmup=3):
     model = GPT(cfg, rng=0, device=device)
     opt = AdamW(param_groups_for_weight_decay(model.named_parameters(), 0.1), lr=1e-3, betas=(0.9, 0.99))
     rng = np.random.default_rng(0)
-    batches = [tuple(to_device(a, device) for a in ds.get_batch("train", batch_size, cfg.block_size, rng))
-               for _ in range(warmup + steps)]
+    batches = [
+        tuple(to_device(a, device) for a in ds.get_batch("train", batch_size, cfg.block_size, rng))
+        for _ in range(warmup + steps)
+    ]
     sync = xp_for_device(device).cuda.Device().synchronize if device == "cuda" else (lambda: None)
     train_steps(model, opt, batches[:warmup])
     sync()
@@ -272,8 +285,10 @@ def ms_per_step(device, cfg, batch_size, steps, warmup=3):
 
 sizes = {"npgpt train's model: 4 x 128, T 64, B 12": (cfg, 12)}
 if HAVE_GPU:
-    sizes["larger: 6 x 384, T 256, B 8"] = (GPTConfig(vocab_size=ds.vocab_size, block_size=256, n_layer=6, n_head=6,
-                                                      n_embd=384), 8)
+    sizes["larger: 6 x 384, T 256, B 8"] = (
+        GPTConfig(vocab_size=ds.vocab_size, block_size=256, n_layer=6, n_head=6, n_embd=384),
+        8,
+    )
 for name, (c, B) in sizes.items():
     cpu_ms = ms_per_step("cpu", c, B, steps=10 if c.n_embd < 256 else 3)
     if HAVE_GPU:
@@ -292,11 +307,24 @@ if HAVE_GPU:
     workdir = Path(tempfile.mkdtemp(prefix="npgpt-nb12-"))
     run = {}
     for device in ("cpu", "cuda"):
-        res = train(TrainConfig(out_dir=str(workdir / device), device=device, max_steps=200, warmup_steps=20,
-                                eval_interval=100, eval_batches=5, progress=False, sample_chars=0), log=lambda *a: None)
+        res = train(
+            TrainConfig(
+                out_dir=str(workdir / device),
+                device=device,
+                max_steps=200,
+                warmup_steps=20,
+                eval_interval=100,
+                eval_batches=5,
+                progress=False,
+                sample_chars=0,
+            ),
+            log=lambda *a: None,
+        )
         run[device] = res
-        print(f"{device:>4}: 200 steps in {res.seconds:5.1f} s (evaluations and checkpoints included), "
-              f"val loss {res.val_loss:.3f}")
+        print(
+            f"{device:>4}: 200 steps in {res.seconds:5.1f} s (evaluations and checkpoints included), "
+            f"val loss {res.val_loss:.3f}"
+        )
     print(f"speed-up of the whole run: {run['cpu'].seconds / run['cuda'].seconds:.1f}x")
     import shutil
 

@@ -46,13 +46,17 @@ def test_pair_is_in_sync(ipynb):
     from_py = jupytext.read(source, fmt="py:percent")
     from_ipynb = nbformat.read(ipynb, as_version=4)
     for nb, name in [(from_py, source.name), (from_ipynb, ipynb.name)]:
-        assert nb.metadata.get("jupytext", {}).get("formats") == FORMATS, f"{name}: jupytext formats should be {FORMATS}"
+        assert nb.metadata.get("jupytext", {}).get("formats") == FORMATS, (
+            f"{name}: jupytext formats should be {FORMATS}"
+        )
     py_cells, nb_cells = _cells(from_py), _cells(from_ipynb)
     for i, (a, b) in enumerate(zip(py_cells, nb_cells)):
         if a != b:
             diff = difflib.unified_diff(b[1].splitlines(), a[1].splitlines(), ipynb.name, source.name, lineterm="")
             pytest.fail(f"cell {i} ({b[0]} in the .ipynb, {a[0]} in the .py) differs: {SYNC}\n" + "\n".join(diff))
-    assert len(py_cells) == len(nb_cells), f"{source.name} has {len(py_cells)} cells, {ipynb.name} {len(nb_cells)}: {SYNC}"
+    assert len(py_cells) == len(nb_cells), (
+        f"{source.name} has {len(py_cells)} cells, {ipynb.name} {len(nb_cells)}: {SYNC}"
+    )
 
 
 @pytest.mark.parametrize("ipynb", IPYNBS, ids=lambda p: p.stem)
