@@ -317,7 +317,8 @@ print(f"\n{len(summary)} gradient checks, all passed; worst relative error {max(
 # <details><summary>Hint</summary>
 #
 # A slice (or an integer) never selects the same element twice, so assignment is exact and faster.
-# Only an integer or boolean *array* index can repeat an entry.
+# Only an integer *array* index can repeat an entry (`idx = [1, 1]`); a boolean mask selects each entry
+# at most once, like a slice.
 #
 # </details>
 #
