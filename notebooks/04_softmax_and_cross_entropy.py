@@ -37,6 +37,7 @@ import numpy as np
 
 import npgpt
 import npgpt.functional as F
+from npgpt.data import load_text, shakespeare_path
 
 np.set_printoptions(precision=4, suppress=True)
 rng = np.random.default_rng(0)
@@ -100,18 +101,20 @@ print("npgpt log_softmax: ", F.log_softmax(npgpt.tensor(z), axis=-1).numpy())
 # $$L = -\frac{1}{n} \sum_{r=1}^{n} \log \mathrm{softmax}(z_r)_{t_r}.$$
 #
 # A model that knows nothing predicts the uniform distribution, $p_i = 1/V$, and scores
-# $L = \log V$. That is the number a freshly initialised language model should start near (about 4.17
-# for the 65 characters of the Shakespeare corpus, 10.8 for GPT-2's 50,257 tokens); a first loss far
-# above it means the initial logits are too large.
+# $L = \log V$. That is the number a freshly initialised language model should start near (about 4.33
+# for the 76 characters of the Shakespeare corpus shipped with npgpt, 10.8 for GPT-2's 50,257 tokens); a
+# first loss far above it means the initial logits are too large.
 #
 # `F.cross_entropy(logits, targets)` takes logits `(..., V)` and integer targets `(...)` and returns the
 # mean; it is the same as picking entries of `log_softmax`, which we can check with autograd's indexing.
 
 # %%
-V = 65
+V = len(set(load_text(shakespeare_path())))  # the distinct characters of the shipped corpus
 logits = npgpt.tensor(np.zeros((4, V)))
 targets = np.array([3, 17, 0, 64])
-print(f"uniform logits: loss = {F.cross_entropy(logits, targets).item():.4f},  log V = {np.log(V):.4f}")
+uniform_loss = F.cross_entropy(logits, targets).item()
+print(f"V = {V}; uniform logits: loss = {uniform_loss:.4f},  log V = {np.log(V):.4f}")
+assert V == 76 and np.isclose(uniform_loss, np.log(V)), "the text above says 76 characters and a loss of log V"
 
 B, V = 4, 6
 z = npgpt.tensor(rng.standard_normal((B, V)), requires_grad=True)
