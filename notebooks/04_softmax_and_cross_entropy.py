@@ -192,9 +192,10 @@ print(report)  # the full table of the last check
 # ## 6. `ignore_index`: positions that do not count
 #
 # Batches often contain positions that should not be scored: padding after a short sequence, or, when
-# fine-tuning a chat model (notebook 13), the prompt tokens, so that only the answer is learned. Their
-# target is set to `ignore_index` (default `-100`, as in PyTorch). Such a row contributes nothing to the
-# loss, the mean is over the counted rows only, and its gradient row is exactly zero.
+# fine-tuning a chat model (notebook 14, *from GPT to ChatGPT*), the prompt tokens, so that only the
+# answer is learned. Their target is set to `ignore_index` (default `-100`, as in PyTorch). Such a row
+# contributes nothing to the loss, the mean is over the counted rows only, and its gradient row is
+# exactly zero.
 
 # %%
 t_pad = np.array([1, -100, 5, -100])

@@ -265,7 +265,7 @@ print(f"parameters with a nonzero gradient after one backward: {n_with_grad} of 
 # fine-tuned in the way OpenAI described for InstructGPT (Ouyang et al., 2022): first **supervised
 # fine-tuning** on examples of good answers written by people, then **reinforcement learning from human
 # feedback** (RLHF): a reward model is trained on human rankings of answers, and the language model is
-# optimised against it. Notebook 13 shows the first of these steps on npgpt.
+# optimised against it. Notebook 14, *from GPT to ChatGPT*, takes these steps on npgpt.
 #
 # ## 7. A gradient check of a whole GPT
 #
