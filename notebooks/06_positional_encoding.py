@@ -129,8 +129,10 @@ plt.show()
 # ## 3. Learned positions (GPT-1, GPT-2, GPT-3)
 #
 # GPT-1, GPT-2 and GPT-3 do not use the sinusoidal table. They learn it: a Parameter `wpe` of shape
-# `(block_size, C)`, one vector per position, initialised to small random numbers ($N(0, 0.02^2)$ in GPT-2)
-# and trained with everything else. A fresh table is noise; training gives it structure. The price: there
+# `(block_size, C)`, one vector per position, initialised to small random numbers and trained with
+# everything else. The scale differs between codebases: OpenAI's GPT-2 code draws the position table
+# from $N(0, 0.01^2)$ (and the token table from $N(0, 0.02^2)$); HuggingFace's GPT-2 and nanoGPT use
+# $N(0, 0.02^2)$ for both, and so does npgpt (`init_std=0.02`). A fresh table is noise; training gives it structure. The price: there
 # is no row for positions beyond `block_size`, so the model cannot be run on longer contexts.
 
 # %%
