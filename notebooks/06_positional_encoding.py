@@ -168,8 +168,11 @@ print("rows 5..63 get zero:        ", np.all(wpe.weight.grad[5:] == 0))
 # RoPE (Su et al., 2021) adds nothing to the embeddings. Inside every attention head it **rotates** the
 # query and the key of the token at position $m$ by angles proportional to $m$: feature pairs
 # $(x_{1,i}, x_{2,i})$ are rotated by $m\,\theta_i$ with $\theta_i = 10000^{-2i/D}$, the same frequencies
-# as the sinusoidal table. npgpt uses the GPT-NeoX/LLaMA pairing, feature $i$ with feature $i + D/2$
-# ("rotate half"):
+# as the sinusoidal table. Which features form a pair is a choice of layout. The RoPE paper and Meta's
+# original LLaMA code rotate **interleaved** pairs, features $(2i, 2i+1)$. npgpt uses the **rotate-half**
+# layout of GPT-NeoX and of HuggingFace's LLaMA code, feature $i$ with feature $i + D/2$; it is the same
+# rotation applied to a permutation of the features (HuggingFace permutes the query and key weights
+# when it converts Meta's checkpoints), so the attention scores are the same:
 # $$y = x \odot \cos + \mathrm{rotate\_half}(x) \odot \sin, \qquad \mathrm{rotate\_half}([x_1, x_2]) = [-x_2, x_1].$$
 #
 # Because both $q$ and $k$ are rotated, their dot product depends only on the **relative** position:
@@ -190,6 +193,31 @@ def score(m, n):
 for m, n in [(5, 2), (20, 17), (60, 57), (5, 3)]:
     print(f"q at {m:2d}, k at {n:2d} (distance {m - n}): score {score(m, n):+.10f}")
 print("|q| before and after rotation:", np.linalg.norm(q.numpy()), np.linalg.norm(rope(q, offset=40).numpy()))
+
+
+# %% [markdown]
+# Meta's interleaved layout, written out with NumPy, gives the same scores once the features are
+# reordered: interleaved feature $2i$ is rotate-half feature $i$, and $2i + 1$ is $i + D/2$.
+
+
+# %%
+def rope_interleaved(x, pos):
+    # the RoPE paper's and Meta's LLaMA layout: features (2i, 2i+1) rotated by pos * theta_i
+    theta = 10000.0 ** (-np.arange(0, D, 2) / D)
+    c, s = np.cos(pos * theta), np.sin(pos * theta)
+    y = np.empty_like(x)
+    y[0::2] = x[0::2] * c - x[1::2] * s
+    y[1::2] = x[0::2] * s + x[1::2] * c
+    return y
+
+
+perm = np.concatenate([np.arange(0, D, 2), np.arange(1, D, 2)])  # rotate-half feature j = interleaved perm[j]
+q_int, k_int = np.empty(D), np.empty(D)
+q_int[perm], k_int[perm] = q.numpy().ravel(), k.numpy().ravel()  # the same q and k, interleaved order
+for m, n in [(5, 2), (60, 57)]:
+    interleaved = float(rope_interleaved(q_int, m) @ rope_interleaved(k_int, n))
+    print(f"q at {m:2d}, k at {n:2d}: interleaved score {interleaved:+.10f}, rotate-half score {score(m, n):+.10f}")
+    assert np.isclose(interleaved, score(m, n), rtol=1e-12), "the two layouts should give the same attention score"
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
