@@ -249,10 +249,9 @@ assert worst < 1e-12
 # module says so itself:
 
 # %%
-doc = npgpt.generation.__doc__
-print(doc[doc.index("Past the context window") :].strip())
+print(npgpt.generation.__doc__.strip())
 print()
-print(inspect.getsource(npgpt.generation._steps).split("try:")[1].split("finally:")[0].rstrip())
+print(inspect.getsource(npgpt.generation._steps))  # the generation loop: cache reuse or refill
 
 # %% [markdown]
 # To watch it, record the length of every input the model is called with while it generates 90 tokens

@@ -97,13 +97,13 @@ except DeviceError as e:
 # * `to_device(a, device)`: a copy on the other device (or `a` itself if it is already there);
 # * `xp_for_device(device)`: the module that makes new arrays on `device`.
 #
-# Here is the start of LayerNorm's forward (`npgpt/ops/layernorm.py`): `xp` comes from the input, and the
-# rest is written once for both devices.
+# Here is LayerNorm's forward (`npgpt/ops/layernorm.py`): `xp` comes from the input, and the rest is
+# written once for both devices.
 
 # %%
 from npgpt.ops.layernorm import LayerNorm
 
-print("\n".join(inspect.getsource(LayerNorm.forward).splitlines()[:12]))
+print(inspect.getsource(LayerNorm.forward))
 a = np.ones(3, dtype=np.float32)
 print(
     "get_array_module:",
@@ -178,10 +178,10 @@ print(f"loss {loss.item():.4f}")
 # clipping: "is the norm above `max_norm`?". `clip_grad_norm_` makes that decision **on the device**: on
 # CuPy it computes the factor $\min(c / (n + \epsilon), 1)$ as a device array and multiplies by it
 # unconditionally, and returns the norm as a 0-d device array; only on NumPy does it return a Python float.
+# Both branches, in `npgpt/optim/`:
 
 # %%
-src = inspect.getsource(clip_grad_norm_)
-print(src[src.index("    if xp is not np:") : src.index("    total = math.sqrt")].rstrip())
+print(inspect.getsource(clip_grad_norm_))
 
 
 # %% [markdown]
