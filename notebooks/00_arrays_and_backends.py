@@ -180,6 +180,9 @@ for sa, sb in pairs:
     except ValueError:
         ref = "error"
     print(f"{str(sa):>10} with {str(sb):<10} -> {str(mine):<40} numpy: {ref}")
+    assert (ref == "error") == str(mine).startswith("error") and (ref == "error" or mine == ref), (
+        f"broadcast_shape{sa, sb} = {mine} disagrees with numpy ({ref})"
+    )
 
 # %% [markdown]
 # Two broadcasts that appear in every transformer: subtracting a per-row statistic kept with
@@ -234,7 +237,9 @@ def softmax(a, axis=-1):
 
 
 logits = np.array([[1.0, 2.0, 3.0], [1000.0, 1000.0, 1000.0]])
-print(get_array_module(logits).__name__, "->", softmax(logits))
+probs = softmax(logits)
+print(get_array_module(logits).__name__, "->", probs)
+assert np.allclose(probs.sum(axis=-1), 1) and np.allclose(probs[1], 1 / 3), "softmax rows should sum to 1"
 
 # %% [markdown]
 # ## 5. Devices: how npgpt picks NumPy or CuPy
@@ -261,10 +266,12 @@ try:
     g = npgpt.tensor([1.0, 2.0, 3.0], device="cuda")
     print("a GPU is here:", g.device, "| (g * 2).to('cpu') =", (g * 2).to("cpu"))
 except npgpt.DeviceError as e:
+    assert not npgpt.cuda_available(), "a DeviceError although cuda_available() said a GPU is here"
     print("DeviceError:", e)
 
 try:
     npgpt.tensor([1.0, 2.0, 3.0], device="tpu")
+    raise AssertionError("an unknown device name should be refused")
 except npgpt.DeviceError as e:
     print("DeviceError:", e)
 
@@ -301,6 +308,25 @@ for dt in (np.float32, np.float64):
         f"{A.nbytes / 2**20:.2f} MiB per matrix, {2 * n**3 / results[dt.__name__] / 1e9:.1f} GFLOP/s"
     )
 print(f"float64 / float32 time: {results['float64'] / results['float32']:.2f}x")
+
+# %% [markdown]
+# (Timings depend on the machine, so nothing asserts them.) The facts this notebook stated, checked:
+# the notebook fails here if one of them is wrong.
+
+# %%
+assert broadcast_shape((2, 1, 5), (3, 1)) == np.broadcast_shapes((2, 1, 5), (3, 1)) == (2, 3, 5)
+assert np.finfo(np.float32).eps == 2.0**-23 and np.finfo(np.float64).eps == 2.0**-52, "eps = 2^(1-p)"
+assert np.float32(1) + np.float32(1e-8) == np.float32(1) and 1.0 + 1e-8 != 1.0, "float32 loses 1e-8 next to 1"
+assert a.T.strides == a.strides[::-1] and np.shares_memory(a, a.T), "a transpose is a view with swapped strides"
+assert b.strides[0] == 0, "a broadcast axis has stride 0"
+assert npgpt.tensor([1.0]).dtype == np.float32 and npgpt.tensor(np.array([1.0])).dtype == np.float64
+mixed_refused = False
+try:
+    npgpt.tensor([1.0]) + npgpt.tensor(np.array([1.0]))
+except TypeError:
+    mixed_refused = True
+assert mixed_refused, "mixing float32 and float64 should raise, never upcast silently"
+print("all checks passed")
 
 # %% [markdown]
 # ## Check yourself
