@@ -52,7 +52,8 @@ from npgpt.optim import AdamW, clip_grad_norm_, param_groups_for_weight_decay
 from npgpt.train import TrainConfig, train
 
 tune_malloc()
-print("CuPy imported by `import npgpt`?", "cupy" in sys.modules)
+cupy_at_import = "cupy" in sys.modules
+print("CuPy imported by `import npgpt`?", cupy_at_import)
 HAVE_GPU = npgpt.cuda_available()
 DEVICE = "cuda" if HAVE_GPU else "cpu"
 print("npgpt.cuda_available():", HAVE_GPU, "-> this notebook runs on", DEVICE)
@@ -79,12 +80,14 @@ print(inspect.getsource(npgpt.backend.cuda_available))
 # %%
 ds = TextDataset(load_text(shakespeare_path()))
 cfg = GPTConfig(vocab_size=ds.vocab_size, block_size=64, n_layer=4, n_head=4, n_embd=128)  # npgpt train's model
+device_error = None
 try:
     gpu_model = GPT(cfg, rng=0, device="cuda")
     print("built on", gpu_model.transformer.wte.weight.device)
     t = npgpt.tensor([1.0, 2.0], device="cuda")
     print("a tensor on the GPU:", t.device, type(t.data))
 except DeviceError as e:
+    device_error = e
     print("DeviceError:", e)
 
 # %% [markdown]
@@ -138,7 +141,9 @@ if HAVE_GPU:
 # %%
 model = GPT(cfg, rng=0)  # built on the CPU
 opt = AdamW(param_groups_for_weight_decay(model.named_parameters(), 0.1), lr=1e-3, betas=(0.9, 0.99))
+before_move = [id(p) for p in model.parameters()]
 model.to(DEVICE)  # same Parameter objects, .data now on DEVICE
+same_objects = before_move == [id(p) for p in model.parameters()]
 x, y = ds.get_batch("train", 12, cfg.block_size, np.random.default_rng(0))
 x, y = to_device(x, DEVICE), to_device(y, DEVICE)
 
@@ -247,6 +252,7 @@ if HAVE_GPU:
         np.abs(to_device(pg.grad, "cpu") - pc.grad).max() for pc, pg in zip(cpu64.parameters(), gpu64.parameters())
     )
     print(f"float64 loss: cpu {lc.item():.15f}, gpu {lg.item():.15f}; largest gradient difference {worst:.1e}")
+    assert abs(lc.item() - lg.item()) < 1e-10 and worst < 1e-10, "in float64 the GPU should match the CPU to rounding"
 else:
     print("no GPU here: nothing to compare (tests/test_cuda_training.py checks this where CuPy and a GPU exist)")
 
@@ -331,6 +337,45 @@ if HAVE_GPU:
     shutil.rmtree(workdir)
 else:
     print("no GPU here: `npgpt train --device cuda` would stop with the DeviceError shown in section 1")
+
+# %% [markdown]
+# ## 7. Measured on a GPU
+#
+# On a machine without a GPU, like the CI that runs these notebooks, the cells above cannot measure a
+# speed-up. **No GPU run of this notebook has been recorded yet**, so there are no GPU numbers to show
+# here; none are made up. To measure them yourself on a hosted GPU notebook (Google Colab, Kaggle:
+# choose a GPU runtime), install npgpt and CuPy for CUDA 12, then run this notebook or the benchmark:
+#
+# ```bash
+# pip install cupy-cuda12x           # CuPy for CUDA 12.x (pip install -e '.[cuda12]' in a clone)
+# pip install -e .                   # in a clone of the npgpt repository
+# npgpt bench --device cuda          # npgpt against PyTorch on the GPU, milliseconds and ratios
+# ```
+#
+# Record the date, the GPU and the CuPy and CUDA versions with the numbers.
+#
+# ## 8. The checks
+#
+# What this notebook showed, checked on the device it ran on (the notebook fails if one is wrong):
+
+# %%
+checks = {
+    "`import npgpt` did not import CuPy": not cupy_at_import,
+    "asking for 'cuda' without a GPU raised a DeviceError": HAVE_GPU or isinstance(device_error, DeviceError),
+    f"parameters, gradients, AdamW state and the batch all on {DEVICE}": all(
+        devices(arrays) == [DEVICE] for arrays in (params, grads, state, [x, y])
+    ),
+    "model.to kept the Parameter objects the optimizer holds": same_objects,
+    "clip_grad_norm_ returned a Python float on the CPU, a 0-d device array on the GPU": (
+        isinstance(norm, float) if DEVICE == "cpu" else getattr(norm, "shape", None) == ()
+    ),
+    "the training steps gave a finite loss and norm": bool(
+        np.isfinite(float(loss.item())) and np.isfinite(float(norm))
+    ),
+}
+for what, ok in checks.items():
+    print("ok    " if ok else "FAILED", what)
+assert all(checks.values()), f"failed: {[what for what, ok in checks.items() if not ok]}"
 
 # %% [markdown]
 # To compare npgpt with a PyTorch reference of the same model and weights, on the GPU:
