@@ -207,6 +207,8 @@ print("dx[idx] = g        -> row 2:", assigned[2])
 print("dx[idx] += g       -> row 2:", buffered[2])
 print("np.add.at          -> row 2:", accumulated[2])
 print("npgpt x.grad       -> row 2:", x.grad[2])
+assert np.allclose(x.grad, accumulated), "npgpt's indexing backward should accumulate like np.add.at"
+assert not np.allclose(assigned[2], accumulated[2]), "plain assignment should lose contributions"
 
 # %%
 check("x[idx] with repeats", lambda x: x[idx], [t64(5, 3)])
@@ -276,6 +278,7 @@ print(f"{'check':<34} {'shapes':<26} {'verdict':<11} max rel err")
 for what, shapes, v, err in summary:
     print(f"{what:<34} {shapes:<26} {v:<11} {err:.1e}")
 print(f"\n{len(summary)} gradient checks, all passed; worst relative error {max(s[3] for s in summary):.1e}")
+assert all(v in ("good", "acceptable") for _, _, v, _ in summary), "a gradient check above reads suspicious or wrong"
 
 # %% [markdown]
 # ## Check yourself

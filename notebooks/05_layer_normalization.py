@@ -249,6 +249,7 @@ ghat = u[0] * w_const.numpy()
 predicted = (ghat - ghat.mean()) / np.sqrt(1e-5)
 print("backward :", x_const.grad[0])
 print("predicted:", predicted)
+assert np.allclose(x_const.grad[0], predicted), "the backward of a constant row should match the formula"
 
 # %% [markdown]
 # ## 6. A picture: LayerNorm only keeps the "shape" of a row
@@ -272,6 +273,7 @@ for ax in axes:
 plt.tight_layout()
 plt.show()
 print("max spread between the three outputs:", np.abs(normed - normed[0]).max())
+assert np.abs(normed - normed[0]).max() < 1e-2, "rows differing by an offset and a positive scale should coincide"
 
 # %% [markdown]
 # ## Check yourself

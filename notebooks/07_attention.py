@@ -287,6 +287,7 @@ plt.show()
 rows = np.arange(7, probe.shape[1])
 print("mean weight on key i-7 for queries 7..14, per head:", maps_after[0][:, rows, rows - 7].mean(-1))
 print("the same for the untrained model:                   ", maps_before[0][:, rows, rows - 7].mean(-1))
+assert maps_after[0][:, rows, rows - 7].mean(-1).max() > 0.5, "a trained head should attend to the key 7 back"
 
 # %% [markdown]
 # Before training every row spreads its weight evenly over the past (row $i$ has $i+1$ cells of about

@@ -189,12 +189,15 @@ with npgpt.no_grad():
     ours = npgpt_model(idx)[0].numpy()
 reloaded = GPT.from_hf(ours_dir)
 with npgpt.no_grad():
-    print("npgpt -> save_hf -> from_hf, max diff:", np.abs(reloaded(idx)[0].numpy() - ours).max())
+    roundtrip = np.abs(reloaded(idx)[0].numpy() - ours).max()
+print("npgpt -> save_hf -> from_hf, max diff:", roundtrip)
+assert roundtrip == 0, "save_hf then from_hf should give back the same model"
 if HAVE_HF:
     back = GPT2LMHeadModel.from_pretrained(ours_dir).eval()
     with torch.no_grad():
         theirs = back(torch.as_tensor(idx)).logits.numpy()
     print(f"npgpt -> save_hf -> transformers, max diff: {np.abs(theirs - ours).max():.2e}")
+    assert np.abs(theirs - ours).max() < 1e-5, "transformers should compute the same float32 logits"
 else:
     print("transformers/torch are not installed: skipping the load into GPT2LMHeadModel")
 
@@ -217,6 +220,7 @@ with open(os.path.join(pickle_dir, "pytorch_model.bin"), "wb") as f:
     f.write(b"placeholder: npgpt refuses the file by its name and never reads it")
 try:
     GPT.from_hf(pickle_dir)
+    raise AssertionError("a folder with only a pickle should be refused")
 except ValueError as e:
     print("ValueError:", e)
 
