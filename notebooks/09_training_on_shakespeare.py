@@ -89,6 +89,7 @@ print("encode('Romeo.') =", ids, "   decode back:", repr(tok.decode(ids)))
 x, y = ds.get_batch("train", 4, 16, np.random.default_rng(0))
 print("x", x.shape, x.dtype, "  y", y.shape, y.dtype)
 print("y[:, :-1] == x[:, 1:]:", np.array_equal(y[:, :-1], x[:, 1:]))
+assert np.array_equal(y[:, :-1], x[:, 1:]), "the targets should be the inputs shifted by one"
 print()
 print("the first window, as the", x.shape[1], "training examples it holds:")
 for t in range(x.shape[1]):
@@ -111,6 +112,7 @@ x, y = ds.get_batch("train", 16, cfg.block_size, np.random.default_rng(0))
 with npgpt.no_grad():
     _, loss0 = model(x, y)
 print(f"loss at initialisation {loss0.item():.4f}   log V = log {ds.vocab_size} = {np.log(ds.vocab_size):.4f}")
+assert abs(loss0.item() - np.log(ds.vocab_size)) < 0.1, "a fresh model should start near the uniform guess, log V"
 
 
 def sample(model, prompt="\n", n=250, seed=0):
@@ -166,6 +168,7 @@ print(
     f"after 100 steps with zero gradient: decayed {w.data[0]:.6f} = (1 - lr*wd)^100 = {(1 - 0.01 * 0.1) ** 100:.6f}; "
     f"not decayed {b.data[0]}"
 )
+assert np.allclose(w.data, (1 - 0.01 * 0.1) ** 100) and np.all(b.data == 1.0), "decoupled decay, and none for b"
 
 # %% [markdown]
 # ## 5. Learning rate: linear warmup, then cosine decay
@@ -198,6 +201,7 @@ for ax, sched, who in [(axes[0], full, "npgpt train (defaults)"), (axes[1], shor
 plt.tight_layout()
 plt.show()
 print("step 0:", short(0), "  step 49:", short(49), "  step 325:", round(short(325), 6), "  step 600:", short(600))
+assert np.allclose([short(0), short(49), short(325), short(600)], [6e-5, 3e-3, 1.65e-3, 3e-4]), "the schedule's formula"
 
 # %% [markdown]
 # ## 6. Gradient clipping by the global norm
@@ -220,6 +224,9 @@ print("global norm before:", norm, "(sqrt(9 + 16 + 144) = 13)")
 print("global norm after: ", np.linalg.norm(after_clip))
 cos = before_clip @ after_clip / (np.linalg.norm(before_clip) * np.linalg.norm(after_clip))
 print("cosine between the gradient before and after:", cos)
+assert np.isclose(norm, 13.0) and np.isclose(np.linalg.norm(after_clip), 1.0) and np.isclose(cos, 1.0), (
+    "clipping should return the norm before, shorten the gradient to norm 1, and keep its direction"
+)
 
 # %% [markdown]
 # ## 7. The training loop
@@ -310,6 +317,8 @@ print("--- before training ---")
 print(before)
 print("--- after training ---")
 print(sample(model))
+assert val < history[0]["val"] - 1.5, "600 steps should bring the val loss far below its start"
+assert abs(history[-1]["train"] - val) < 0.3, "train and val should stay close: less than one pass over the text"
 
 # %% [markdown]
 # ## 8. The library's `train()`
@@ -369,6 +378,8 @@ print(
 )
 print("files:", sorted(p.name for p in result.out_dir.iterdir()))
 print("last line of log.jsonl:", (result.out_dir / "log.jsonl").read_text().splitlines()[-1])
+assert result.step == quick.max_steps and result.val_loss < np.log(ds.vocab_size) - 0.5, "train() should learn"
+assert {"log.jsonl", "loss.png"} <= {p.name for p in result.out_dir.iterdir()}, "train() writes its log and curves"
 plt.figure(figsize=(5, 3.4))
 plt.imshow(plt.imread(result.out_dir / "loss.png"))
 plt.axis("off")
@@ -424,6 +435,8 @@ plt.ylabel("cross-entropy")
 plt.title("overfitting: train falls, val rises")
 plt.legend()
 plt.show()
+assert curve[-1, 1] < curve[0, 1] - 1.0, "the training loss should keep falling"
+assert best[0] < 300 and curve[-1, 2] > best[2] + 0.05, "the val loss should turn around and rise: overfitting"
 
 # %% [markdown]
 # ## Check yourself
