@@ -288,6 +288,11 @@ print(
 without = model.generate(prompt_ids, 90, temperature=0, use_cache=False)
 print("same tokens with and without the cache:", np.array_equal(with_cache, without))
 print(repr(tok.decode(with_cache[0])))
+n_prompt = prompt_ids.shape[1]
+assert runs == [[n_prompt, 1], [1, block - n_prompt], [block, 90 - 1 - (block - n_prompt)]], (
+    "expected one prefill, single tokens until the window is full, then a full window every step"
+)
+assert np.array_equal(with_cache, without), "generation with the KV cache should give the same tokens as without"
 
 
 # %% [markdown]
@@ -321,6 +326,7 @@ for name, m in [("trained, 2 x 96, window 64", model), ("untrained, 4 x 128, win
         f"{name}: {n_new} tokens, {fast:7,.0f} tok/s with the cache, {slow:6,.0f} tok/s without: "
         f"{fast / slow:.1f}x faster; same tokens: {np.array_equal(a, b)}"
     )
+    assert np.array_equal(a, b), "the cache should not change the tokens (its speed is not asserted)"
 
 # %% [markdown]
 # `npgpt bench` measures the same thing (its `generate` rows) next to a PyTorch reference.
