@@ -117,7 +117,7 @@ assert abs(loss0.item() - np.log(ds.vocab_size)) < 0.1, "a fresh model should st
 
 def sample(model, prompt="\n", n=250, seed=0):
     # temperature 0.8: a little sharper than the model's distribution (notebook 10)
-    out = model.generate(tok.encode(prompt)[None, :], n, temperature=0.8, rng=seed)
+    out = model.generate(np.array([tok.encode(prompt)]), n, temperature=0.8, rng=seed)
     return tok.decode(out[0])
 
 

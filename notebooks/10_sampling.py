@@ -80,7 +80,7 @@ print(
 
 def next_logits(model, prompt):
     # (1, V) logits for the token after `prompt` (the context cropped to the window)
-    ids = tok.encode(prompt)[None, -model.config.block_size :]
+    ids = np.array([tok.encode(prompt)[-model.config.block_size :]])
     with npgpt.no_grad():
         logits, _ = model(ids, last_only=True)
     return logits.data[:, -1, :].astype(np.float64)
@@ -127,7 +127,7 @@ print(f"log V = {np.log(V):.2f} nats (uniform)")
 # falls into a loop: once a phrase is the most likely continuation of itself, it repeats forever.
 
 # %%
-greedy = model.generate(tok.encode("\nRomeo.\n")[None, :], 200, temperature=0)
+greedy = model.generate(np.array([tok.encode("\nRomeo.\n")]), 200, temperature=0)
 print(tok.decode(greedy[0]))
 print("argmax == sample_next at T = 0:", int(z.argmax()) == int(sample_next(z, temperature=0)[0]))
 
@@ -194,7 +194,7 @@ settings = [
     dict(temperature=1.6),
 ]
 for kw in settings:
-    out = model.generate(tok.encode("\nRomeo.\n")[None, :], 160, rng=0, **kw)
+    out = model.generate(np.array([tok.encode("\nRomeo.\n")]), 160, rng=0, **kw)
     print(f"===== {kw}")
     print(tok.decode(out[0]).strip())
 
@@ -216,7 +216,7 @@ for kw in settings:
 
 # %%
 model64 = load_for_sampling(result.out_dir / "checkpoint")[0].to(np.float64)
-ids = tok.encode("\nRomeo.\n")[None, :]
+ids = np.array([tok.encode("\nRomeo.\n")])
 cache = model64.new_cache()
 worst = 0.0
 with npgpt.no_grad():
@@ -268,7 +268,7 @@ def recording_forward(idx, targets=None, cache=None, last_only=False):
     return real_forward(idx, targets, cache=cache, last_only=last_only)
 
 
-prompt_ids = tok.encode("\nRomeo.")[None, :]
+prompt_ids = np.array([tok.encode("\nRomeo.")])
 model.forward = recording_forward  # an instance attribute shadows the method
 try:
     with_cache = model.generate(prompt_ids, 90, temperature=0, use_cache=True)
