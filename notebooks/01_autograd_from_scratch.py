@@ -217,10 +217,10 @@ print("max |autograd - by hand| =", np.abs(x.grad - by_hand).max())
 # Every op is a `Function` subclass in `npgpt/ops/` with its `forward` and hand-written `backward`
 # side by side (the contract is in `npgpt/autograd.py`). `Function.apply` runs the forward on the
 # arrays and, when a gradient is needed, gives the result a `Context` (`t._ctx`) that remembers the
-# op (`ctx.fn`), its inputs (`ctx.inputs`) and whatever the forward saved (`ctx.saved`).
+# op (`ctx.fn`), its inputs (`ctx.inputs`) and whatever the forward saved (`ctx.saved_tensors`).
 # An input that is a leaf is stored as the tensor itself; a computed input is stored as its graph
 # `Node`, which knows the op that made it, its shape and dtype, but not its data: so the graph keeps
-# alive only what the backward passes need (`ctx.saved`), not every intermediate array.
+# alive only what the backward passes need (`ctx.saved_tensors`), not every intermediate array.
 # Here is `Mul`:
 
 # %%
@@ -236,19 +236,19 @@ print(
     "| inputs:",
     [i.shape for i in z._ctx.inputs],
     "| saved:",
-    [s.tolist() for s in z._ctx.saved],
+    [s.tolist() for s in z._ctx.saved_tensors],
     "| needs_input_grad:",
     z._ctx.needs_input_grad,
 )
 
 # %% [markdown]
-# `Tensor.backward()` (in `npgpt/tensor.py`) orders the graph with an *iterative* depth-first search
-# (so a deep graph never hits Python's recursion limit), then walks it outputs-first, calling
+# `Tensor.backward()` hands the graph to `npgpt.autograd.backward`, which orders it with an *iterative*
+# depth-first search (so a deep graph never hits Python's recursion limit), then walks it outputs-first, calling
 # `ctx.fn.backward(ctx, g)` and **summing** the gradients of tensors used more than once, exactly as the
 # toy did. Leaves collect their gradient in `.grad`, a plain array.
 
 # %%
-from npgpt.tensor import _topological_order  # (npgpt.tensor itself is the factory function)
+from npgpt.autograd import _topological_order
 
 print(inspect.getsource(_topological_order))
 

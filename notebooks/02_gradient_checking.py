@@ -323,7 +323,7 @@ class SquareMissingTwo(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved
+        (x,) = ctx.saved_tensors
         return (g * x,)
 
 
@@ -353,7 +353,7 @@ class ExpRightOnlyForOnes(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return (y * g.mean(),)
 
 
@@ -402,7 +402,7 @@ except RuntimeError as e:
 # %% [markdown]
 # ## 7. A measured result: every op of npgpt
 #
-# Every op in `npgpt/ops/` declares a few gradient-check examples (`cases()`); `npgpt gradcheck` on the
+# Every op in `npgpt/ops/` has a few gradient-check examples (in `npgpt/gradcheck_cases.py`); `npgpt gradcheck` on the
 # command line, and `npgpt.commands.gradcheck.check_all_ops()` here, run them all in float64:
 
 # %%

@@ -36,7 +36,7 @@ import numpy as np
 
 import npgpt
 import npgpt.functional as F
-from npgpt.autograd import unbroadcast
+from npgpt.ops.broadcast import unbroadcast
 
 np.set_printoptions(precision=4, suppress=True)
 rng = np.random.default_rng(0)
