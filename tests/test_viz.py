@@ -186,6 +186,11 @@ def test_sampling_distributions_follow_the_settings(small_model):
     assert p_cold.max() > p1.max()  # a lower temperature sharpens the distribution
 
 
+def test_a_figure_shows_itself_in_a_notebook_without_pyplot():
+    png = viz.draw_kv_cache(steps=2, block_size=3)._repr_png_()  # what IPython displays
+    assert png.startswith(b"\x89PNG")
+
+
 def test_loss_curve_has_both_splits():
     history = [{"step": s, "train_loss": 3 - s / 100, "val_loss": 3.1 - s / 120} for s in (0, 50, 100)]
     fig = render(viz.plot_loss_curve(history))

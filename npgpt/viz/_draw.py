@@ -1,14 +1,26 @@
 """Drawing primitives shared by the diagrams: a bare figure, labelled boxes, arrows, grids of numbers.
 
 Figures are ``matplotlib.figure.Figure`` objects made without pyplot: no global backend switch, no
-window, nothing to close; a notebook shows one when it is a cell's last value, and ``fig.savefig``
-writes it to a file.
+window, nothing to close; a notebook shows one when it is a cell's last value (``Diagram`` renders
+itself as PNG for IPython, whatever the backend), and ``fig.savefig`` writes it to a file.
 """
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from matplotlib.figure import Figure
+
+
+class Diagram(Figure):
+    """A Figure that a notebook shows as a picture when it is a cell's value, with or without pyplot."""
+
+    def _repr_png_(self):
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", bbox_inches="tight")
+        return buf.getvalue()
+
 
 # one palette for every diagram, so the same role has the same colour everywhere
 COLORS = {
@@ -30,7 +42,7 @@ HEAD_COLORS = ["#8fb8de", "#f4a259", "#9ccc8c", "#d99ad6", "#f2d06b", "#87cfc4",
 def new_figure(width, height, ncols=1, nrows=1, **kw):
     """A (fig, axes) pair; axes are plain (no ticks, no frame) when ``blank`` is True (the default)."""
     blank = kw.pop("blank", True)
-    fig = Figure(figsize=(width, height), dpi=100, layout=kw.pop("layout", None))
+    fig = Diagram(figsize=(width, height), dpi=100, layout=kw.pop("layout", None))
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     if blank:
         for ax in axes.flat:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._draw import HEAD_COLORS, arrow, box, finish, grid, new_figure
+from ._draw import HEAD_COLORS, Diagram, arrow, box, finish, grid, new_figure
 
 
 def _causal_example(text, head_size, seed):
@@ -69,9 +69,7 @@ def draw_causal_attention(text="to be!", head_size=4, seed=0):
 
 
 def _new_plain_figure(w, h):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(w, h), dpi=100, layout="constrained")
+    return Diagram(figsize=(w, h), dpi=100, layout="constrained")
 
 
 def draw_multihead(n_head=4, head_size=2, T=3):
