@@ -1,0 +1,63 @@
+"""Checks for the lessons' "your turn" cells: each says what is right, or exactly what is wrong.
+
+A notebook's exercise cell holds the learner's code (the reference answer is filled in, so the
+notebook runs unattended); the next cell calls one of these. A wrong answer raises
+``ExerciseError`` with a message that names the first thing to look at (a shape, an entry, an
+input whose gradient disagrees with finite differences), not just "assertion failed".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .gradcheck import gradcheck
+
+
+class ExerciseError(AssertionError):
+    """A "your turn" answer that does not do what the exercise asks."""
+
+
+def check_array(name, got, expected, atol=1e-6, rtol=1e-5, hint=""):
+    """``got`` must equal ``expected`` (shape, then values within atol + rtol * |expected|)."""
+    got, expected = np.asarray(getattr(got, "data", got)), np.asarray(getattr(expected, "data", expected))
+    if got.shape != expected.shape:
+        raise ExerciseError(f"{name}: shape {got.shape}, expected {expected.shape}. {hint}".strip())
+    if expected.dtype == bool or got.dtype == bool:
+        bad = np.argwhere(got != expected)
+        if len(bad):
+            i = tuple(int(v) for v in bad[0])
+            raise ExerciseError(
+                f"{name}: {len(bad)} of {got.size} entries differ; first at {i}: got {got[i]}, expected {expected[i]}. {hint}".strip()
+            )
+    else:
+        err = np.abs(got.astype(np.float64) - expected.astype(np.float64))
+        tol = atol + rtol * np.abs(expected.astype(np.float64))
+        if not np.all(err <= tol):  # NaN fails too
+            i = np.unravel_index(int(np.nanargmax(np.where(np.isnan(err), np.inf, err - tol))), err.shape)
+            raise ExerciseError(
+                f"{name}: {int((~(err <= tol)).sum())} of {got.size} entries are off; worst at {tuple(int(v) for v in i)}: "
+                f"got {got[i]:.6g}, expected {expected[i]:.6g}. {hint}".strip()
+            )
+    print(f"correct: {name} matches ({got.shape})")
+
+
+def check_gradient(name, fn, inputs, hint=""):
+    """``fn(*inputs)``'s backward must agree with central finite differences (float64 inputs)."""
+    report = gradcheck(fn, inputs)
+    if not report.ok:
+        bad = [r for r in report.inputs if not r.ok]
+        lines = "; ".join(
+            f"input {r.name} {r.shape}: worst at {r.worst_index}, backward gave {r.analytic:.6g}, "
+            f"finite differences {r.numeric:.6g}"
+            for r in bad
+        )
+        raise ExerciseError(f"{name}: the gradient is wrong for {lines}. {hint}".strip())
+    print(f"correct: {name}'s gradient matches finite differences (max relative error {report.max_rel_err:.1e})")
+    return report
+
+
+def check(condition, message):
+    """A plain condition with the explanation to show when it fails."""
+    if not condition:
+        raise ExerciseError(message)
+    print("correct")
