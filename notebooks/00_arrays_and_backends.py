@@ -120,6 +120,53 @@ for dt in (np.float32, np.float64):
     )
 
 # %% [markdown]
+# ### float16: what half precision gives up
+#
+# Large models are trained in **mixed precision**: matrix products in 16-bit floats (twice as fast
+# and half the memory of float32 on GPUs), with a float32 copy of the weights. IEEE `float16` keeps
+# $p = 11$ significant bits ($\varepsilon = 2^{-10} \approx 9.8 \times 10^{-4}$, about 3 decimal
+# digits) and 5 exponent bits, so its largest number is 65,504. (`bfloat16`, used on TPUs and recent
+# GPUs, keeps float32's 8 exponent bits and only 8 significant bits: float32's range, coarser steps.
+# NumPy has no bfloat16.)
+#
+# **Predict, then run.** A weight equal to 1.0 receives an update of $-10^{-4}$ (a learning
+# rate times a gradient). In float16, what is the weight after the update?
+
+# %%
+import matplotlib.pyplot as plt
+
+w16 = np.float16(1.0)
+print("float16: 1.0 - 0.0001 =", w16 - np.float16(1e-4), "(the update is lost)")
+print("float32: 1.0 - 0.0001 =", np.float32(1.0) - np.float32(1e-4))
+with np.errstate(over="ignore"):  # the overflow is the point here: no warning
+    e12 = np.exp(np.float16(12))
+print("float16: exp(12) =", e12, "(overflow: e^12 = 162755 > 65504)")
+print("float16: a gradient of 1e-8 becomes", np.float16(1e-8), "(underflow: below the smallest subnormal 6e-8)")
+
+magnitudes = np.logspace(-6, 6, 400)
+fig, ax = plt.subplots(figsize=(7, 4))
+for dt in (np.float16, np.float32, np.float64):
+    fi = np.finfo(dt)
+    ok = (magnitudes < fi.max) & (magnitudes > fi.smallest_subnormal)
+    spacing = np.spacing(magnitudes[ok].astype(dt)).astype(np.float64)
+    ax.loglog(magnitudes[ok], spacing / magnitudes[ok], label=f"{dt.__name__} (eps {fi.eps:.1e})")
+ax.axvline(65504, color="grey", ls="--", lw=1)
+ax.text(65504, 1e-3, " float16 max\n 65504", fontsize=8, va="center")
+ax.set_xlabel("|x|")
+ax.set_ylabel("relative gap to the next number")
+ax.set_title("how finely each dtype resolves numbers of each size")
+ax.legend()
+plt.show()
+assert w16 - np.float16(1e-4) == w16 and np.isinf(e12)
+
+# %% [markdown]
+# The relative gap is flat at $\varepsilon$ across the normal range and grows below it (subnormal
+# numbers lose bits). Hence the recipe of Micikevicius et al. (2018): keep float32 **master weights**
+# so small updates are not lost, and **scale the loss** (and so every gradient) by a large factor
+# before the backward so that small gradients do not underflow to zero in float16, then unscale.
+# npgpt stays in float32 on both CPU and GPU, so none of this is needed here.
+
+# %% [markdown]
 # npgpt's dtype rules:
 #
 # * Python floats and lists become **float32**, the training default (as in PyTorch);
@@ -376,3 +423,12 @@ print("all checks passed")
 # message saying how to convert; `+`, `*` and indexing work on integers too.
 #
 # </details>
+
+# %% [markdown]
+# ## Papers and references
+#
+# - Goldberg, 1991, *What Every Computer Scientist Should Know About Floating-Point Arithmetic*.
+#   <https://docs.oracle.com/cd/E19957-01/806-3568/ncg_goldberg.html>
+# - Micikevicius et al., 2018, *Mixed Precision Training*: float16 with float32 master weights and
+#   loss scaling. <https://arxiv.org/abs/1710.03740>
+# - Harris et al., 2020, *Array programming with NumPy*, Nature 585. <https://doi.org/10.1038/s41586-020-2649-2>

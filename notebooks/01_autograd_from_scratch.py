@@ -212,6 +212,53 @@ by_hand = g * (1 - np.tanh(x.numpy() ** 2) ** 2) * 2 * x.numpy()
 print("max |autograd - by hand| =", np.abs(x.grad - by_hand).max())
 
 # %% [markdown]
+# ### Your turn: write a backward
+#
+# Here is an op in npgpt's contract (notebook section 4 shows the real ones): the logistic sigmoid
+# $y = \sigma(x) = 1 / (1 + e^{-x})$. Its forward is written. Write its `backward`: given
+# `g` $= \partial L / \partial y$ (an array of $y$'s shape), return a 1-tuple with $\partial L / \partial x$.
+# The next cell checks it against finite differences and says which entry is off.
+#
+# *Hint:* differentiate $1 / (1 + e^{-x})$ and write the result with $y$ itself; the forward saved $y$.
+#
+# <details><summary>Answer</summary>
+#
+# $\sigma'(x) = e^{-x} / (1 + e^{-x})^2 = \sigma(x)\,(1 - \sigma(x))$, so
+#
+# ```python
+#     @staticmethod
+#     def backward(ctx, g):
+#         (y,) = ctx.saved
+#         return (g * y * (1 - y),)
+# ```
+#
+# </details>
+
+# %%
+from npgpt.autograd import Function
+
+
+class MySigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = 1.0 / (1.0 + np.exp(-x))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        # your code here (the answer is filled in, so the notebook runs top to bottom)
+        (y,) = ctx.saved
+        return (g * y * (1 - y),)
+
+
+# %%
+from npgpt.exercises import check_gradient
+
+xs = npgpt.tensor(rng.standard_normal((3, 5)), requires_grad=True)
+check_gradient("MySigmoid", MySigmoid.apply, [xs], hint="sigma'(x) = y (1 - y), times the upstream g")
+
+# %% [markdown]
 # ## 4. Where npgpt's backward code lives
 #
 # Every op is a `Function` subclass in `npgpt/ops/` with its `forward` and hand-written `backward`
@@ -434,3 +481,11 @@ assert report.ok
 #
 # Assignment `lessons/a01_autograd` has you write the scalar engine and the backward of `Mul`, `Div`,
 # `Exp` and `Tanh` yourself.
+
+# %% [markdown]
+# ## Papers
+#
+# - Baydin et al., 2018, *Automatic Differentiation in Machine Learning: a Survey*: forward and reverse
+#   mode, and why reverse mode suits a scalar loss. <https://arxiv.org/abs/1502.05767>
+# - Rumelhart, Hinton and Williams, 1986, *Learning representations by back-propagating errors*,
+#   Nature 323. <https://doi.org/10.1038/323533a0>

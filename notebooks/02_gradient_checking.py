@@ -104,6 +104,65 @@ plt.show()
 
 
 # %% [markdown]
+# ### Your turn: a numerical gradient
+#
+# Write `numerical_grad(f, x, h=1e-6)`: for a function `f` that maps a float64 array to a number,
+# return the array of central differences $(f(x + h e_i) - f(x - h e_i)) / 2h$, one per entry of `x`
+# (any shape). The next cell compares it with the exact gradient of
+# $f(x) = \sum_i x_i \sin x_i$, which is $\sin x + x \cos x$.
+#
+# *Hint:* loop over `np.ndindex(x.shape)`; change one entry of a copy, evaluate, and put it back.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def numerical_grad(f, x, h=1e-6):
+#     x = x.astype(np.float64).copy()
+#     grad = np.zeros_like(x)
+#     for i in np.ndindex(x.shape):
+#         old = x[i]
+#         x[i] = old + h
+#         up = f(x)
+#         x[i] = old - h
+#         down = f(x)
+#         x[i] = old
+#         grad[i] = (up - down) / (2 * h)
+#     return grad
+# ```
+#
+# </details>
+
+
+# %%
+def numerical_grad(f, x, h=1e-6):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    x = x.astype(np.float64).copy()
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        up = f(x)
+        x[i] = old - h
+        down = f(x)
+        x[i] = old
+        grad[i] = (up - down) / (2 * h)
+    return grad
+
+
+# %%
+from npgpt.exercises import check_array
+
+x_ex = np.random.default_rng(7).standard_normal((3, 4))
+check_array(
+    "numerical_grad",
+    numerical_grad(lambda a: float(np.sum(a * np.sin(a))), x_ex),
+    np.sin(x_ex) + x_ex * np.cos(x_ex),
+    atol=1e-8,
+    rtol=1e-6,
+    hint="central differences: (f(x+h) - f(x-h)) / (2h), one entry at a time, restoring it afterwards",
+)
+
+# %% [markdown]
 # npgpt uses the central difference with $h = 10^{-6}$ in float64: a truncation error near
 # $10^{-13}$ and a rounding error near $10^{-10}$, far below what a bug produces.
 #
@@ -481,3 +540,14 @@ plt.show()
 #
 # Assignment `lessons/a02_gradient_checking` has you write this checker yourself and grades it against
 # `npgpt.gradcheck`.
+
+# %% [markdown]
+# ## References
+#
+# - CS231n, *Neural Networks Part 3: gradient checks* (the relative error and what its values mean).
+#   <https://cs231n.github.io/neural-networks-3/#gradcheck>
+# - Baydin et al., 2018, *Automatic Differentiation in Machine Learning: a Survey*.
+#   <https://arxiv.org/abs/1502.05767>
+# - Goldberg, 1991, *What Every Computer Scientist Should Know About Floating-Point Arithmetic*
+#   (why the step $h$ cannot be made arbitrarily small).
+#   <https://docs.oracle.com/cd/E19957-01/806-3568/ncg_goldberg.html>

@@ -59,6 +59,11 @@ def check(what, fn, inputs):
 
 
 # %% [markdown]
+# **Predict, then run.** In `loss = (a + b).sum()` with `a` of shape `(3, 4)` and `b` of shape `(4,)`,
+# every entry of the gradient of `a` is 1. What is the gradient of `b`: ones, threes, or fours? And
+# what shape does it have? Write your answer down, then read on.
+
+# %% [markdown]
 # ## 1. The gradient of a broadcast is a sum
 #
 # In $z = a + b$ with $a$ of shape $(3, 4)$ and $b$ of shape $(4,)$, broadcasting uses $b_j$ in every
@@ -79,6 +84,58 @@ print("b.grad        =", b.grad)
 print("g.sum(axis=0) =", g.sum(axis=0))
 print()
 print(inspect.getsource(unbroadcast))
+
+# %% [markdown]
+# The same as a picture, drawn by `npgpt.viz` from npgpt's own backward: `a` of shape `(3, 1)` is
+# copied along the columns, `b` of shape `(1, 4)` along the rows (faded cells are the copies NumPy
+# never stores), and with an upstream gradient of ones each input's gradient counts its copies.
+
+# %%
+from npgpt import viz
+
+viz.draw_broadcast()
+
+# %% [markdown]
+# ### Your turn: the backward of broadcasting
+#
+# Write `my_unbroadcast(grad, shape)`: sum `grad` back to `shape`, the shape of an input that was
+# broadcast to `grad.shape`. It must handle both kinds of copy: new leading axes, and axes of size 1.
+# The next cell compares it with npgpt's `unbroadcast` on several pairs of shapes.
+#
+# *Hint:* first sum away the extra leading axes (`grad.ndim - len(shape)` of them), then sum with
+# `keepdims=True` over every axis where `shape` has a 1 and `grad` does not.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_unbroadcast(grad, shape):
+#     grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
+#     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+#     return grad.sum(axis=axes, keepdims=True).reshape(shape)
+# ```
+#
+# </details>
+
+
+# %%
+def my_unbroadcast(grad, shape):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+# %%
+from npgpt.exercises import check_array
+
+for grad_shape, shape in [((3, 4), (4,)), ((2, 3, 4), (3, 1)), ((3, 5), (1, 5)), ((2, 3), ()), ((2, 3), (2, 3))]:
+    gg = rng.standard_normal(grad_shape)
+    check_array(
+        f"my_unbroadcast(grad {grad_shape}, {shape})",
+        my_unbroadcast(gg, shape),
+        unbroadcast(gg, shape),
+        hint="sum over the new leading axes AND over the axes where the input had size 1",
+    )
 
 # %% [markdown]
 # Summing a gradient of ones shows how many copies each input entry had:
@@ -338,3 +395,11 @@ assert all(v in ("good", "acceptable") for _, _, v, _ in summary), "a gradient c
 #
 # Assignment `lessons/a03_broadcasting_reductions_matmul` has you write `unbroadcast` and the backward
 # of `Mul`, `Sum`, `Mean`, `Max` and `MatMul` yourself.
+
+# %% [markdown]
+# ## Papers and references
+#
+# - NumPy's broadcasting rules: <https://numpy.org/doc/stable/user/basics.broadcasting.html>
+# - Giles, 2008, *An extended collection of matrix derivative results for forward and reverse mode
+#   algorithmic differentiation*: the backward of matmul and friends, derived.
+#   <https://people.maths.ox.ac.uk/gilesm/files/NA-08-01.pdf>

@@ -95,6 +95,47 @@ with np.errstate(divide="ignore"):
 print("npgpt log_softmax: ", F.log_softmax(npgpt.tensor(z), axis=-1).numpy())
 
 # %% [markdown]
+# ### Your turn: a log-softmax that never overflows
+#
+# Write `my_log_softmax(z)` for logits of shape `(B, V)`, softmax over the last axis, that stays finite
+# for logits like $1000$ and $-800$. The next cell compares it with npgpt's on such rows.
+#
+# *Hint:* subtract each row's maximum first (keep the axis so it broadcasts), then apply the formula
+# above; `np.log(np.exp(...).sum(...))` is safe once every exponent is $\le 0$.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_log_softmax(z):
+#     m = z.max(axis=-1, keepdims=True)
+#     return (z - m) - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+# ```
+#
+# </details>
+
+
+# %%
+def my_log_softmax(z):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    m = z.max(axis=-1, keepdims=True)
+    return (z - m) - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+
+
+# %%
+from npgpt.exercises import check_array
+
+rows = np.array([[1.0, 2.0, 3.0, 4.0], [1000.0, 999.0, 0.0, -5.0], [0.0, -800.0, 5.0, 1.0]])
+with np.errstate(over="raise", divide="raise", invalid="raise"):  # an overflow or log(0) stops here
+    mine = my_log_softmax(rows)
+check_array(
+    "my_log_softmax",
+    mine,
+    F.log_softmax(npgpt.tensor(rows), axis=-1),
+    atol=1e-9,
+    hint="subtract the row maximum (keepdims=True) before exp",
+)
+
+# %% [markdown]
 # ## 4. Cross-entropy, and what a first loss should be
 #
 # Over $n$ positions with targets $t_1 \dots t_n$ the loss is the mean negative log-likelihood
@@ -165,6 +206,38 @@ by_hand = (p - y) / B
 print("dL/dz from backward:\n", z.grad)
 print("max |backward - (p - y)/n| =", np.abs(z.grad - by_hand).max())
 print("each row sums to", z.grad.sum(axis=-1))
+
+# %% [markdown]
+# **Predict, then run.** For one row, which entries of $\partial \ell / \partial z = p - y$ are
+# negative, and how many? What do all the entries add up to?
+
+# %%
+import matplotlib.pyplot as plt
+
+row = 0
+fig, axes = plt.subplots(1, 3, figsize=(11, 2.8), sharey=True)
+for ax, (title, vals, color) in zip(
+    axes,
+    [
+        ("p = softmax(z)", p[row], "#1f77b4"),
+        ("y: one-hot target", y[row], "#ff7f0e"),
+        ("p - y = dl/dz", (p - y)[row], "#2ca02c"),
+    ],
+):
+    ax.bar(range(V), vals, color=color)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_title(title)
+    ax.set_xticks(range(V))
+    ax.set_xlabel("class")
+fig.suptitle(f"one row, target class {t[row]}: the gradient pushes the target's logit up, every other one down")
+plt.tight_layout()
+plt.show()
+print("entries of p - y that are negative:", np.flatnonzero((p - y)[row] < 0), "| sum:", (p - y)[row].sum())
+
+# %% [markdown]
+# Exactly one entry is negative, the target's ($p_t - 1 < 0$); a gradient step *raises* that logit and
+# lowers every other one in proportion to its probability. The entries sum to zero, because adding a
+# constant to every logit changes nothing (section 2).
 
 # %% [markdown]
 # ### Gradient checks
@@ -282,3 +355,11 @@ if torch is not None:
 #
 # Assignment `lessons/a04_softmax_cross_entropy` asks you to write these backwards yourself; the grader
 # checks them with `gradcheck`.
+
+# %% [markdown]
+# ## Papers and references
+#
+# - Bridle, 1990, *Probabilistic Interpretation of Feedforward Classification Network Outputs*: the
+#   name "softmax" and its use with the log-likelihood.
+# - Goodfellow, Bengio and Courville, 2016, *Deep Learning*, section 6.2.2.3 (softmax units) and
+#   4.1 (the overflow and the log-sum-exp trick). <https://www.deeplearningbook.org/>

@@ -196,6 +196,58 @@ dx = mine[0]
 print("dx sums to zero over features:", np.abs(dx.sum(-1)).max())
 
 # %% [markdown]
+# ### Your turn: the normalisation as an op
+#
+# Here is the normalisation alone, $\hat{x} = (x - \mu)\,r$ over the last axis, as an npgpt `Function`
+# whose forward saves $\hat{x}$ and $r$. Write its `backward`: given $g = \partial L / \partial \hat{x}$,
+# return a 1-tuple with $\partial L / \partial x$. The next cell gradient-checks it.
+#
+# *Hint:* it is the boxed formula with $\gamma = 1$ (so $\hat{g} = g$); the means are over the last axis
+# with `keepdims=True`.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+#     @staticmethod
+#     def backward(ctx, g):
+#         xhat, r = ctx.saved
+#         return (r * (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True)),)
+# ```
+#
+# </details>
+
+# %%
+from npgpt.autograd import Function
+
+
+class MyNormalize(Function):
+    @staticmethod
+    def forward(ctx, x, eps=1e-5):
+        mu = x.mean(-1, keepdims=True)
+        r = 1.0 / np.sqrt(x.var(-1, keepdims=True) + eps)
+        xhat = (x - mu) * r
+        ctx.save_for_backward(xhat, r)
+        return xhat
+
+    @staticmethod
+    def backward(ctx, g):
+        # your code here (the answer is filled in, so the notebook runs top to bottom)
+        xhat, r = ctx.saved
+        return (r * (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True)),)
+
+
+# %%
+from npgpt.exercises import check_gradient
+
+x_ex = npgpt.tensor(np.random.default_rng(4).standard_normal((3, 5)), requires_grad=True)
+check_gradient(
+    "MyNormalize",
+    MyNormalize.apply,
+    [x_ex],
+    hint="r * (g - mean(g) - xhat * mean(g * xhat)), means over the last axis with keepdims=True",
+)
+
+# %% [markdown]
 # ### Gradient check
 #
 # Finite differences settle it, for the fused op, the composed one, and the `LayerNorm` module
@@ -329,3 +381,14 @@ assert np.abs(normed - normed[0]).max() < 1e-2, "rows differing by an offset and
 # </details>
 #
 # Assignment `lessons/a05_layernorm` asks you to write this backward yourself.
+
+# %% [markdown]
+# ## Papers
+#
+# - Ba, Kiros and Hinton, 2016, *Layer Normalization*. <https://arxiv.org/abs/1607.06450>
+# - Ioffe and Szegedy, 2015, *Batch Normalization* (normalising over the batch instead of the features,
+#   and why that does not suit sequence models). <https://arxiv.org/abs/1502.03167>
+# - Xiong et al., 2020, *On Layer Normalization in the Transformer Architecture* (where to put it).
+#   <https://arxiv.org/abs/2002.04745>
+# - Zhang and Sennrich, 2019, *Root Mean Square Layer Normalization* (RMSNorm: no mean subtracted, used
+#   by LLaMA). <https://arxiv.org/abs/1910.07467>

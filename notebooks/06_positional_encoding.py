@@ -163,6 +163,42 @@ print("rows 0..4 get the batch sum:", np.allclose(wpe.weight.grad[:5], g.sum(0))
 print("rows 5..63 get zero:        ", np.all(wpe.weight.grad[5:] == 0))
 
 # %% [markdown]
+# ### What a trained model's learned positions look like
+#
+# A fresh table is noise, so every pair of positions is about as similar as any other. The model that
+# `npgpt.pretrained.load_pretrained()` loads (4 layers, width 96, context 64, trained on the shipped
+# Shakespeare by `tools/make_pretrained.py`) learned its table from the text alone.
+#
+# **Predict, then run.** Nothing in training says that position 5 is next to position 6: the rows are
+# independent parameters. After training, will neighbouring rows be more alike than distant ones?
+
+# %%
+from npgpt import viz
+from npgpt.pretrained import load_pretrained
+
+shakespeare, chars = load_pretrained()
+viz.plot_position_similarity(shakespeare)
+
+# %%
+learned = shakespeare.transformer.wpe.weight.numpy().astype(np.float64)
+unit = learned / np.linalg.norm(learned, axis=1, keepdims=True)
+cos = unit @ unit.T
+T_ctx = cos.shape[0]
+near = np.mean([cos[i, i + 1] for i in range(T_ctx - 1)])
+far = np.mean([cos[i, i + 32] for i in range(T_ctx - 32)])
+fresh = LearnedPositionalEmbedding(T_ctx, learned.shape[1], rng=1, dtype=np.float64).weight.numpy()
+fresh /= np.linalg.norm(fresh, axis=1, keepdims=True)
+print(f"trained table: mean cos(pos i, pos i+1) = {near:.2f}, cos(pos i, pos i+32) = {far:.2f}")
+print(f"fresh table:   mean cos(pos i, pos i+1) = {np.mean(np.sum(fresh[:-1] * fresh[1:], axis=1)):.2f}")
+assert near > far + 0.1, "training should make neighbouring positions more alike than distant ones"
+
+# %% [markdown]
+# The sinusoidal table (right) is similar along bands that depend only on the distance $|i - j|$, by
+# construction. The learned table (left) found a smooth neighbourhood structure on its own: nearby
+# positions got similar vectors because they play similar roles in predicting the next character.
+# It is noisier and less regular than the sines, and it has no row past position 63.
+
+# %% [markdown]
 # ## 4. Rotary position embedding (RoPE)
 #
 # RoPE (Su et al., 2021) adds nothing to the embeddings. Inside every attention head it **rotates** the
@@ -331,3 +367,14 @@ assert report.ok
 # from the config, not parameters).
 #
 # </details>
+
+# %% [markdown]
+# ## Papers
+#
+# - Vaswani et al., 2017, *Attention Is All You Need*, section 3.5: the sinusoidal encoding.
+#   <https://arxiv.org/abs/1706.03762>
+# - Radford et al., 2019, *Language Models are Unsupervised Multitask Learners* (GPT-2): learned
+#   position embeddings, context 1024.
+#   <https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf>
+# - Su et al., 2021, *RoFormer: Enhanced Transformer with Rotary Position Embedding* (RoPE).
+#   <https://arxiv.org/abs/2104.09864>

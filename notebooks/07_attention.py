@@ -76,6 +76,11 @@ for D in [4, 16, 64, 256, 1024]:
 #
 # `causal_mask(T, T)` is True where key $j$ is in the future of query $i$ ($j > i$):
 
+# %% [markdown]
+# **Predict, then run.** The next cell prints the mask, then changes the key and the value of the
+# *last* token (position 4) by a lot and runs attention again. Which of the five outputs change:
+# all of them, only the last one, or none? Decide before you run it.
+
 # %%
 print(causal_mask(5, 5).astype(int))
 
@@ -88,6 +93,17 @@ v2[..., 4, :] -= 7.0
 out2 = F.scaled_dot_product_attention(npgpt.tensor(q), npgpt.tensor(k2), npgpt.tensor(v2)).numpy()
 print("positions 0..3 unchanged (bit for bit):", np.array_equal(out[..., :4, :], out2[..., :4, :]))
 print("position 4 changed:                   ", not np.allclose(out[..., 4, :], out2[..., 4, :]))
+
+# %% [markdown]
+# Only the last output moved: a query never reads a key to its right. The picture shows one head on a
+# six-character string: the scores $q k^\top / \sqrt{D}$ (computed from random $q$ and $k$), the same
+# scores with $-\infty$ above the diagonal, and the softmax of each row. Row $t$ spreads its weight
+# over positions $0 \dots t$ only, and every row sums to 1.
+
+# %%
+from npgpt import viz
+
+viz.draw_causal_attention("to be!")
 
 
 # %% [markdown]
@@ -119,6 +135,52 @@ fused = F.scaled_dot_product_attention(q, k, v, causal=True)
 composed = attention_composed(q, k, v, causal=True)
 print("max |fused - NumPy|    =", np.abs(fused.numpy() - by_hand).max())
 print("max |composed - NumPy| =", np.abs(composed.numpy() - by_hand).max())
+
+# %% [markdown]
+# ### Your turn: build the mask yourself
+#
+# Write `my_causal_mask(T)`: a boolean `(T, T)` array that is True where key $j$ lies in the future of
+# query $i$ (the entries that get $-\infty$), like `causal_mask(T, T)`. The next cell checks it and then
+# uses it in `attention_np`'s formula.
+#
+# *Hint:* compare a column of query positions with a row of key positions, and let broadcasting
+# (notebook 00) build the square.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_causal_mask(T):
+#     i = np.arange(T)[:, None]  # query positions, a column
+#     j = np.arange(T)[None, :]  # key positions, a row
+#     return j > i               # np.triu(np.ones((T, T), dtype=bool), k=1) works too
+# ```
+#
+# </details>
+
+
+# %%
+def my_causal_mask(T):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    i = np.arange(T)[:, None]
+    j = np.arange(T)[None, :]
+    return j > i
+
+
+# %%
+from npgpt.exercises import check_array
+
+check_array(
+    "my_causal_mask(6)",
+    my_causal_mask(6),
+    causal_mask(6, 6),
+    hint="True marks the FUTURE keys (j > i), the ones set to -inf; the diagonal (a token seeing itself) stays False.",
+)
+s6 = rng.standard_normal((6, 6))
+check_array(
+    "softmax with your mask",
+    softmax_np(np.where(my_causal_mask(6), -np.inf, s6)),
+    softmax_np(np.where(causal_mask(6, 6), -np.inf, s6)),
+)
 
 # %% [markdown]
 # ## 4. Multi-head attention
@@ -153,6 +215,14 @@ y = attention_np(qh, kh, vh)  # (B, H, T, D)
 y = y.transpose(0, 2, 1, 3).reshape(Bx, Tx, C)  # merge heads
 y = y @ attn.c_proj.weight.numpy().T + attn.c_proj.bias.numpy()
 print("max |module - by hand| =", np.abs(attn(x).numpy() - y).max())
+
+# %% [markdown]
+# The split and the merge as a picture: the colours are heads. Splitting is only a reshape and a
+# transpose (no arithmetic, no copy of the weights); each head attends with its own $D$ features; the
+# merge puts the heads side by side again, and `c_proj` mixes them.
+
+# %%
+viz.draw_multihead(n_head=4, head_size=2, T=3)
 
 
 # %% [markdown]
@@ -297,6 +367,44 @@ assert maps_after[0][:, rows, rows - 7].mean(-1).max() > 0.5, "a trained head sh
 # (12 layers × 12 heads), some with patterns as clean as this one, most harder to read.
 
 # %% [markdown]
+# ### On real text: the heads of a model trained on Shakespeare
+#
+# `load_pretrained()` loads a small character-level GPT (4 layers, 4 heads, width 96) that
+# `tools/make_pretrained.py` trained on the shipped Shakespeare corpus (its PROVENANCE.md records how).
+# Below are the attention maps of its first and last layer on a line of text: row $t$ is what the
+# character at position $t$ reads when it predicts the next one.
+#
+# **Predict, then run.** A character model has to find where the current word started and what the
+# last few letters were. Which pattern do you expect in at least one head: a stripe just below the
+# diagonal (the previous character), a vertical column (one special position every query reads), or
+# a uniform spread?
+
+# %%
+from npgpt.pretrained import load_pretrained
+
+shakespeare, chars = load_pretrained()
+line = "ROMEO:\nBut soft, what light through yonder"
+viz.plot_attention_maps(shakespeare, chars, line, layers=[0, shakespeare.config.n_layer - 1])
+
+# %%
+w_real = viz.attention_weights(shakespeare, chars.encode(line))  # (layers, heads, T, T)
+t = np.arange(1, len(line))
+print("mean weight per head on: itself | the previous character | position 0")
+for layer in (0, w_real.shape[0] - 1):
+    for head in range(w_real.shape[1]):
+        m = w_real[layer, head]
+        print(f"layer {layer} head {head}: {m[t, t].mean():.2f} | {m[t, t - 1].mean():.2f} | {m[t, 0].mean():.2f}")
+# a uniform head would give each of the three about 1/(t+1) on average
+print(f"uniform attention would give about {np.mean(1 / (t + 1)):.2f} to each")
+assert np.allclose(w_real.sum(-1), 1) and np.triu(w_real, 1).max() == 0.0
+
+# %% [markdown]
+# Heads whose weight on the previous character (or on the token itself) is far above the uniform
+# value have learned a positional job: look one step back. Others spread their weight by content,
+# for instance over the letters of the current word. None of this was programmed: it is what
+# gradient descent found useful for predicting the next character.
+
+# %% [markdown]
 # ## Check yourself
 #
 # 1. Show that the rows of the attention weights sum to 1 and that the upper triangle is exactly 0.
@@ -347,3 +455,15 @@ assert maps_after[0][:, rows, rows - 7].mean(-1).max() > 0.5, "a trained head sh
 # </details>
 #
 # Assignment `lessons/a07_attention` asks you to write the backward of scaled dot-product attention.
+
+# %% [markdown]
+# ## Papers
+#
+# - Vaswani et al., 2017, *Attention Is All You Need*: scaled dot-product and multi-head attention,
+#   the causal decoder mask. <https://arxiv.org/abs/1706.03762>
+# - Radford et al., 2018, *Improving Language Understanding by Generative Pre-Training* (GPT-1): a
+#   decoder-only transformer trained as a causal language model.
+#   <https://cdn.openai.com/research-covers/language-unsupervised/language_understanding_paper.pdf>
+# - Dao et al., 2022, *FlashAttention*: the same attention computed in tiles without storing the
+#   $T \times T$ weights; npgpt's fused op keeps the row log-sum-exp the same way.
+#   <https://arxiv.org/abs/2205.14135>

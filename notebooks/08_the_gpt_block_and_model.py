@@ -71,6 +71,76 @@ with npgpt.no_grad():
     print("max |Block(x) - by hand| =", np.abs(block(x).numpy() - by_hand.numpy()).max())
 
 # %% [markdown]
+# The whole model and one block as a diagram (`npgpt.viz.draw_transformer`); the labels are the names
+# of npgpt's modules, so each box can be found in `npgpt/nn/`.
+
+# %%
+from npgpt import viz
+
+viz.draw_transformer(n_layer=cfg.n_layer)
+
+# %% [markdown]
+# ### Pre-LN versus post-LN, by experiment
+#
+# Where the LayerNorm sits changes how the gradient reaches each layer. Below, the same stack of 12
+# blocks is run both ways on random input, with the original Transformer's initialisation (every
+# weight matrix $N(0, 2/(n_{in} + n_{out}))$, so that each sublayer's output is as large as its input),
+# and one backward pass measures the gradient norm of each block's four weight matrices.
+#
+# **Predict, then run.** In which arrangement do the blocks near the output get the largest gradients?
+
+# %%
+from npgpt.nn import LayerNorm
+
+
+def layer_grad_norms(post_ln, n_layer=12, width=64, seed=0):
+    cfg_ln = GPTConfig(vocab_size=8, block_size=16, n_layer=n_layer, n_head=4, n_embd=width)
+    init_rng = np.random.default_rng(seed)
+    blocks = [Block(cfg_ln, rng=init_rng, dtype=np.float64) for _ in range(n_layer)]
+    for b in blocks:
+        for lin in (b.attn.c_attn, b.attn.c_proj, b.mlp.c_fc, b.mlp.c_proj):
+            w = lin.weight.data
+            w[...] = init_rng.standard_normal(w.shape) * np.sqrt(2.0 / sum(w.shape))
+    h = npgpt.tensor(np.random.default_rng(1).standard_normal((2, 16, width)))
+    for b in blocks:
+        if post_ln:  # GPT-1 and the original Transformer: normalise the stream after each addition
+            h = b.ln_1(h + b.attn(h))
+            h = b.ln_2(h + b.mlp(h))
+        else:  # GPT-2 and GPT-3: normalise each sublayer's input, the stream never
+            h = h + b.attn(b.ln_1(h))
+            h = h + b.mlp(b.ln_2(h))
+    if not post_ln:
+        h = LayerNorm(width, dtype=np.float64)(h)  # ln_f
+    u = np.random.default_rng(2).standard_normal(h.shape)
+    ((h * npgpt.tensor(u)).sum() / u.size).backward()
+    mats = lambda b: (b.attn.c_attn.weight, b.attn.c_proj.weight, b.mlp.c_fc.weight, b.mlp.c_proj.weight)  # noqa: E731
+    return np.array([np.sqrt(sum((w.grad**2).sum() for w in mats(b))) for b in blocks])
+
+
+pre_norms, post_norms = layer_grad_norms(False), layer_grad_norms(True)
+plt.figure(figsize=(6, 3.5))
+plt.plot(pre_norms, "o-", label="pre-LN (GPT-2, GPT-3)")
+plt.plot(post_norms, "s-", label="post-LN (GPT-1, original Transformer)")
+plt.xlabel("block (0 = next to the embeddings)")
+plt.ylabel("gradient norm of its weights")
+plt.title("gradient norm per layer at initialisation")
+plt.legend()
+plt.show()
+print("pre-LN :", pre_norms.round(3))
+print("post-LN:", post_norms.round(3))
+assert post_norms[-1] > 1.5 * pre_norms[-1] and pre_norms[0] > 1.5 * pre_norms[-1]
+
+# %% [markdown]
+# In post-LN the blocks near the output keep large gradients (Xiong et al., 2020, prove that the last
+# layer's stays of the same size however deep the stack is), so the first updates at a full learning
+# rate are large there: post-LN needs a careful learning-rate **warmup** to train at all. In pre-LN
+# the identity path carries the gradient past every normalisation, the gradient norms fall gently
+# with depth, and the last layers' shrink like $1/\sqrt{L}$: deep pre-LN stacks train with little or no
+# warmup. (With GPT-2's own initialisation, small weights and residual projections scaled by
+# $1/\sqrt{2L}$, the sublayers start out nearly silent and both arrangements give almost the same
+# flat profile at step 0; the difference appears as the weights grow.)
+
+# %% [markdown]
 # ## 2. The MLP and GELU
 #
 # The MLP widens each token to $4C$ features, applies a nonlinearity, and projects back:
@@ -101,6 +171,82 @@ mlp = MLP(cfg, rng=0, dtype=np.float64)
 print(mlp)
 
 # %% [markdown]
+# ### The GELU backward, derived
+#
+# Write $u = \sqrt{2/\pi}\,(x + 0.044715\,x^3)$, so $\mathrm{GELU}(x) = \tfrac12 x (1 + \tanh u)$. The
+# product rule and $\tanh' = 1 - \tanh^2$ give
+# $$\frac{d}{dx}\mathrm{GELU}(x) = \tfrac12 (1 + \tanh u) + \tfrac12 x\,(1 - \tanh^2 u)\,\sqrt{2/\pi}\,(1 + 3 \cdot 0.044715\,x^2),$$
+# and the backward multiplies the upstream gradient by it. npgpt's `GELU.backward`
+# (`npgpt/ops/elementwise.py`) recomputes $\tanh u$ instead of saving it (one array less to keep alive
+# between the forward and the backward pass).
+#
+# ### Your turn: the GELU derivative
+#
+# Write `my_gelu_grad(x)`: the derivative above, elementwise, as a NumPy array. The next cell compares
+# it with what npgpt's backward gives for an upstream gradient of ones.
+#
+# *Hint:* compute `u` and `th = np.tanh(u)` first; the formula is then one line.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_gelu_grad(x):
+#     c = np.sqrt(2 / np.pi)
+#     th = np.tanh(c * (x + 0.044715 * x**3))
+#     return 0.5 * (1 + th) + 0.5 * x * (1 - th**2) * c * (1 + 3 * 0.044715 * x**2)
+# ```
+#
+# </details>
+
+
+# %%
+def my_gelu_grad(x):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    c = np.sqrt(2 / np.pi)
+    th = np.tanh(c * (x + 0.044715 * x**3))
+    return 0.5 * (1 + th) + 0.5 * x * (1 - th**2) * c * (1 + 3 * 0.044715 * x**2)
+
+
+# %%
+from npgpt.exercises import check_array
+
+xg = npgpt.tensor(np.linspace(-5, 5, 41), requires_grad=True)
+F.gelu(xg, approximate="tanh").sum().backward()
+check_array(
+    "my_gelu_grad",
+    my_gelu_grad(xg.numpy()),
+    xg.grad,
+    atol=1e-12,
+    hint="product rule: d/dx [x * s(x)] = s(x) + x * s'(x)",
+)
+
+# %% [markdown]
+# ### Dropout: training versus evaluation, and its backward
+#
+# GPT-2 regularises with **dropout** (probability 0.1 after the embeddings, on the attention weights and
+# on each sublayer's output). While training, each entry is zeroed with probability $p$ and the
+# survivors are scaled by $1/(1-p)$ ("inverted" dropout), so the expected value is unchanged:
+# $E[y_i] = (1-p) \cdot x_i / (1-p) = x_i$. At evaluation time dropout is the identity, with no rescaling
+# needed. The backward uses the same mask: $\partial L / \partial x_i = g_i\, m_i / (1-p)$, zero where the
+# entry was dropped. `model.train()` and `model.eval()` switch every `Dropout` module at once.
+
+# %%
+from npgpt.nn import Dropout
+
+drop = Dropout(0.25, rng=0)
+xd = npgpt.tensor(np.ones((4, 8)), requires_grad=True)
+yd = drop(xd)
+yd.backward(np.full((4, 8), 2.0))
+print("train mode output:\n", yd.numpy())
+print("its gradient (upstream 2): nonzero exactly where the output is:", np.array_equal(xd.grad != 0, yd.numpy() != 0))
+print("gradient values:", np.unique(xd.grad), "= 2 * {0, 1/(1 - 0.25)}")
+drop.eval()
+print("eval mode: the identity:", np.array_equal(drop(xd).numpy(), xd.numpy()))
+big = Dropout(0.25, rng=1)(npgpt.tensor(np.ones(1_000_000))).numpy()
+print(f"mean over a million entries in train mode: {big.mean():.4f} (expected value 1)")
+assert np.isclose(big.mean(), 1.0, atol=0.01)
+
+# %% [markdown]
 # ## 3. Weight tying
 #
 # The output head turns a $C$-vector into $V$ logits, so it needs a $V \times C$ matrix, the same shape as
@@ -126,6 +272,40 @@ g = model.transformer.wte.weight.grad
 absent = [v for v in range(cfg.vocab_size) if v not in idx]
 print(f"token 20 is not in the input; |grad of its row| = {np.linalg.norm(g[20]):.2e} (from the head)")
 print("every absent token's row has gradient:", bool(np.all(np.linalg.norm(g[absent], axis=1) > 0)))
+
+# %% [markdown]
+# What the shared matrix holds after training: the token embeddings of the small model that
+# `npgpt.pretrained.load_pretrained()` loads (a character GPT trained on the shipped Shakespeare),
+# projected on their two main directions (PCA). Each point is one character.
+#
+# **Predict, then run.** Nothing told the model which characters are letters, digits or capitals.
+# Will similar characters end up close together?
+
+# %%
+from npgpt.pretrained import load_pretrained
+
+shakespeare, chars = load_pretrained()
+viz.plot_embedding_pca(shakespeare, chars)
+
+# %%
+emb = shakespeare.transformer.wte.weight.numpy().astype(np.float64)
+unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+cos = unit @ unit.T
+np.fill_diagonal(cos, -np.inf)
+nearest = cos.argmax(axis=1)  # each character's most similar other character
+glyphs = [chars.decode([i]) for i in range(len(emb))]
+kind = np.array(["lower" if c.islower() else "upper" if c.isupper() else "other" for c in glyphs])
+same = np.mean(kind[nearest] == kind)
+chance = np.mean([(np.sum(kind == k) - 1) / (len(kind) - 1) for k in kind])
+for c in "aeAE1.":
+    print(f"nearest to {c!r}: {glyphs[nearest[chars.encode(c)[0]]]!r}")
+print(f"nearest neighbour of the same kind (lower / upper / other): {same:.0%} (by chance: {chance:.0%})")
+assert same > chance + 0.3
+
+# %% [markdown]
+# Lower-case letters, capitals, and digits with punctuation form separate groups: characters that
+# predict (and are predicted by) similar contexts get similar vectors, because the same row serves as
+# the input embedding and as the output direction of its logit.
 
 # %% [markdown]
 # ## 4. Initialisation (GPT-2's scheme)
@@ -240,6 +420,38 @@ for k_, n in parts.items():
 print(f"{'total':26s} {sum(parts.values()):12,}")
 
 # %% [markdown]
+# ### FLOPs per token, and the 6·N·D rule
+#
+# A matrix product of a $(1 \times n)$ row by an $(n \times m)$ matrix costs $2nm$ floating-point
+# operations (a multiply and an add per weight). Every weight of a GPT's linear layers is used once per
+# token, so a forward pass costs about $2N$ FLOPs per token ($N$ = parameters outside the embeddings),
+# plus the attention scores and weighted sums, about $4 \cdot n_{layer} \cdot T \cdot C$ (two $T$-long dot
+# products of width $C$ per layer). The backward costs about twice the forward (a gradient for the
+# input *and* one for the weight of every product), so training costs about
+# $$\text{FLOPs} \approx 6 \cdot N \cdot D \qquad (D = \text{tokens trained on}).$$
+#
+# **Predict, then run.** GPT-3 has $N = 175 \times 10^9$ parameters and was trained on
+# $D = 300 \times 10^9$ tokens. How many FLOPs is that, and how long on one GPU sustaining
+# $10^{14}$ FLOP/s (100 TFLOP/s)?
+
+# %%
+gpt2 = GPTConfig(**PRESETS["gpt2"])
+C2, L2, T2 = gpt2.n_embd, gpt2.n_layer, gpt2.block_size
+per_block = 2 * (C2 * 3 * C2 + C2 * C2 + C2 * 4 * C2 + 4 * C2 * C2)  # c_attn, c_proj, c_fc, mlp.c_proj
+matmul_flops = L2 * per_block + 2 * C2 * gpt2.vocab_size  # blocks, then the tied head
+attention_flops = L2 * 4 * T2 * C2
+n_nonembed = L2 * 12 * C2 * C2
+print(f"GPT-2 small, forward FLOPs per token: {matmul_flops + attention_flops:.3e}")
+print(
+    f"  2 x non-embedding weights = {2 * n_nonembed:.3e}, head {2 * C2 * gpt2.vocab_size:.3e}, attention {attention_flops:.3e}"
+)
+N3, D3 = 175e9, 300e9
+flops = 6 * N3 * D3
+print(f"GPT-3: 6 N D = {flops:.2e} FLOPs = {flops / (1e15 * 86400):,.0f} petaflop/s-days")
+print(f"on one GPU at 1e14 FLOP/s: {flops / 1e14 / 86400 / 365:,.0f} years")
+assert 3.0e23 < flops < 3.3e23  # the GPT-3 paper reports 3.14e23 FLOPs (3,640 petaflop/s-days)
+
+# %% [markdown]
 # ## 6. How a GPT is trained, and what ChatGPT adds
 #
 # **GPT is trained end to end as a causal language model.** One loss, the cross-entropy of predicting token
@@ -340,3 +552,25 @@ assert report.ok
 # $\log V$.
 #
 # </details>
+
+# %% [markdown]
+# ## Papers
+#
+# - Radford et al., 2018, *Improving Language Understanding by Generative Pre-Training* (GPT-1).
+#   <https://cdn.openai.com/research-covers/language-unsupervised/language_understanding_paper.pdf>
+# - Radford et al., 2019, *Language Models are Unsupervised Multitask Learners* (GPT-2): pre-LN, the
+#   final LayerNorm, residual projections scaled by $1/\sqrt{N}$.
+#   <https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf>
+# - Brown et al., 2020, *Language Models are Few-Shot Learners* (GPT-3): 175B parameters, 300B tokens,
+#   the compute table. <https://arxiv.org/abs/2005.14165>
+# - Ba, Kiros and Hinton, 2016, *Layer Normalization*. <https://arxiv.org/abs/1607.06450>
+# - Xiong et al., 2020, *On Layer Normalization in the Transformer Architecture*: pre-LN versus post-LN
+#   and the warmup. <https://arxiv.org/abs/2002.04745>
+# - Hendrycks and Gimpel, 2016, *Gaussian Error Linear Units (GELUs)*. <https://arxiv.org/abs/1606.08415>
+# - Srivastava et al., 2014, *Dropout: A Simple Way to Prevent Neural Networks from Overfitting*, JMLR 15.
+#   <https://jmlr.org/papers/v15/srivastava14a.html>
+# - Kaplan et al., 2020, *Scaling Laws for Neural Language Models*: the $6ND$ approximation.
+#   <https://arxiv.org/abs/2001.08361>
+# - Ouyang et al., 2022, *Training language models to follow instructions with human feedback*
+#   (InstructGPT: SFT, a reward model, PPO). <https://arxiv.org/abs/2203.02155>
+# - Rafailov et al., 2023, *Direct Preference Optimization*. <https://arxiv.org/abs/2305.18290>

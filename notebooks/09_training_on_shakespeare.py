@@ -229,6 +229,64 @@ assert np.isclose(norm, 13.0) and np.isclose(np.linalg.norm(after_clip), 1.0) an
 )
 
 # %% [markdown]
+# ### Your turn: one AdamW step
+#
+# Write `my_adamw_step(w, g, m, v, t, lr, betas, eps, weight_decay)`: one step of AdamW for a parameter
+# array `w` with gradient `g`, moments `m`, `v` and step number `t` (1 for the first step); return the
+# new `(w, m, v)`. The next cell runs three steps of yours and three of `npgpt.optim.AdamW` on the
+# same numbers and compares.
+#
+# *Hint:* the decay is *decoupled*: it shrinks `w` directly and never enters `m` or `v`. Both moments
+# are bias-corrected by $1 - \beta^t$ before the update.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_adamw_step(w, g, m, v, t, lr, betas, eps, weight_decay):
+#     b1, b2 = betas
+#     w = w * (1 - lr * weight_decay)
+#     m = b1 * m + (1 - b1) * g
+#     v = b2 * v + (1 - b2) * g * g
+#     m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+#     return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+# ```
+#
+# </details>
+
+
+# %%
+def my_adamw_step(w, g, m, v, t, lr, betas, eps, weight_decay):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    b1, b2 = betas
+    w = w * (1 - lr * weight_decay)
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+# %%
+from npgpt.exercises import check_array
+
+hp = dict(lr=0.1, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1)
+ex_rng = np.random.default_rng(5)
+p_ref = npgpt.tensor(ex_rng.standard_normal((3, 4)), requires_grad=True)
+opt_ref = AdamW([p_ref], **hp)
+w_mine, m_mine, v_mine = p_ref.numpy().copy(), np.zeros((3, 4)), np.zeros((3, 4))
+for t_step in (1, 2, 3):
+    g_t = ex_rng.standard_normal((3, 4))
+    p_ref.grad = g_t.copy()
+    opt_ref.step()
+    w_mine, m_mine, v_mine = my_adamw_step(w_mine, g_t, m_mine, v_mine, t_step, **hp)
+check_array(
+    "w after 3 AdamW steps",
+    w_mine,
+    p_ref.numpy(),
+    atol=1e-10,
+    hint="decay w by (1 - lr * weight_decay) first; bias-correct m and v with 1 - beta**t; eps goes outside the sqrt",
+)
+
+# %% [markdown]
 # ## 7. The training loop
 #
 # Here it is, written out. One step: draw a batch, set the learning rate from the schedule, forward to
@@ -236,6 +294,14 @@ assert np.isclose(norm, 13.0) and np.isclose(np.linalg.norm(after_clip), 1.0) an
 # 10 fixed batches of each split (in eval mode, without building a graph), so the points of the curve
 # are comparable with each other. 600 steps of batch 16 see about 600k characters, less than one pass
 # over the training text. This takes about 10-30 s on a 2-core CPU.
+
+# %% [markdown]
+# The loop as a picture: each box is one line of the cell below.
+
+# %%
+from npgpt import viz
+
+viz.draw_training_loop()
 
 # %%
 max_steps, batch_size, eval_every = 600, 16, 50
@@ -504,3 +570,16 @@ assert best[0] < 300 and curve[-1, 2] > best[2] + 0.05, "the val loss should tur
 import shutil
 
 shutil.rmtree(workdir)  # the run folder of section 8 (comment out to keep it)
+
+# %% [markdown]
+# ## Papers
+#
+# - Kingma and Ba, 2014, *Adam: A Method for Stochastic Optimization*. <https://arxiv.org/abs/1412.6980>
+# - Loshchilov and Hutter, 2019, *Decoupled Weight Decay Regularization* (AdamW).
+#   <https://arxiv.org/abs/1711.05101>
+# - Loshchilov and Hutter, 2017, *SGDR: Stochastic Gradient Descent with Warm Restarts* (the cosine
+#   schedule). <https://arxiv.org/abs/1608.03983>
+# - Pascanu, Mikolov and Bengio, 2013, *On the difficulty of training recurrent neural networks*
+#   (clipping by the global norm). <https://arxiv.org/abs/1211.5063>
+# - Brown et al., 2020, *Language Models are Few-Shot Learners* (GPT-3): its appendix lists the
+#   batch sizes, learning rates, warmup and cosine decay of every model size. <https://arxiv.org/abs/2005.14165>

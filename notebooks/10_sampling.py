@@ -161,6 +161,78 @@ for label, ctx in contexts.items():
         )
 
 # %% [markdown]
+# The same cut-offs as pictures, on the small model that `npgpt.pretrained.load_pretrained()` ships
+# (trained longer than the one above, by `tools/make_pretrained.py`). Every panel shows the same
+# characters in the same order.
+#
+# **Predict, then run.** How many of the 76 characters survive `top_k=5`? And `top_p=0.9`: more or
+# fewer than 5, after `"ROMEO:\nWhat light through yonder wi"`, where the next letter is nearly certain?
+
+# %%
+from npgpt import viz
+from npgpt.pretrained import load_pretrained
+
+shakespeare, chars = load_pretrained()
+viz.plot_sampling_distributions(shakespeare, chars, "ROMEO:\nWhat light through yonder wi")
+
+# %% [markdown]
+# ### Your turn: one sampler step
+#
+# Write `my_top_k(logits, k)`: logits of shape `(B, V)` in, the same logits out with every entry
+# below the $k$-th largest of its row set to $-\infty$ (ties at the $k$-th value stay). Then
+# `my_sample(logits, temperature, k, u)`: divide by the temperature, keep the top $k$, softmax, and
+# return the first index whose cumulative probability exceeds the uniform number `u` (one per row).
+#
+# *Hint:* `np.sort(logits, axis=-1)[:, -k]` is the $k$-th largest of each row; `np.cumsum` and a
+# comparison give the index.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_top_k(logits, k):
+#     kth = np.sort(logits, axis=-1)[:, -k][:, None]
+#     return np.where(logits < kth, -np.inf, logits)
+#
+# def my_sample(logits, temperature, k, u):
+#     z = my_top_k(logits / temperature, k)
+#     p = np.exp(z - z.max(axis=-1, keepdims=True))
+#     cdf = np.cumsum(p / p.sum(axis=-1, keepdims=True), axis=-1)
+#     return (cdf <= u[:, None]).sum(axis=-1)
+# ```
+#
+# </details>
+
+
+# %%
+def my_top_k(logits, k):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    kth = np.sort(logits, axis=-1)[:, -k][:, None]
+    return np.where(logits < kth, -np.inf, logits)
+
+
+def my_sample(logits, temperature, k, u):
+    # your code here
+    z = my_top_k(logits / temperature, k)
+    p = np.exp(z - z.max(axis=-1, keepdims=True))
+    cdf = np.cumsum(p / p.sum(axis=-1, keepdims=True), axis=-1)
+    return (cdf <= u[:, None]).sum(axis=-1)
+
+
+# %%
+from npgpt.exercises import check, check_array
+
+zz = np.random.default_rng(3).standard_normal((4, V))
+check_array("my_top_k(z, 5)", my_top_k(zz, 5), filter_logits(zz, top_k=5), hint="keep the 5 largest of EACH row.")
+draws = np.stack([my_sample(zz, 0.7, 5, np.random.default_rng(s).random(4)) for s in range(4000)])
+freq = np.stack([np.bincount(draws[:, b], minlength=V) / len(draws) for b in range(4)])
+target = softmax(filter_logits(zz, temperature=0.7, top_k=5))
+check(
+    np.abs(freq - target).max() < 0.03,
+    f"my_sample's frequencies differ from the filtered softmax by {np.abs(freq - target).max():.3f}: "
+    "divide by the temperature BEFORE the top-k, and count the cdf entries <= u",
+)
+
+# %% [markdown]
 # ### Does the sampler draw from the right distribution?
 #
 # `sample_next` draws one uniform number per row and pushes it through the inverse of the filtered
@@ -213,6 +285,9 @@ for kw in settings:
 #
 # `model.new_cache()` makes one `KVCache` per block; `model(ids, cache=cache)` continues at position
 # `cache[0].length`. Step by step, in float64, against a full forward pass over the whole context:
+
+# %%
+viz.draw_kv_cache(steps=5, block_size=8)
 
 # %%
 model64 = load_for_sampling(result.out_dir / "checkpoint")[0].to(np.float64)
@@ -384,3 +459,14 @@ for name, m in [("trained, 2 x 96, window 64", model), ("untrained, 4 x 128, win
 import shutil
 
 shutil.rmtree(workdir)  # the run folder of the model trained above
+
+# %% [markdown]
+# ## Papers
+#
+# - Holtzman et al., 2019, *The Curious Case of Neural Text Degeneration*: nucleus (top-p) sampling,
+#   and why greedy decoding and pure sampling both go wrong. <https://arxiv.org/abs/1904.09751>
+# - Radford et al., 2019, *Language Models are Unsupervised Multitask Learners* (GPT-2): the samples
+#   in it use top-k with $k = 40$.
+#   <https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf>
+# - Pope et al., 2022, *Efficiently Scaling Transformer Inference*: the KV cache's memory and speed at
+#   scale. <https://arxiv.org/abs/2211.05102>

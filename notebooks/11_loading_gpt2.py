@@ -177,6 +177,30 @@ else:
     assert np.abs(ours32 - ref32).max() < 1e-5 and np.abs(ours64 - ref64).max() < 1e-12
 
 # %% [markdown]
+# **Predict, then run.** Plotted against each other, what should the two models' logits look like, and
+# how large are the float32 differences compared with the logits themselves?
+
+# %%
+import matplotlib.pyplot as plt
+
+with npgpt.no_grad():
+    other = ref32 if HAVE_HF else GPT.from_hf(hf_dir, dtype=np.float64)(idx)[0].numpy()
+who = "transformers GPT2LMHeadModel" if HAVE_HF else "npgpt in float64"
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+ax1.scatter(other.ravel(), ours32.ravel(), s=2, alpha=0.4)
+lim = [other.min(), other.max()]
+ax1.plot(lim, lim, color="grey", lw=1)
+ax1.set_xlabel(f"logit from {who}")
+ax1.set_ylabel("logit from npgpt (float32)")
+ax1.set_title(f"{ours32.size:,} logits: on the diagonal")
+ax2.hist((ours32 - other).ravel(), bins=60)
+ax2.set_xlabel("npgpt - reference")
+ax2.set_title("the differences: float32 rounding")
+plt.tight_layout()
+plt.show()
+print(f"largest |difference| {np.abs(ours32 - other).max():.1e} against logits up to {np.abs(other).max():.2f}")
+
+# %% [markdown]
 # And the other direction: a model trained with npgpt, saved with `save_hf`, is a folder transformers
 # loads as it would any GPT-2.
 
@@ -281,3 +305,12 @@ except ValueError as e:
 import shutil
 
 shutil.rmtree(workdir)  # the temporary folders of this notebook (comment out to keep them for exercise 5)
+
+# %% [markdown]
+# ## Papers and references
+#
+# - Radford et al., 2019, *Language Models are Unsupervised Multitask Learners* (GPT-2).
+#   <https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf>
+# - OpenAI's GPT-2 code (TensorFlow; where `Conv1D` and the $(in, out)$ weight layout come from):
+#   <https://github.com/openai/gpt-2>
+# - The safetensors format: <https://huggingface.co/docs/safetensors>

@@ -258,6 +258,49 @@ else:
 
 
 # %% [markdown]
+# ### Why big matrices use the hardware better
+#
+# **Predict, then run.** The cell times an $n \times n$ matrix product for growing $n$ and divides the
+# $2n^3$ floating-point operations by the time. Will the rate (GFLOP/s) stay the same for every size?
+
+# %%
+import matplotlib.pyplot as plt
+
+sizes_n = [16, 32, 64, 128, 256, 512, 768]
+curves = {"cpu": []}
+if HAVE_GPU:
+    curves["cuda"] = []
+for device in curves:
+    xp_d = xp_for_device(device)
+    sync = xp_d.cuda.Device().synchronize if device == "cuda" else (lambda: None)
+    for n in sizes_n:
+        a = xp_d.asarray(np.random.default_rng(0).standard_normal((n, n)), dtype=np.float32)
+        reps = max(3, int(2e7 / n**3))
+        _ = a @ a  # warm-up
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            _ = a @ a
+        sync()
+        curves[device].append(2 * n**3 * reps / (time.perf_counter() - t0) / 1e9)
+plt.figure(figsize=(6, 3.8))
+for device, rates in curves.items():
+    plt.loglog(sizes_n, rates, "o-", label=device)
+plt.xlabel("n (an n x n float32 matrix product)")
+plt.ylabel("GFLOP/s")
+plt.title("small products are dominated by overhead, not arithmetic")
+plt.legend()
+plt.show()
+print("cpu GFLOP/s:", [round(r, 1) for r in curves["cpu"]])
+assert curves["cpu"][-1] > curves["cpu"][0]
+
+# %% [markdown]
+# The rate climbs with $n$ until the arithmetic units are busy: a small product is mostly the fixed cost
+# of a call (and on a GPU, of a kernel launch, a few microseconds). A GPU's peak is tens of times a
+# CPU's, but it needs much bigger matrices to reach it, which is why the speed-up below grows with the
+# size of the model.
+
+# %% [markdown]
 # ## 6. The speed-up
 #
 # A fair timing of a GPU waits for it: `cupy.cuda.Device().synchronize()` before starting and before
@@ -436,3 +479,13 @@ assert all(checks.values()), f"failed: {[what for what, ok in checks.items() if 
 # matrices give each kernel more work, which a GPU does far faster than a CPU.
 #
 # </details>
+
+# %% [markdown]
+# ## Papers and references
+#
+# - Okuta et al., 2017, *CuPy: A NumPy-Compatible Library for NVIDIA GPU Calculations*.
+#   <https://learningsys.org/nips17/assets/papers/paper_16.pdf>
+# - Dao et al., 2022, *FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness*:
+#   on a GPU, memory traffic rather than arithmetic often limits attention. <https://arxiv.org/abs/2205.14135>
+# - Williams, Waterman and Patterson, 2009, *Roofline: an insightful visual performance model*,
+#   CACM 52(4): why small operations cannot reach a processor's peak. <https://doi.org/10.1145/1498765.1498785>

@@ -14,6 +14,8 @@ html_title = "npgpt: a GPT from scratch in NumPy"
 
 extensions = ["myst_nb", "sphinx-mathjax-offline"]
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+# notebooks put $$ display math inside paragraphs (Jupyter renders it there); let MyST do the same
+myst_dmath_double_inline = True
 myst_heading_anchors = 3
 
 # execute every notebook at every build; a cell that raises fails the build (NPGPT_SITE_EXECUTE=off
