@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .autograd import array_of
 from .gradcheck import gradcheck
 
 
@@ -19,7 +20,7 @@ class ExerciseError(AssertionError):
 
 def check_array(name, got, expected, atol=1e-6, rtol=1e-5, hint=""):
     """``got`` must equal ``expected`` (shape, then values within atol + rtol * |expected|)."""
-    got, expected = np.asarray(getattr(got, "data", got)), np.asarray(getattr(expected, "data", expected))
+    got, expected = np.asarray(array_of(got)), np.asarray(array_of(expected))  # Tensors, arrays or lists
     if got.shape != expected.shape:
         raise ExerciseError(f"{name}: shape {got.shape}, expected {expected.shape}. {hint}".strip())
     if expected.dtype == bool or got.dtype == bool:
@@ -30,12 +31,17 @@ def check_array(name, got, expected, atol=1e-6, rtol=1e-5, hint=""):
                 f"{name}: {len(bad)} of {got.size} entries differ; first at {i}: got {got[i]}, expected {expected[i]}. {hint}".strip()
             )
     else:
-        err = np.abs(got.astype(np.float64) - expected.astype(np.float64))
-        tol = atol + rtol * np.abs(expected.astype(np.float64))
-        if not np.all(err <= tol):  # NaN fails too
-            i = np.unravel_index(int(np.nanargmax(np.where(np.isnan(err), np.inf, err - tol))), err.shape)
+        g64, e64 = got.astype(np.float64), expected.astype(np.float64)
+        with np.errstate(invalid="ignore"):  # inf - inf: equal infinities are compared by ==
+            err = np.abs(g64 - e64)
+        tol = atol + rtol * np.abs(e64)
+        ok = (g64 == e64) | (np.isfinite(e64) & (err <= tol))  # a NaN anywhere fails
+        if not np.all(ok):
+            with np.errstate(invalid="ignore"):
+                excess = np.nan_to_num(err - tol, nan=np.inf)  # how far past the tolerance; NaN counts as worst
+            i = np.unravel_index(int(np.argmax(np.where(ok, -np.inf, excess))), err.shape)
             raise ExerciseError(
-                f"{name}: {int((~(err <= tol)).sum())} of {got.size} entries are off; worst at {tuple(int(v) for v in i)}: "
+                f"{name}: {int((~ok).sum())} of {got.size} entries are off; worst at {tuple(int(v) for v in i)}: "
                 f"got {got[i]:.6g}, expected {expected[i]:.6g}. {hint}".strip()
             )
     print(f"correct: {name} matches ({got.shape})")

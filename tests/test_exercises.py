@@ -23,6 +23,10 @@ def test_check_array_accepts_the_answer_and_names_the_first_wrong_entry(capsys):
         check_array("y", [1.0, 2.5], [1.0, 2.0])
     with pytest.raises(ExerciseError, match="entries are off"):
         check_array("y", [np.nan, 2.0], [1.0, 2.0])
+    # masked logits: equal infinities match, a finite value where -inf belongs does not
+    check_array("z", [-np.inf, 1.0], [-np.inf, 1.0])
+    with pytest.raises(ExerciseError, match=r"1 of 2 entries are off; worst at \(0,\): got 0, expected -inf"):
+        check_array("z", [0.0, 1.0], [-np.inf, 1.0])
 
 
 class _Square(Function):
