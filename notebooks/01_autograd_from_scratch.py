@@ -228,7 +228,7 @@ print("max |autograd - by hand| =", np.abs(x.grad - by_hand).max())
 # ```python
 #     @staticmethod
 #     def backward(ctx, g):
-#         (y,) = ctx.saved
+#         (y,) = ctx.saved_tensors
 #         return (g * y * (1 - y),)
 # ```
 #
@@ -248,7 +248,7 @@ class MySigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         # your code here (the answer is filled in, so the notebook runs top to bottom)
-        (y,) = ctx.saved
+        (y,) = ctx.saved_tensors
         return (g * y * (1 - y),)
 
 

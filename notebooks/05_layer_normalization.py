@@ -210,7 +210,7 @@ print("dx sums to zero over features:", np.abs(dx.sum(-1)).max())
 # ```python
 #     @staticmethod
 #     def backward(ctx, g):
-#         xhat, r = ctx.saved
+#         xhat, r = ctx.saved_tensors
 #         return (r * (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True)),)
 # ```
 #
@@ -232,7 +232,7 @@ class MyNormalize(Function):
     @staticmethod
     def backward(ctx, g):
         # your code here (the answer is filled in, so the notebook runs top to bottom)
-        xhat, r = ctx.saved
+        xhat, r = ctx.saved_tensors
         return (r * (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True)),)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .autograd import array_of
 from .gradcheck import gradcheck
+from .tensor import array_of
 
 
 class ExerciseError(AssertionError):

@@ -37,14 +37,14 @@ class _Square(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved
+        (x,) = ctx.saved_tensors
         return (g * 2 * x,)
 
 
 class _SquareWrong(_Square):
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved
+        (x,) = ctx.saved_tensors
         return (g * x,)  # the factor 2 forgotten
 
 

@@ -132,7 +132,7 @@ def test_attention_weights_rebuild_the_models_attention(small_model):
     from npgpt.autograd import no_grad
 
     model, tok = small_model
-    ids = tok.encode("to be or")
+    ids = np.array(tok.encode("to be or"))
     w = viz.attention_weights(model, ids)
     assert w.shape == (2, 2, 8, 8)
     assert np.allclose(w.sum(-1), 1) and np.allclose(np.triu(w, 1), 0)

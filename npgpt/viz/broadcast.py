@@ -3,13 +3,14 @@
 Forward: each input is copied along the axes where it has size 1 (faded cells are the copies
 NumPy never makes in memory). Backward: every copy contributed to the loss, so each input's
 gradient is the upstream gradient summed over the axes it was copied along
-(``npgpt.autograd.unbroadcast``). The numbers in the lower row come from npgpt's own backward.
+(``npgpt.ops.broadcast.unbroadcast``). The numbers in the lower row come from npgpt's own backward.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..tensor import tensor
 from ._draw import arrow, finish, grid, new_figure
 
 
@@ -25,11 +26,9 @@ def draw_broadcast(a=None, b=None, upstream=None):
 
     ``upstream`` is dL/d(a + b) (default: all ones, so each gradient counts the copies).
     """
-    import npgpt
-
     a = np.array([[1.0], [2.0], [3.0]]) if a is None else np.asarray(a, dtype=np.float64)
     b = np.array([[10.0, 20.0, 30.0, 40.0]]) if b is None else np.asarray(b, dtype=np.float64)
-    ta, tb = npgpt.tensor(a, requires_grad=True), npgpt.tensor(b, requires_grad=True)
+    ta, tb = tensor(a, requires_grad=True), tensor(b, requires_grad=True)
     c = ta + tb
     g = np.ones(c.shape) if upstream is None else np.asarray(upstream, dtype=np.float64)
     c.backward(g)

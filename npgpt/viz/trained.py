@@ -133,7 +133,7 @@ def plot_embedding_pca(model, tokenizer):
 def next_char_probs(model, tokenizer, prompt, temperature=1.0, top_k=None, top_p=None):
     """p(next character | prompt) after temperature / top-k / top-p, as an array (V,)."""
     with no_grad():
-        logits, _ = model(tokenizer.encode(prompt)[None, -model.config.block_size :])
+        logits, _ = model(np.array([tokenizer.encode(prompt)[-model.config.block_size :]]))
     z = filter_logits(np.asarray(logits.data[:, -1], dtype=np.float64), temperature, top_k, top_p)[0]
     p = np.exp(z - z.max())
     return p / p.sum()
