@@ -1,40 +1,81 @@
-"""Chooses which implementation the assignment graders test.
+"""What the graders share: the ``task`` marker, ``--task`` to run one task, and the honesty check.
 
-    pytest lessons/a01_autograd --lesson-impl=exercises     # a student grading their own work
-    NPGPT_LESSON_IMPL=exercises pytest lessons/a01_autograd # the same, by environment variable
-    pytest lessons                                          # default: the reference solutions
+    python -m lessons.grade --task 5.2        # points per task (see lessons/grade.py)
+    pytest lessons --task 5.2                 # the same tests with pytest's own report
 
-A grader asks for the ``impl`` fixture: the module ``<its assignment package>.<solutions|exercises>``.
+Each graded test is marked ``@pytest.mark.task("5.2", points=3)``. Before a task's tests run, the
+code in its regions (``### BEGIN YOUR CODE 5.2`` in a handout, ``### BEGIN SOLUTION 5.2`` here) is
+read: a task whose code imports a ready-made implementation (torch, jax, transformers, npgpt's
+PyTorch reference, ...) fails every one of its tests with a message that says so.
+
+The assignments written before the regions (a grader asking for the ``impl`` fixture) still choose
+their implementation with ``--lesson-impl=solutions|exercises`` or ``NPGPT_LESSON_IMPL``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lessons.grading import ENV_VAR, IMPLS, chosen_impl, load_impl
+from lessons.regions import forbidden_imports, scan
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_addoption(parser):
+    parser.addoption("--task", default=None, help="run only the graded tests of this task, e.g. 5.2")
     parser.addoption(
         "--lesson-impl",
         choices=IMPLS,
         default=None,
-        help=f"which implementation the lesson graders test: solutions (default) or exercises "
+        help=f"which implementation the older graders test: solutions (default) or exercises "
         f"(your work); the environment variable {ENV_VAR} does the same",
     )
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "task(id, points): the task a graded test belongs to and its points")
+    # a bad NPGPT_LESSON_IMPL is a usage error at startup, not an error in every test
+    chosen_impl(config.getoption("--lesson-impl", default=None))
 
 
 def pytest_report_header(config):
     return f"lessons: grading the {chosen_impl(config.getoption('--lesson-impl', default=None))} implementation"
 
 
+def pytest_collection_modifyitems(config, items):
+    wanted = config.getoption("--task")
+    if wanted:
+        keep = [i for i in items if (m := i.get_closest_marker("task")) and m.args[0] == wanted]
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
+    config._npgpt_cheats = _cheats({m.args[0] for i in items if (m := i.get_closest_marker("task"))})
+
+
+def _cheats(tasks: set[str]) -> dict[str, str]:
+    """Task -> what its code imports that it may not (only tasks that do)."""
+    found = {}
+    for region in scan(ROOT):
+        if region.task in tasks and not region.in_docstring and (bad := forbidden_imports(region)):
+            found[region.task] = f"{region.path.relative_to(ROOT)}: {', '.join(bad)}"
+    return found
+
+
+def pytest_runtest_setup(item):
+    mark = item.get_closest_marker("task")
+    cheats = getattr(item.config, "_npgpt_cheats", {})
+    if mark and mark.args[0] in cheats:
+        pytest.fail(
+            f"Task {mark.args[0]}: your code hands the work to a ready-made implementation "
+            f"({cheats[mark.args[0]]}); write it with NumPy. This task scores zero.",
+            pytrace=False,
+        )
+
+
 @pytest.fixture
 def impl(request):
-    """The implementation under test, e.g. ``lessons.a01_autograd.exercises``."""
+    """The implementation under test of the older graders, e.g. ``lessons.a01_autograd.exercises``."""
     package = request.module.__name__.rpartition(".")[0]
     return load_impl(package, chosen_impl(request.config.getoption("--lesson-impl", default=None)))
-
-
-def pytest_configure(config):
-    # a bad NPGPT_LESSON_IMPL is a usage error at startup, not an error in every test
-    chosen_impl(config.getoption("--lesson-impl", default=None))

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import npgpt
+from npgpt.autograd import Context
 
 IMPLS = ("solutions", "exercises")
 ENV_VAR = "NPGPT_LESSON_IMPL"
@@ -252,3 +253,30 @@ def meta_tests(exercises, solutions, stub_calls, planted_bugs):
         test_stub_raises_in_exercises_and_runs_in_solutions,
         test_grader_catches_planted_bug,
     )
+
+
+# ----------------------------------------------------------------------------- graders of regions
+def call_backward(fn_cls, saved, g, needs_input_grad, **attrs):
+    """``fn_cls.backward`` on values the grader computed itself (so a backward task is graded on
+    its own, whatever the student's forward does): a context holding ``saved`` and ``attrs``."""
+    ctx = Context()
+    ctx.save_for_backward(*saved)
+    ctx.needs_input_grad = tuple(needs_input_grad)
+    for k, v in attrs.items():
+        setattr(ctx, k, v)
+    return fn_cls.backward(ctx, g)
+
+
+def numerical_vjp(f, x, g, h=1e-6):
+    """sum(g * df/dx) by central differences in float64: the gradient of <g, f(x)> with respect to x."""
+    x = np.array(x, dtype=np.float64)
+    out = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        up = np.sum(g * f(x))
+        x[i] = old - h
+        down = np.sum(g * f(x))
+        x[i] = old
+        out[i] = (up - down) / (2 * h)
+    return out

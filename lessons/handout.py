@@ -1,0 +1,142 @@
+"""The files a handout gets besides the code: its README, its pyproject.toml, its autograding workflow."""
+
+from __future__ import annotations
+
+from lessons.assignments import Assignment
+from lessons.grade import collect_points
+
+README = """\
+# npgpt: {title}
+
+You are rebuilding npgpt, a GPT written from scratch in NumPy, one graded task at a time. The
+library in `npgpt/` is complete except for the tasks below: each is a region
+
+```python
+### BEGIN YOUR CODE 5.2
+raise NotImplementedError("Task 5.2: what to write, its inputs, outputs and shapes")
+### END YOUR CODE 5.2
+```
+
+Replace the `raise` line by your code, between the two markers (keep the markers: the grader and
+the next assignment find your code by them). The lesson notebook named for each assignment explains
+the ideas; the contract in the message says what your code receives and returns.
+
+## Set up and grade (two commands)
+
+```bash
+python -m pip install -e .
+python -m lessons.grade
+```
+
+`python -m lessons.grade` runs every graded test and prints a table of your points per task.
+`python -m lessons.grade --task 5.2` runs one task's tests; `python -m pytest lessons -x -q` runs
+them with pytest's full output.
+
+## Reading a failing gradient check
+
+Most tests compare your backward pass with central finite differences in float64
+(`npgpt.gradcheck`). A failure prints, for each input, the largest absolute and relative error, the
+index where it occurs, and the analytic (yours) and numeric values there. Relative errors near
+1e-8 are right; above 1e-3 the gradient is wrong. The upstream gradient is random, so a backward
+that only works for `loss = y.sum()` fails. An all-zero analytic column usually means a gradient was
+never accumulated; a factor of 2 or 1/n points at a missing sum or mean; an error only where inputs
+are broadcast points at a missing sum over the broadcast axes.
+
+## Rules
+
+Write your code with NumPy (take the array module from your arrays with
+`xp = get_array_module(x)` so it also runs on CuPy). Importing torch, jax, transformers or any
+other ready-made implementation inside a task is detected by the grader and scores zero.
+
+## Tasks
+
+{tasks}
+{questions}"""
+
+
+def student_readme(shown: list[Assignment], everything: list[Assignment]) -> str:
+    title = shown[0].title if len(shown) == 1 else "the whole course"
+    points = collect_points()
+    rows = ["| task | what | points | notebook |", "|---|---|---|---|"]
+    for a in shown:
+        for t in a.tasks.values():
+            rows.append(f"| {t.id} | {t.title} | {points.get(t.id, 0)} | `notebooks/{a.notebook}` |")
+    questions = [f"- `lessons/{a.name}/questions.md`" for a in shown if (a.folder / "questions.md").exists()]
+    q = (
+        ("\n## Written questions\n\nAnswer in the files below, under each question.\n\n" + "\n".join(questions) + "\n")
+        if questions
+        else ""
+    )
+    return README.format(title=title, tasks="\n".join(rows) + "\n", questions=q)
+
+
+def pyproject_toml(assignment: Assignment | None) -> str:
+    name = f"npgpt-handout-{assignment.name.replace('_', '-')}" if assignment else "npgpt-handout"
+    return f"""\
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{name}"
+version = "0.1.0"
+requires-python = ">=3.11"
+dependencies = ["numpy>=1.26", "matplotlib>=3.7", "tqdm>=4.60", "safetensors>=0.4", "pytest>=7.4", "regex>=2023"]
+
+[tool.setuptools.packages.find]
+include = ["npgpt*", "lessons*"]
+
+[tool.setuptools.package-data]
+npgpt = ["data/*.txt", "data/*.md", "data/*.jsonl", "data/**/*"]
+
+[tool.pytest.ini_options]
+testpaths = ["lessons"]
+addopts = "-ra"
+markers = ["task(id, points): the task a graded test belongs to and the points it is worth", "slow: takes a while"]
+"""
+
+
+def classroom_workflow(shown: list[Assignment]) -> str:
+    """GitHub Classroom autograding: one command grader per task, all-or-nothing on its tests."""
+    points = collect_points()
+    steps, runners, env = [], [], []
+    for a in shown:
+        for t in a.tasks.values():
+            sid = "task-" + t.id.replace(".", "-")
+            runners.append(sid)
+            env.append(f'          {sid.upper()}_RESULTS: "${{{{steps.{sid}.outputs.result}}}}"')
+            steps.append(
+                f"""      - name: "Task {t.id}: {t.title}"
+        id: {sid}
+        uses: classroom-resources/autograding-command-grader@v1
+        with:
+          test-name: "Task {t.id}: {t.title}"
+          command: python -m lessons.grade --task {t.id} --quiet
+          timeout: 15
+          max-score: {points.get(t.id, 0)}
+"""
+            )
+    return f"""\
+name: Autograding
+on: [push, workflow_dispatch, repository_dispatch]
+permissions:
+  checks: write
+  actions: read
+  contents: read
+jobs:
+  run-autograding-tests:
+    runs-on: ubuntu-latest
+    if: github.actor != 'github-classroom[bot]'
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: python -m pip install -e .
+{"".join(steps)}      - name: Autograding reporter
+        uses: classroom-resources/autograding-grading-reporter@v1
+        env:
+{chr(10).join(env)}
+        with:
+          runners: {",".join(runners)}
+"""

@@ -1,0 +1,184 @@
+"""The classroom kit proves itself: every task's stub fails its own tests and only those, the
+reference passes them, a handout holds no solution, cheating is detected, and a course in
+sequence carries the student's code from one handout to the next.
+
+Handouts are written with ``lessons.release`` into temporary folders and graded there in a
+subprocess (the handout's own ``npgpt`` and ``lessons`` packages, not this repository's).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from lessons.assignments import REPO, all_tasks, load_assignments
+from lessons.grade import collect_points
+from lessons.regions import rewrite, scan
+from lessons.release import ReleaseError, release
+
+TASKS = all_tasks()
+ASSIGNMENTS = load_assignments()
+
+
+def run_tests(folder: Path, *args, timeout=600) -> dict[str, list[tuple[str, str]]]:
+    """Run pytest inside a handout; task id -> [(test id, "passed"|"failed")], from a JUnit report."""
+    report = folder / "report.xml"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NPGPT_LESSON_IMPL")}
+    env["PYTHONPATH"] = str(folder)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *args]
+    subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
+    outcomes = {}
+    for case in ET.parse(report).iter("testcase"):
+        name = f"{case.get('classname')}::{case.get('name')}"
+        failed = case.find("failure") is not None or case.find("error") is not None
+        task = _task_of(folder, case)
+        outcomes.setdefault(task, []).append((name, "failed" if failed else "passed"))
+    return outcomes
+
+
+def _task_of(folder: Path, case) -> str:
+    # the junit report does not carry markers: read the task from the test function's decorator
+    module = folder / (case.get("classname").replace(".", "/") + ".py")
+    func = case.get("name").split("[")[0]
+    text = module.read_text()
+    start = text.index(f"def {func}(")
+    head = text[:start].rsplit("\n\n\n", 1)[-1]
+    marker = head.split('@pytest.mark.task("', 1)[1]
+    return marker.split('"', 1)[0]
+
+
+def test_every_region_belongs_to_a_declared_task_and_every_task_is_graded():
+    regions = scan(REPO)
+    points = collect_points()
+    assert {r.task for r in regions} <= set(TASKS), "a region names a task no tasks.toml declares"
+    for tid, task in TASKS.items():
+        assert points.get(tid, 0) > 0, f"task {tid} ({task.assignment}) has no graded test with points"
+        assert task.contract.strip(), f"task {tid} has no contract"
+
+
+def test_contracts_do_not_repeat_the_reference():
+    for r in scan(REPO):
+        for line in r.body.splitlines():
+            line = line.strip()
+            assert len(line) < 20 or line not in TASKS[r.task].contract, f"task {r.task}'s contract quotes its solution"
+
+
+@pytest.fixture(scope="module")
+def all_stubbed(tmp_path_factory):
+    return release(tmp_path_factory.mktemp("handout") / "all", None)
+
+
+@pytest.mark.slow
+def test_every_task_fails_on_its_stub(all_stubbed):
+    outcomes = run_tests(all_stubbed, "lessons")
+    for tid in TASKS:
+        results = outcomes.get(tid, [])
+        assert results, f"no test of task {tid} ran in the handout"
+        passing = [name for name, state in results if state == "passed"]
+        assert not passing, f"task {tid}: these tests pass on the stub, so they grade nothing: {passing}"
+
+
+def test_the_handout_holds_no_solution(all_stubbed):
+    released = [p for p in all_stubbed.rglob("*.py")]
+    for region in scan(all_stubbed):
+        assert region.kind == "YOUR CODE", f"{region.path}: a SOLUTION region in the handout"
+        assert region.in_docstring or "NotImplementedError" in region.body, f"task {region.task} is not a stub"
+    assert not (all_stubbed / "lessons" / "meta").exists() and not (all_stubbed / "lessons" / "release.py").exists()
+    assert released, "the handout has no code"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tid", sorted(TASKS, key=lambda s: tuple(map(int, s.split(".")))))
+def test_each_task_is_graded_on_its_own(tid, tmp_path):
+    """With only this task stubbed, its tests fail and every other test of its assignment passes."""
+    task = TASKS[tid]
+    folder = release(tmp_path / "one", None, only={tid})
+    outcomes = run_tests(folder, f"lessons/{task.assignment}")
+    assert all(state == "failed" for _, state in outcomes.get(tid, [("none ran", "passed")])), (
+        f"task {tid}: some of its tests pass without its code"
+    )
+    for other, results in outcomes.items():
+        if other != tid:
+            broken = [name for name, state in results if state == "failed"]
+            assert not broken, f"task {other}'s tests fail when only task {tid} is missing: {broken}"
+
+
+def _solve(folder: Path) -> None:
+    """Play the student: put the reference back into every YOUR CODE region of a handout."""
+    reference = {(str(r.path.relative_to(REPO)), r.task): r.body for r in scan(REPO)}
+    for path in sorted({r.path for r in scan(folder) if r.kind == "YOUR CODE"}):
+        rel = str(path.relative_to(folder))
+        source = path.read_text()
+        path.write_text(rewrite(path, source, lambda r, rel=rel: ("YOUR CODE", reference[(rel, r.task)].splitlines())))
+
+
+def test_cheating_is_detected(tmp_path):
+    first = ASSIGNMENTS[-1]
+    tid = next(iter(first.tasks))
+    folder = release(tmp_path / "h", first.name)
+    _solve(folder)
+    region = next(r for r in scan(folder) if r.task == tid and not r.in_docstring)
+    lines = region.path.read_text().splitlines()
+    lines.insert(region.start + 1, region.indent + "import torch  # noqa")
+    region.path.write_text("\n".join(lines) + "\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(folder)}
+    out = subprocess.run(
+        [sys.executable, "-m", "lessons.grade", "--task", tid], cwd=folder, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "ready-made implementation" in out.stdout and "import torch" in out.stdout
+
+
+def test_a_course_in_sequence_carries_the_students_code(tmp_path):
+    if len(ASSIGNMENTS) < 2:
+        pytest.skip("needs two assignments")
+    first, second = ASSIGNMENTS[0], ASSIGNMENTS[1]
+    previous = release(tmp_path / "first", first.name)
+    _solve(previous)
+    marker = "# the student's own line"
+    region = next(r for r in scan(previous) if r.assignment == first.number and not r.in_docstring)
+    lines = region.path.read_text().splitlines()
+    lines.insert(region.start + 1, region.indent + marker)
+    region.path.write_text("\n".join(lines) + "\n")
+    nxt = release(tmp_path / "second", second.name, previous=previous)
+    carried = [r for r in scan(nxt) if r.task == region.task and r.path.name == region.path.name]
+    assert carried and marker in carried[0].body
+    with pytest.raises(ReleaseError, match="previous handout"):
+        release(tmp_path / "third", second.name, previous=tmp_path / "nothing-here")
+
+
+def test_an_existing_folder_is_never_overwritten(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "keep.txt").write_text("mine")
+    with pytest.raises(ReleaseError, match="not empty"):
+        release(tmp_path / "x", None)
+    assert (tmp_path / "x" / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_the_handout_installs_and_grades_in_a_fresh_virtual_environment(tmp_path):
+    """The student README's two commands, as written, in a new, empty venv (packages from the index)."""
+    first = ASSIGNMENTS[0]
+    folder = release(tmp_path / "h", first.name)
+    readme = (folder / "README.md").read_text()
+    assert "python -m pip install -e .\npython -m lessons.grade" in readme
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = str(venv / "bin" / "python")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NPGPT_LESSON_IMPL")}
+    install = subprocess.run(
+        [py, "-m", "pip", "install", "-q", "-e", "."], cwd=folder, env=env, capture_output=True, text=True
+    )
+    assert install.returncode == 0, install.stderr[-2000:]
+    graded = subprocess.run([py, "-m", "lessons.grade"], cwd=folder, env=env, capture_output=True, text=True)
+    assert graded.returncode == 1, graded.stdout[-3000:] + graded.stderr[-2000:]  # stubs: every task fails
+    assert "total" in graded.stdout and "0.0 /" in graded.stdout
+    where = subprocess.run(
+        [py, "-c", "import npgpt; print(npgpt.__file__)"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert where.stdout.startswith(str(folder)), f"the venv imports npgpt from {where.stdout}"

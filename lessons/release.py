@@ -1,0 +1,160 @@
+"""Write a student handout: a self-contained, history-free repository with the solutions taken out.
+
+    python -m lessons.release --assignment a05 OUT          # hand out assignment 5
+    python -m lessons.release --all OUT                     # every assignment at once
+    python -m lessons.release --assignment a06 OUT --from STUDENT_REPO   # a course in sequence
+
+What OUT holds: ``npgpt/`` (the library) with the regions of the assignment's tasks, and of every
+later assignment's, replaced by stubs that raise ``NotImplementedError("Task 5.2: <contract>")``;
+the regions of earlier assignments filled with the reference (or, with ``--from``, with the
+student's own code from their previous handout); ``lessons/`` with the graders of the assignment
+(their points in ``@pytest.mark.task``), the grading tools and the written questions without their
+answers; a README for students; a ``pyproject.toml`` whose install and test commands work on a
+fresh machine; and a GitHub Classroom autograding workflow. Instructor-only material (the meta
+tests, hidden tests, answers and rubrics, this tool) stays behind. Before it returns, the tool
+checks that no line of a stubbed solution is left anywhere in OUT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from lessons.assignments import REPO, Assignment, find_assignment, load_assignments
+from lessons.handout import classroom_workflow, pyproject_toml, student_readme
+from lessons.regions import TOOLS, Region, RegionError, find_regions, rewrite, scan, stub_lines
+
+LESSON_FILES = ["__init__.py", "conftest.py", "grading.py", "grade.py", "regions.py", "assignments.py", "handout.py"]
+ANSWER = re.compile(r"<!-- BEGIN ANSWER -->.*?<!-- END ANSWER -->\n?", re.S)
+SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "hidden", ".ipynb_checkpoints")
+
+
+class ReleaseError(RuntimeError):
+    pass
+
+
+def handed_out(assignment: Assignment | None, assignments: list[Assignment]) -> set[str]:
+    """Task ids that become stubs: the assignment's and every later one's (all of them for --all)."""
+    first = assignment.number if assignment else 0
+    return {tid for a in assignments if a.number >= first for tid in a.tasks}
+
+
+def student_regions(folder: Path) -> dict[tuple[str, str], str]:
+    """(relative path, task) -> the student's code in a previous handout's YOUR CODE regions."""
+    found = {}
+    for r in scan(folder):
+        if r.kind == "YOUR CODE":
+            found[(str(r.path.relative_to(folder)), r.task)] = r.body
+    return found
+
+
+def fill(region: Region, rel: str, stubbed: set[str], contracts: dict[str, str], carried) -> tuple[str, list[str]]:
+    if region.task not in contracts:
+        raise ReleaseError(f"{rel}: region {region.task} belongs to no task of any lessons/aNN_*/tasks.toml")
+    if region.task in stubbed:
+        return "YOUR CODE", stub_lines(region, contracts[region.task])
+    if carried is None:
+        return "YOUR CODE", region.body.splitlines()
+    if (rel, region.task) not in carried:
+        raise ReleaseError(f"--from: no YOUR CODE region {region.task} in {rel} of the previous handout")
+    return "YOUR CODE", carried[(rel, region.task)].splitlines()
+
+
+def copy_sources(out: Path, assignment: Assignment | None, assignments: list[Assignment], carried, stubbed) -> None:
+    contracts = {tid: t.contract for a in assignments for tid, t in a.tasks.items()}
+    shutil.copytree(REPO / "npgpt", out / "npgpt", ignore=SKIP)
+    (out / "lessons").mkdir()
+    for name in LESSON_FILES:
+        shutil.copy2(REPO / "lessons" / name, out / "lessons" / name)
+    for a in assignments:
+        if assignment is None or a.number == assignment.number:
+            shutil.copytree(a.folder, out / "lessons" / a.name, ignore=SKIP)
+    for path in sorted(out.rglob("*.py")):
+        rel = str(path.relative_to(out))
+        if rel.startswith("lessons/") and path.name in TOOLS:
+            continue
+        source = path.read_text()
+        path.write_text(rewrite(path, source, lambda r, rel=rel: fill(r, rel, stubbed, contracts, carried)))
+    for path in out.glob("lessons/a*/questions.md"):
+        path.write_text(ANSWER.sub("", path.read_text()))
+
+
+def leaks(out: Path, regions: list[Region], stubbed: set[str]) -> list[str]:
+    """Lines of stubbed reference solutions that are still somewhere in ``out``.
+
+    A line counts when it is long enough to be telling and appears nowhere in the library outside
+    the regions (a line like ``xp = get_array_module(g)`` gives nothing away).
+    """
+    outside = "\n".join(_outside_regions(p) for p in {r.path for r in regions})
+    released = "\n".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file() and p.suffix != ".txt")
+    found = []
+    for r in regions:
+        if r.task not in stubbed or r.kind != "SOLUTION":
+            continue
+        for line in (s.strip() for s in r.body.splitlines()):
+            if len(line) >= 24 and line not in outside and line in released:
+                found.append(f"task {r.task} ({r.path.name}): {line}")
+    return found
+
+
+def _outside_regions(path: Path) -> str:
+    lines = path.read_text().splitlines()
+    inside = {i for r in find_regions(path) for i in range(r.start, r.end + 1)}
+    return "\n".join(line.strip() for i, line in enumerate(lines) if i not in inside)
+
+
+def release(
+    out: Path, assignment: str | None = None, previous: Path | None = None, only: set[str] | None = None
+) -> Path:
+    """Write the handout for ``assignment`` (None: all of them) into the new folder ``out``.
+
+    ``only`` (for the meta tests) stubs just these tasks and fills every other region.
+    """
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise ReleaseError(f"{out} is not empty: give a new folder")
+    assignments = load_assignments()
+    chosen = find_assignment(assignment) if assignment else None
+    carried = student_regions(Path(previous)) if previous else None
+    regions = scan(REPO)
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    stubbed = handed_out(chosen, assignments) if only is None else set(only)
+    copy_sources(tmp, chosen, assignments, carried, stubbed)
+    shown = [a for a in assignments if chosen is None or a.number == chosen.number]
+    (tmp / "README.md").write_text(student_readme(shown, assignments))
+    (tmp / "pyproject.toml").write_text(pyproject_toml(chosen))
+    (tmp / ".github" / "workflows").mkdir(parents=True)
+    (tmp / ".github" / "workflows" / "classroom.yml").write_text(classroom_workflow(shown))
+    if found := leaks(tmp, regions, stubbed):
+        shutil.rmtree(tmp)
+        raise ReleaseError("solution text would be handed out:\n  " + "\n  ".join(found[:10]))
+    if out.exists():
+        out.rmdir()
+    tmp.rename(out)
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m lessons.release", description=__doc__.split("\n\n")[0])
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--assignment", help="the assignment to hand out: a05, 5 or a05_layernorm")
+    which.add_argument("--all", action="store_true", help="every assignment, every task a stub")
+    p.add_argument("out", type=Path, help="a new folder for the handout")
+    p.add_argument("--from", dest="previous", type=Path, help="a student's previous handout: carry their code over")
+    args = p.parse_args(argv)
+    try:
+        out = release(args.out, None if args.all else args.assignment, args.previous)
+    except (ReleaseError, RegionError, ValueError, OSError) as e:
+        print(f"lessons.release: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}: cd {out} && python -m pip install -e . && python -m lessons.grade")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
