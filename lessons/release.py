@@ -29,7 +29,7 @@ from lessons.regions import TOOLS, Region, RegionError, find_regions, rewrite, s
 
 LESSON_FILES = ["__init__.py", "conftest.py", "grading.py", "grade.py", "regions.py", "assignments.py", "handout.py"]
 ANSWER = re.compile(r"<!-- BEGIN ANSWER -->.*?<!-- END ANSWER -->\n?", re.S)
-SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "hidden", ".ipynb_checkpoints")
+SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "hidden", "plants.toml", ".ipynb_checkpoints")
 
 
 class ReleaseError(RuntimeError):

@@ -11,45 +11,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from lessons.assignments import REPO, all_tasks, load_assignments
 from lessons.grade import collect_points
+from lessons.meta.handouts import run_tests
 from lessons.regions import rewrite, scan
 from lessons.release import ReleaseError, release
 
 TASKS = all_tasks()
 ASSIGNMENTS = load_assignments()
-
-
-def run_tests(folder: Path, *args, timeout=600) -> dict[str, list[tuple[str, str]]]:
-    """Run pytest inside a handout; task id -> [(test id, "passed"|"failed")], from a JUnit report."""
-    report = folder / "report.xml"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NPGPT_LESSON_IMPL")}
-    env["PYTHONPATH"] = str(folder)
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *args]
-    subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
-    outcomes = {}
-    for case in ET.parse(report).iter("testcase"):
-        name = f"{case.get('classname')}::{case.get('name')}"
-        failed = case.find("failure") is not None or case.find("error") is not None
-        task = _task_of(folder, case)
-        outcomes.setdefault(task, []).append((name, "failed" if failed else "passed"))
-    return outcomes
-
-
-def _task_of(folder: Path, case) -> str:
-    # the junit report does not carry markers: read the task from the test function's decorator
-    module = folder / (case.get("classname").replace(".", "/") + ".py")
-    func = case.get("name").split("[")[0]
-    text = module.read_text()
-    start = text.index(f"def {func}(")
-    head = text[:start].rsplit("\n\n\n", 1)[-1]
-    marker = head.split('@pytest.mark.task("', 1)[1]
-    return marker.split('"', 1)[0]
 
 
 def test_every_region_belongs_to_a_declared_task_and_every_task_is_graded():

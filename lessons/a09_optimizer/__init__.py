@@ -1,0 +1,1 @@
+"""Assignment 9: the optimizer (AdamW, the learning-rate schedule, gradient clipping)."""

@@ -1,0 +1,60 @@
+"""What the meta tests share: run pytest inside a released handout and read its JUnit report."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Outcome:
+    task: str
+    name: str
+    state: str  # "passed" or "failed"
+    message: str  # the failure's message, e.g. "AssertionError: dx for x of shape (4, 6) ..."
+
+    @property
+    def assertion(self) -> bool:
+        """Did it fail on a grader's assertion (not on a crash of the code under test)?"""
+        return self.message.startswith(("AssertionError", "assert "))
+
+
+def run_junit(folder: Path, *args, timeout=600) -> list[Outcome]:
+    """Run pytest inside a handout (its own npgpt and lessons, not this repository's)."""
+    report = folder / "report.xml"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NPGPT_LESSON_IMPL")}
+    env["PYTHONPATH"] = str(folder)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *args]
+    done = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
+    if not report.exists():
+        raise RuntimeError(f"pytest wrote no report in {folder}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    found = []
+    for case in ET.parse(report).iter("testcase"):
+        bad = case.find("failure") if case.find("failure") is not None else case.find("error")
+        message = "" if bad is None else (bad.get("message") or bad.text or "")
+        name = f"{case.get('classname')}::{case.get('name')}"
+        found.append(Outcome(_task_of(folder, case), name, "passed" if bad is None else "failed", message))
+    return found
+
+
+def run_tests(folder: Path, *args, timeout=600) -> dict[str, list[tuple[str, str]]]:
+    """Task id -> [(test id, "passed"|"failed")] of the tests run inside a handout."""
+    outcomes = {}
+    for o in run_junit(folder, *args, timeout=timeout):
+        outcomes.setdefault(o.task, []).append((o.name, o.state))
+    return outcomes
+
+
+def _task_of(folder: Path, case) -> str:
+    # the junit report does not carry markers: read the task from the test function's decorator
+    module = folder / (case.get("classname").replace(".", "/") + ".py")
+    func = case.get("name").split("[")[0]
+    text = module.read_text()
+    start = text.index(f"def {func}(")
+    head = text[:start].rsplit("\n\n\n", 1)[-1]
+    marker = head.split('@pytest.mark.task("', 1)[1]
+    return marker.split('"', 1)[0]
