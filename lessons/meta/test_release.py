@@ -8,6 +8,7 @@ subprocess (the handout's own ``npgpt`` and ``lessons`` packages, not this repos
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -155,3 +156,29 @@ def test_the_handout_installs_and_grades_in_a_fresh_virtual_environment(tmp_path
         [py, "-c", "import npgpt; print(npgpt.__file__)"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert where.stdout.startswith(str(folder)), f"the venv imports npgpt from {where.stdout}"
+
+
+def test_hidden_tests_run_only_at_grading_time_and_answers_stay_behind(tmp_path):
+    hidden = sorted(REPO.glob("lessons/a[0-9][0-9]_*/hidden/test_*.py"))
+    assert hidden, "no assignment has instructor-only hidden tests"
+    name = hidden[0].parents[1].name
+    folder = release(tmp_path / "h", name)
+    assert not list(folder.rglob("hidden")), "hidden tests were handed out"
+    questions = folder / "lessons" / name / "questions.md"
+    if (REPO / "lessons" / name / "questions.md").exists():
+        assert "## Q" in questions.read_text() and "ANSWER" not in questions.read_text(), "rubric handed out"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(folder)}
+    grade = [sys.executable, "-m", "lessons.grade", "--assignment", name, "--hidden", str(REPO / "lessons")]
+    hidden_names = {
+        line.split("(")[0][4:] for line in hidden[0].read_text().splitlines() if line.startswith("def test_")
+    }
+    for solved in (False, True):
+        if solved:
+            _solve(folder)
+        out = subprocess.run([*grade, "--results", "r.json"], cwd=folder, env=env, capture_output=True, text=True)
+        assert out.returncode == (0 if solved else 1), out.stdout[-3000:] + out.stderr[-2000:]
+        tests = json.loads((folder / "r.json").read_text())["tests"]
+        ran = [t for t in tests if any(h in t["name"] for h in hidden_names)]
+        assert len(ran) == len(hidden_names), f"hidden tests graded: {[t['name'] for t in ran]}"
+        assert all((t["score"] == t["max_score"]) == solved for t in ran)
+    assert not list(folder.rglob("_hidden")), "grading left the hidden tests in the handout"
