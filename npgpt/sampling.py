@@ -27,26 +27,52 @@ def check_sampling_args(temperature, top_k, top_p):
 
 def filter_logits(logits, temperature=1.0, top_k=None, top_p=None):
     """Scaled logits (B, V) with tokens outside top-k / top-p set to -inf (returns a new array)."""
-    xp = get_array_module(logits)
     z = logits / logits.dtype.type(temperature)
-    V = z.shape[-1]
-    if top_k is not None and top_k < V:
-        kth = xp.partition(z, V - int(top_k), axis=-1)[:, V - int(top_k), None]
-        z = xp.where(z < kth, -np.inf, z)
+    if top_k is not None and top_k < z.shape[-1]:
+        z = top_k_filter(z, int(top_k))
     if top_p is not None and top_p < 1.0:
-        order = xp.argsort(-z, axis=-1)
-        zs = xp.take_along_axis(z, order, axis=-1)
-        ps = xp.exp(zs - zs[:, :1])
-        ps /= ps.sum(axis=-1, keepdims=True)
-        # a token is dropped when the tokens ranked above it already reach top_p; "reach" allows
-        # for rounding, so probabilities 0.5 + 0.3 reach p = 0.8 even when they sum to 0.79999...
-        tol = 64 * np.finfo(ps.dtype).eps
-        drop_sorted = (xp.cumsum(ps, axis=-1) - ps) >= top_p - tol
-        drop_sorted[:, 0] = False  # the most likely token always stays, however small top_p is
-        drop = xp.zeros_like(drop_sorted)
-        xp.put_along_axis(drop, order, drop_sorted, axis=-1)
-        z = xp.where(drop, -np.inf, z)
+        z = top_p_filter(z, top_p)
     return z
+
+
+def top_k_filter(z, k):
+    """Logits z (B, V) with all but the k largest of each row set to -inf (ties at the k-th all stay)."""
+    xp = get_array_module(z)
+    ### BEGIN SOLUTION 10.1
+    V = z.shape[-1]
+    kth = xp.partition(z, V - k, axis=-1)[:, V - k, None]
+    return xp.where(z < kth, -np.inf, z)
+    ### END SOLUTION 10.1
+
+
+def top_p_filter(z, top_p):
+    """Logits z (B, V) with -inf outside the nucleus: the fewest most likely tokens reaching top_p."""
+    xp = get_array_module(z)
+    ### BEGIN SOLUTION 10.2
+    order = xp.argsort(-z, axis=-1)
+    zs = xp.take_along_axis(z, order, axis=-1)
+    ps = xp.exp(zs - zs[:, :1])
+    ps /= ps.sum(axis=-1, keepdims=True)
+    # a token is dropped when the tokens ranked above it already reach top_p; "reach" allows
+    # for rounding, so probabilities 0.5 + 0.3 reach p = 0.8 even when they sum to 0.79999...
+    tol = 64 * np.finfo(ps.dtype).eps
+    drop_sorted = (xp.cumsum(ps, axis=-1) - ps) >= top_p - tol
+    drop_sorted[:, 0] = False  # the most likely token always stays, however small top_p is
+    drop = xp.zeros_like(drop_sorted)
+    xp.put_along_axis(drop, order, drop_sorted, axis=-1)
+    return xp.where(drop, -np.inf, z)
+    ### END SOLUTION 10.2
+
+
+def draw(z, u):
+    """Token ids (B,) drawn from softmax(z) (B, V) with uniform numbers u (B, 1) in [0, 1)."""
+    xp = get_array_module(z)
+    ### BEGIN SOLUTION 10.3
+    p = xp.exp(z - z.max(axis=-1, keepdims=True))
+    cdf = xp.cumsum(p, axis=-1)
+    ids = (cdf <= u * cdf[:, -1:]).sum(axis=-1)  # first index whose cumulative mass exceeds u
+    return xp.minimum(ids, z.shape[-1] - 1)
+    ### END SOLUTION 10.3
 
 
 def sample_next(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
@@ -60,9 +86,5 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
     if temperature == 0:
         return logits.argmax(axis=-1)
     z = filter_logits(logits.astype(np.float64), temperature, top_k, top_p)
-    p = xp.exp(z - z.max(axis=-1, keepdims=True))
-    cdf = xp.cumsum(p, axis=-1)
     rng = as_generator(rng, xp)
-    u = xp.asarray(rng.random((logits.shape[0], 1))) * cdf[:, -1:]
-    ids = (cdf <= u).sum(axis=-1)  # first index whose cumulative mass exceeds u
-    return xp.minimum(ids, logits.shape[-1] - 1)
+    return draw(z, xp.asarray(rng.random((logits.shape[0], 1))))

@@ -181,6 +181,7 @@ class CausalSelfAttention(Module):
         # (B, T, 3C) -> (B, T, 3, H, hs) -> (3, B, H, T, hs): q, k, v with the heads split off
         qkv = self.c_attn(x).reshape(B, T, 3, H, hs).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, H, T, hs)
+        ### BEGIN SOLUTION 10.4
         offset = cache.length if cache is not None else 0
         if self.rope is not None:
             composed = self.attention == "composed"
@@ -188,6 +189,7 @@ class CausalSelfAttention(Module):
             k = self.rope(k, offset, composed=composed)
         if cache is not None:
             k, v = cache.append(k, v)  # (B, H, offset + T, hs)
+        ### END SOLUTION 10.4
 
         drop = self.attn_dropout
         dropout_p = drop.p if drop.active() else 0.0
