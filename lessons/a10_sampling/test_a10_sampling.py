@@ -61,7 +61,7 @@ def nucleus_reference(z, p):
 
 
 @pytest.mark.task("10.2", points=3)
-@pytest.mark.parametrize("top_p,kept", [(0.8, 2), (0.81, 3), (0.1, 1), (0.97, 4)])
+@pytest.mark.parametrize("top_p,kept", [(0.8, 2), (0.81, 3), (0.1, 1), (1e-16, 1), (0.97, 4)])
 def test_top_p_on_known_probabilities(top_p, kept):
     probs = np.array([0.15, 0.5, 0.05, 0.3])  # sorted: 0.5, 0.3, 0.15, 0.05; 0.5 + 0.3 reaches 0.8
     z = np.log(probs)[None, :] + 1.7  # a shift changes no probability
