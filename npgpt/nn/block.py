@@ -32,6 +32,8 @@ class Block(Module):
         self.mlp = MLP(config, dtype=dtype, device=device, rng=rng)
 
     def forward(self, x, cache=None):
+        ### BEGIN SOLUTION 8.1
         x = x + self.attn(self.ln_1(x), cache=cache)
         x = x + self.mlp(self.ln_2(x))
+        ### END SOLUTION 8.1
         return x

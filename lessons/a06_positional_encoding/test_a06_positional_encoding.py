@@ -1,0 +1,129 @@
+"""Grader of assignment 6: 6.1 the sinusoidal table, 6.2 RoPE's tables, 6.3 RoPE forward, 6.4 backward.
+
+    python -m lessons.grade --assignment a06        # points per task
+    pytest lessons/a06_positional_encoding --task 6.3
+
+Every task is compared with the grader's own NumPy copy of the rule. The RoPE forward and backward
+get tables built here (not by task 6.2), and the backward is called on them directly and compared
+with central finite differences of the grader's forward.
+"""
+
+import numpy as np
+import pytest
+
+import npgpt
+from lessons.grading import assert_close, call_backward, numerical_vjp
+from npgpt.nn.positional import apply_rope_composed, sinusoidal_table
+from npgpt.ops.rope import RoPE, rope_tables
+
+
+# ----------------------------------------------------------------------------- 6.1 sinusoidal
+def sinusoidal_reference(T, C):
+    pe = np.zeros((T, C))
+    for pos in range(T):
+        for j in range(C):
+            i2 = j - j % 2  # the even feature of j's pair
+            angle = pos / 10000 ** (i2 / C)
+            pe[pos, j] = np.sin(angle) if j % 2 == 0 else np.cos(angle)
+    return pe
+
+
+@pytest.mark.task("6.1", points=3)
+@pytest.mark.parametrize("T,C", [(9, 8), (5, 7), (3, 2)])
+def test_sinusoidal_table_matches_the_paper(T, C):
+    pe = sinusoidal_table(T, C)
+    assert np.asarray(pe).shape == (T, C), f"table shape {np.asarray(pe).shape}, expected ({T}, {C})"
+    assert_close(pe, sinusoidal_reference(T, C), f"sinusoidal table ({T}, {C})")
+
+
+@pytest.mark.task("6.1", points=1)
+def test_sinusoidal_parity_and_slowest_frequency():
+    pe = sinusoidal_table(50, 16)
+    assert_close(pe[0], np.tile([0.0, 1.0], 8), "position 0: sin 0 = 0 on even features, cos 0 = 1 on odd")
+    assert_close(pe[:, 0], np.sin(np.arange(50)), "feature 0: sin(pos), the fastest frequency 1")
+    assert_close(pe[:, 15], np.cos(np.arange(50) / 10000 ** (14 / 16)), "feature 15: the slowest frequency")
+
+
+# ----------------------------------------------------------------------------- 6.2 RoPE tables
+def rope_reference(T, D, base=10000.0, offset=0):
+    cos, sin = np.zeros((T, D)), np.zeros((T, D))
+    for t in range(T):
+        for j in range(D):
+            i = j % (D // 2)  # features i and i + D/2 share an angle
+            a = (offset + t) * base ** (-2 * i / D)
+            cos[t, j], sin[t, j] = np.cos(a), np.sin(a)
+    return cos, sin
+
+
+@pytest.mark.task("6.2", points=3)
+@pytest.mark.parametrize("T,D,base,offset", [(5, 8, 10000.0, 0), (4, 6, 100.0, 7), (1, 2, 10000.0, 3)])
+def test_rope_tables(T, D, base, offset):
+    cos, sin = rope_tables(T, D, base=base, offset=offset, dtype=np.float64)
+    want_cos, want_sin = rope_reference(T, D, base, offset)
+    assert_close(cos, want_cos, f"cos table (T={T}, D={D}, base={base}, offset={offset})")
+    assert_close(sin, want_sin, f"sin table (T={T}, D={D}, base={base}, offset={offset})")
+
+
+@pytest.mark.task("6.2", points=1)
+def test_rope_tables_dtype():
+    cos, sin = rope_tables(3, 4, dtype=np.float32)
+    assert cos.dtype == np.float32 and sin.dtype == np.float32, f"tables must be float32, got {cos.dtype}"
+    assert_close(cos, rope_reference(3, 4)[0].astype(np.float32), "float32 cos table", rtol=1e-6, atol=1e-7)
+
+
+# ----------------------------------------------------------------------------- 6.3 RoPE forward
+def rotate_pairs(x, cos, sin):
+    """Each pair (x_i, x_{i + D/2}) turned by its angle, written as a 2-D rotation (the grader's copy)."""
+    h = x.shape[-1] // 2
+    c, s = cos[..., :h], sin[..., :h]
+    x1, x2 = x[..., :h], x[..., h:]
+    return np.concatenate([x1 * c - x2 * s, x2 * c + x1 * s], axis=-1)
+
+
+def tables(T, D, seed=0):
+    a = np.random.default_rng(seed).uniform(-3, 3, (T, D // 2))  # any angles, not task 6.2's
+    a = np.concatenate([a, a], axis=-1)
+    return np.cos(a), np.sin(a)
+
+
+@pytest.mark.task("6.3", points=2)
+@pytest.mark.parametrize("shape", [(2, 3, 5, 4), (4, 6)], ids=str)
+def test_rope_forward_rotates_each_pair(shape):
+    x = np.random.default_rng(1).standard_normal(shape)
+    cos, sin = tables(*shape[-2:])
+    y = RoPE.apply(npgpt.tensor(x), cos=cos, sin=sin).numpy()
+    assert_close(y, rotate_pairs(x, cos, sin), f"RoPE(x) for x of shape {shape}")
+
+
+@pytest.mark.task("6.3", points=1)
+def test_composed_rope_gives_the_same_numbers():
+    x = np.random.default_rng(2).standard_normal((2, 2, 3, 6))
+    cos, sin = tables(3, 6, seed=3)
+    y = apply_rope_composed(npgpt.tensor(x), cos, sin).numpy()
+    assert_close(y, rotate_pairs(x, cos, sin), "apply_rope_composed(x)")
+
+
+@pytest.mark.task("6.3", points=1)
+def test_rope_scores_depend_only_on_the_distance():
+    rng = np.random.default_rng(4)
+    q, k = rng.standard_normal(8), rng.standard_normal(8)
+    cos, sin = rope_reference(12, 8)
+
+    def score(m, n):
+        qm = RoPE.apply(npgpt.tensor(np.tile(q, (12, 1))), cos=cos, sin=sin).numpy()[m]
+        kn = RoPE.apply(npgpt.tensor(np.tile(k, (12, 1))), cos=cos, sin=sin).numpy()[n]
+        return qm @ kn
+
+    assert_close(score(5, 2), score(10, 7), "q_5 . k_2 and q_10 . k_7 (both 3 apart)", rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------- 6.4 RoPE backward
+@pytest.mark.task("6.4", points=3)
+@pytest.mark.parametrize("shape", [(2, 3, 5, 4), (4, 6), (1, 2)], ids=str)
+def test_rope_backward_matches_finite_differences(shape):
+    rng = np.random.default_rng(5)
+    x, g = rng.standard_normal(shape), rng.standard_normal(shape)
+    cos, sin = tables(*shape[-2:], seed=6)
+    (dx,) = call_backward(RoPE, (cos, sin), g, needs_input_grad=(True,))
+    expected = numerical_vjp(lambda x: rotate_pairs(x, cos, sin), x, g)
+    assert_close(dx, expected, f"dx for x of shape {shape}", rtol=1e-6, atol=1e-8)

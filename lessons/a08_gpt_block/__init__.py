@@ -1,0 +1,1 @@
+"""Assignment 8: the GPT block's forward and the parameter count."""
