@@ -10,6 +10,9 @@ the reference (inputs, outputs, shapes, where the notebook explains it; never th
     title = "normalize"
     contract = "normalize(x, eps) -> (xhat, rstd) for x (..., C); rstd keeps the reduced axis (..., 1)."
 
+A task with ``cumulative = true`` (a capstone) has no region of its own: its tests run on
+everything the student wrote in the earlier assignments.
+
 Task ids are ``<assignment number>.<n>``. A task's points are the sum of the ``points`` of the
 graded tests marked ``@pytest.mark.task("5.1", points=...)``.
 """
@@ -30,6 +33,7 @@ class Task:
     title: str
     contract: str
     assignment: str  # folder name, e.g. "a05_layernorm"
+    cumulative: bool = False  # graded on everything written before (a capstone): it has no region
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,10 @@ def load_assignments(lessons_dir: Path = LESSONS_DIR) -> list[Assignment]:
         name = path.parent.name
         try:
             data = tomllib.loads(path.read_text())
-            tasks = {tid: Task(tid, t["title"], t["contract"], name) for tid, t in data.get("tasks", {}).items()}
+            tasks = {
+                tid: Task(tid, t["title"], t["contract"], name, bool(t.get("cumulative", False)))
+                for tid, t in data.get("tasks", {}).items()
+            }
             found.append(Assignment(name, data["title"], data.get("notebook", ""), tasks))
         except (tomllib.TOMLDecodeError, KeyError) as e:
             raise ValueError(f"{path}: {type(e).__name__}: {e}") from None

@@ -76,8 +76,8 @@ def rotate_pairs(x, cos, sin):
     """Each pair (x_i, x_{i + D/2}) turned by its angle, written as a 2-D rotation (the grader's copy)."""
     h = x.shape[-1] // 2
     c, s = cos[..., :h], sin[..., :h]
-    x1, x2 = x[..., :h], x[..., h:]
-    return np.concatenate([x1 * c - x2 * s, x2 * c + x1 * s], axis=-1)
+    lo, hi = x[..., :h], x[..., h:]
+    return np.concatenate([lo * c - hi * s, hi * c + lo * s], axis=-1)
 
 
 def tables(T, D, seed=0):

@@ -1,0 +1,1 @@
+"""Assignment 16: the capstone: a character GPT trained on Shakespeare with your own code."""
