@@ -32,15 +32,29 @@ python -m lessons.grade
 `python -m lessons.grade --task 5.2` runs one task's tests; `python -m pytest lessons -x -q` runs
 them with pytest's full output.
 
-## Reading a failing gradient check
+## Reading a failing test
 
-Most tests compare your backward pass with central finite differences in float64
-(`npgpt.gradcheck`). A failure prints, for each input, the largest absolute and relative error, the
-index where it occurs, and the analytic (yours) and numeric values there. Relative errors near
-1e-8 are right; above 1e-3 the gradient is wrong. The upstream gradient is random, so a backward
-that only works for `loss = y.sum()` fails. An all-zero analytic column usually means a gradient was
-never accumulated; a factor of 2 or 1/n points at a missing sum or mean; an error only where inputs
-are broadcast points at a missing sum over the broadcast axes.
+A failing test ends with what it compared and where, for example
+
+```
+AssertionError:
+Not equal to tolerance rtol=1e-06, atol=1e-08
+dx for x of shape (4, 6)
+Mismatched elements: 24 / 24 (100%)
+Max absolute difference among violations: 0.83
+Max relative difference among violations: 2.0
+ ACTUAL: array([[ 0.41, ...      <- your result
+ DESIRED: array([[-0.42, ...     <- the grader's
+```
+
+Backward passes are compared with central finite differences of the forward in float64, with a
+random upstream gradient `g` (so a backward that is right only for `loss = y.sum()` fails).
+Relative differences near 1e-8 are rounding; above 1e-3 the gradient is wrong. How to read the
+pattern: ACTUAL = -DESIRED is a sign error; a constant factor (2, 1/n, C) is a missing or extra
+mean or sum; all zeros is a gradient never written; wrong only along one axis is a missing sum over
+broadcast axes or a `keepdims`. Each task is graded on its own: a later task's tests use the
+reference for the earlier parts, so a mistake costs only its own task's points.
+`python -m pytest lessons -x -q --task 5.2` stops at the first failure with the full message.
 
 ## Rules
 
