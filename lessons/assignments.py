@@ -11,7 +11,9 @@ the reference (inputs, outputs, shapes, where the notebook explains it; never th
     contract = "normalize(x, eps) -> (xhat, rstd) for x (..., C); rstd keeps the reduced axis (..., 1)."
 
 A task with ``cumulative = true`` (a capstone) has no region of its own: its tests run on
-everything the student wrote in the earlier assignments.
+everything the student wrote in the earlier assignments. ``forbidden = ["train"]`` names library
+functions that already do the task (a fast version kept beside the readable one): the grader
+scores a region that calls one of them zero, as it does a region that imports torch.
 
 Task ids are ``<assignment number>.<n>``. A task's points are the sum of the ``points`` of the
 graded tests marked ``@pytest.mark.task("5.1", points=...)``.
@@ -34,6 +36,7 @@ class Task:
     contract: str
     assignment: str  # folder name, e.g. "a05_layernorm"
     cumulative: bool = False  # graded on everything written before (a capstone): it has no region
+    forbidden: tuple[str, ...] = ()  # library functions the task's code may not call (they do the task)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,14 @@ def load_assignments(lessons_dir: Path = LESSONS_DIR) -> list[Assignment]:
         try:
             data = tomllib.loads(path.read_text())
             tasks = {
-                tid: Task(tid, t["title"], t["contract"], name, bool(t.get("cumulative", False)))
+                tid: Task(
+                    tid,
+                    t["title"],
+                    t["contract"],
+                    name,
+                    bool(t.get("cumulative", False)),
+                    tuple(t.get("forbidden", ())),
+                )
                 for tid, t in data.get("tasks", {}).items()
             }
             found.append(Assignment(name, data["title"], data.get("notebook", ""), tasks))

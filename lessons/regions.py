@@ -165,6 +165,8 @@ def strip_markers(source: str) -> str:
     return "\n".join(line for line in source.splitlines() if not (BEGIN.match(line) or END.match(line))) + "\n"
 
 
-def forbidden_imports(region: Region) -> list[str]:
-    """The imports in a student's region that hand the work to a ready-made implementation."""
-    return [m.group(0).strip() for m in FORBIDDEN_IMPORT.finditer(region.body)]
+def forbidden_imports(region: Region, calls: tuple[str, ...] = ()) -> list[str]:
+    """The imports in a student's region that hand the work to a ready-made implementation, and
+    the calls of ``calls`` (library functions that already do the task) it makes."""
+    found = [m.group(0).strip() for m in FORBIDDEN_IMPORT.finditer(region.body)]
+    return found + [f"{name}(...)" for name in calls if re.search(rf"(?<!\w){re.escape(name)}\(", region.body)]

@@ -187,3 +187,19 @@ def test_hidden_tests_run_only_at_grading_time_and_answers_stay_behind(tmp_path)
         assert len(ran) == len(hidden_names), f"hidden tests graded: {[t['name'] for t in ran]}"
         assert all((t["score"] == t["max_score"]) == solved for t in ran)
     assert not list(folder.rglob("_hidden")), "grading left the hidden tests in the handout"
+
+
+def test_calling_a_forbidden_library_function_is_cheating(tmp_path):
+    tid, task = next((tid, t) for tid, t in TASKS.items() if t.forbidden)
+    folder = release(tmp_path / "h", task.assignment)
+    _solve(folder)
+    region = next(r for r in scan(folder) if r.task == tid and not r.in_docstring)
+    lines = region.path.read_text().splitlines()
+    lines.insert(region.start + 1, region.indent + f"_ = {task.forbidden[0]}(*[[], 0])")
+    region.path.write_text("\n".join(lines) + "\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(folder)}
+    out = subprocess.run(
+        [sys.executable, "-m", "lessons.grade", "--task", tid], cwd=folder, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "ready-made implementation" in out.stdout and f"{task.forbidden[0]}(...)" in out.stdout

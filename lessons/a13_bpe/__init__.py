@@ -1,0 +1,1 @@
+"""Assignment 13: byte-pair encoding (merge, the training loop, encoding)."""
