@@ -81,8 +81,8 @@ def test_two_ranks_on_the_gpu_train_the_run_of_one_process(tmp_path):
 
 def _pid_of_rank(rank, marker, timeout=30):
     """The process id of MPI rank ``rank`` of the job whose command line holds ``marker`` (Linux /proc)."""
-    end = time.time() + timeout
-    while time.time() < end:
+    deadline = time.monotonic() + timeout  # a wait for the rank to start, not a timing assertion
+    while time.monotonic() < deadline:
         for d in Path("/proc").iterdir():
             try:
                 if d.name.isdigit() and marker in (d / "cmdline").read_bytes().decode(errors="replace"):
