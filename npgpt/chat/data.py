@@ -151,9 +151,12 @@ def pad_batch(examples, pad_id=0):
     x = np.full((len(examples), T), pad_id, dtype=np.int64)
     y = np.full((len(examples), T), IGNORE_INDEX, dtype=np.int64)
     for b, (ids, mask) in enumerate(examples):
-        ids, keep = np.asarray(ids), np.asarray(mask[1:], dtype=bool)
+        ids = np.asarray(ids)
         x[b, : len(ids) - 1] = ids[:-1]
+        ### BEGIN SOLUTION 14.2
+        keep = np.asarray(mask[1:], dtype=bool)
         y[b, : len(ids) - 1] = np.where(keep, ids[1:], IGNORE_INDEX)
+        ### END SOLUTION 14.2
     return x, y
 
 

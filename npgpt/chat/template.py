@@ -51,10 +51,12 @@ def render(messages, tokenizer, add_generation_prompt=False):
         role, content = m["role"], m["content"]
         if role not in ROLES:
             raise ChatTemplateError(f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
-        learn = role == "assistant"
         body = list(tokenizer.encode(content))
         ids += [special[ROLES[role]]] + body + [special[END]]
+        ### BEGIN SOLUTION 14.1
+        learn = role == "assistant"
         mask += [False] + [learn] * len(body) + [learn]
+        ### END SOLUTION 14.1
     if add_generation_prompt:
         ids.append(special[ASSISTANT])
         mask.append(False)
