@@ -1,31 +1,12 @@
-"""Pieces every chat-tuning loop shares: settings from flags, the optimizer, one update, the log."""
+"""Pieces every chat-tuning loop shares: settings, the optimizer, one update, the log."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from pathlib import Path
 
 from ..optim import AdamW, CosineWarmup, clip_grad_norm_, param_groups_for_weight_decay, set_lr
-
-
-def add_flags(parser, cls):
-    """One ``--flag`` per field of the settings dataclass ``cls`` (its default and help shown)."""
-    for f in dataclasses.fields(cls):
-        flag = "--" + f.name.replace("_", "-")
-        help_ = f"{f.metadata.get('help', '')} (default: {f.default})"
-        if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_)
-        else:
-            typ = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-            parser.add_argument(flag, type=typ, default=None, help=help_)
-
-
-def from_flags(cls, args):
-    """The settings dataclass with every flag the user gave."""
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name, None) is not None}
-    return cls(**given)
 
 
 def setting(default, help):  # noqa: A002

@@ -7,21 +7,21 @@ import json
 import sys
 
 from ..backend import DeviceError
-from ..chat.common import add_flags, from_flags
 from ..checkpoint import CheckpointError
 from ..data import DataError
+from .flags import add_dataclass_flags, given_flags
 
 
 def add_stage_parser(sub, name, help_, description, config_cls, run):
     p = sub.add_parser(name, help=help_, description=description)
-    add_flags(p, config_cls)
+    add_dataclass_flags(p, config_cls)
     p.set_defaults(func=lambda args: _main(name, config_cls, run, args))
     return p
 
 
 def _main(name, config_cls, run, args) -> int:
     try:
-        summary = run(from_flags(config_cls, args))
+        summary = run(config_cls(**given_flags(config_cls, args)))
     except (ValueError, TypeError, DataError, CheckpointError, DeviceError, OSError) as e:
         print(f"npgpt {name}: {e}", file=sys.stderr)
         return 2

@@ -7,7 +7,6 @@ or flag that would change the model of that checkpoint is an error.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 from pathlib import Path
@@ -27,9 +26,8 @@ from ..train import (
     settings_from_file,
     train,
 )
+from .flags import add_dataclass_flags
 from .sample import sample_text
-
-_TYPES = {"int": int, "float": float, "str": str, "str | None": str}
 
 
 def add_parser(sub):
@@ -50,14 +48,7 @@ def add_parser(sub):
         "--batch-size is then per rank",
     )
     p.add_argument("--zero", action="store_true", help="with several ranks: shard the AdamW state over them (ZeRO-1)")
-    for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        help_text = f"{f.metadata['help']} (default: {f.default})"
-        if f.type in ("bool", bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        else:
-            typ = _TYPES[f.type if isinstance(f.type, str) else f.type.__name__]
-            p.add_argument(flag, type=typ, default=None, help=help_text)
+    add_dataclass_flags(p, TrainConfig)
     p.set_defaults(func=main)
 
 
