@@ -8,6 +8,10 @@ input whose gradient disagrees with finite differences), not just "assertion fai
 
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
+
 import numpy as np
 
 from .gradcheck import gradcheck
@@ -67,3 +71,51 @@ def check(condition, message):
     if not condition:
         raise ExerciseError(message)
     print("correct")
+
+
+_HOST_READS = ("item", "tolist")  # methods that copy a device value to the host
+
+
+def _root_name(node):
+    """The name an attribute chain starts from: ``np`` for ``np.random.default_rng``."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _host_problem(call):
+    """Why ``call`` (an ast.Call) breaks one code path for NumPy and CuPy, or None."""
+    f = call.func
+    root = _root_name(f)
+    if isinstance(f, ast.Attribute) and root in ("np", "numpy"):
+        return f"calls {ast.unparse(f)}, which makes NumPy arrays even when the inputs are CuPy arrays"
+    if isinstance(f, ast.Name) and f.id == "float":
+        return "calls float(...), which copies a device value to the host and makes the CPU wait for the GPU"
+    if isinstance(f, ast.Attribute) and (f.attr in _HOST_READS or (f.attr == "get" and not call.args)):
+        return f"calls .{f.attr}(), which copies a device value to the host and makes the CPU wait for the GPU"
+    return None
+
+
+def check_device_agnostic(name, fn, hint=""):
+    """``fn`` must take its array module from its inputs: read from its source, so no GPU is needed.
+
+    Refused: a call through ``np``/``numpy`` (``np.zeros(...)``, ``np.random.default_rng()``: NumPy
+    arrays whatever the input), and host reads (``float(...)``, ``.item()``, ``.tolist()``, CuPy's
+    ``.get()``). A dtype such as ``np.float32`` is fine (CuPy takes NumPy dtypes). The values are for
+    ``check_array`` to check; this checks only that the same code would run on CuPy arrays.
+    """
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+        tree = ast.parse(source)
+    except (OSError, TypeError, SyntaxError) as e:
+        raise ExerciseError(f"{name}: cannot read its source ({e}); define it with `def` in a cell") from e
+    calls = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset))
+    problems = [(n.lineno, why) for n in calls if (why := _host_problem(n))]
+    if problems:
+        line, why = problems[0]  # the first in reading order
+        more = f" (and {len(problems) - 1} more such calls)" if len(problems) > 1 else ""
+        raise ExerciseError(
+            f"{name}: line {line} `{source.splitlines()[line - 1].strip()}` {why}{more}; "
+            f"take xp = get_array_module(<an input>) and use xp. {hint}".strip()
+        )
+    print(f"correct: {name} takes its array module from its inputs (no np. call, no host read)")

@@ -8,7 +8,8 @@ import pytest
 
 import npgpt
 from npgpt.autograd import Function
-from npgpt.exercises import ExerciseError, check, check_array, check_gradient
+from npgpt.backend import get_array_module
+from npgpt.exercises import ExerciseError, check, check_array, check_device_agnostic, check_gradient
 
 
 def test_check_array_accepts_the_answer_and_names_the_first_wrong_entry(capsys):
@@ -60,3 +61,59 @@ def test_check_explains_itself():
     check(True, "unused")
     with pytest.raises(ExerciseError, match="temperature 0 must pick the argmax"):
         check(False, "temperature 0 must pick the argmax")
+
+
+def _one_hot_xp(ids, num_classes):
+    xp = get_array_module(ids)
+    return (ids[..., None] == xp.arange(num_classes)).astype(np.float32)  # a NumPy dtype is fine
+
+
+def _one_hot_np(ids, num_classes):
+    out = np.zeros(ids.shape + (num_classes,), dtype=np.float32)
+    return out
+
+
+def _norm_item(g):
+    xp = get_array_module(g)
+    return xp.sqrt((g * g).sum()).item()
+
+
+def _norm_float(g):
+    return float((g * g).sum()) ** 0.5
+
+
+def _draw(shape):
+    return np.random.default_rng(0).standard_normal(shape)
+
+
+def _dict_get(d, g):
+    return g * d.get("scale", 1.0)  # dict.get with a key is no host read
+
+
+def _to_host(g):
+    return g.get()
+
+
+def _two_slips(a):
+    b = a * 2
+    return float(b.sum()) + np.exp(a)  # float(...) comes first on the line: it is reported first
+
+
+def test_check_device_agnostic_accepts_xp_code_and_names_the_line_that_is_not(capsys):
+    check_device_agnostic("one_hot", _one_hot_xp)
+    check_device_agnostic("scaled", _dict_get)
+    assert "takes its array module from its inputs" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match=r"one_hot: line 2 `out = np.zeros\(.*` calls np.zeros, which makes NumPy"):
+        check_device_agnostic("one_hot", _one_hot_np)
+    with pytest.raises(ExerciseError, match=r"calls np.random.default_rng"):
+        check_device_agnostic("draw", _draw)
+    with pytest.raises(ExerciseError, match=r"line 3 .* calls .item\(\), which copies a device value to the host"):
+        check_device_agnostic("norm", _norm_item)
+    with pytest.raises(ExerciseError, match=r"calls float\(...\)"):
+        check_device_agnostic("norm", _norm_float)
+    with pytest.raises(ExerciseError, match=r"calls .get\(\)"):
+        check_device_agnostic("to_host", _to_host)
+    with pytest.raises(ExerciseError, match=r"line 3 .* calls float\(...\).* \(and 1 more such calls\)"):
+        check_device_agnostic("two", _two_slips)
+    with pytest.raises(ExerciseError, match="cannot read its source"):
+        check_device_agnostic("builtin", len)
