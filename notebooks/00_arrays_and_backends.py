@@ -244,6 +244,48 @@ bias = np.array([1.0, 2.0, 3.0, 4.0])
 print("(x + bias).shape =", (x + bias).shape)
 
 # %% [markdown]
+# ### Your turn: every pair at once
+#
+# Write `my_sq_dists(a, b)`: for `a` of shape `(N, D)` and `b` of shape `(M, D)`, the `(N, M)` array
+# of squared distances $\|a_i - b_j\|^2$, with broadcasting and no Python loop. (Attention's score
+# matrix in notebook 07 is the same "every row against every row" pattern.) The next cell compares
+# it with two loops and names the first entry that is off.
+#
+# *Hint:* give `a` and `b` each a new axis of size 1, in different places, so that `a - b`
+# broadcasts to `(N, M, D)`; then reduce the axis you no longer need.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_sq_dists(a, b):
+#     diff = a[:, None, :] - b[None, :, :]  # (N, 1, D) - (1, M, D) -> (N, M, D)
+#     return (diff**2).sum(axis=-1)         # (N, M)
+# ```
+#
+# </details>
+
+
+# %%
+def my_sq_dists(a, b):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    diff = a[:, None, :] - b[None, :, :]
+    return (diff**2).sum(axis=-1)
+
+
+# %%
+from npgpt.exercises import check_array
+
+ex = np.random.default_rng(1)
+pa, pb = ex.standard_normal((5, 3)), ex.standard_normal((4, 3))
+by_loops = np.array([[((pa[i] - pb[j]) ** 2).sum() for j in range(4)] for i in range(5)])
+check_array(
+    "my_sq_dists(a, b)",
+    my_sq_dists(pa, pb),
+    by_loops,
+    hint="entry (i, j) is the sum over the D features of (a[i] - b[j])**2; the result is (N, M) = (5, 4).",
+)
+
+# %% [markdown]
 # Broadcasting copies nothing: the repeated axis gets **stride 0**, so every "copy" reads the same
 # memory. (And since one number is *used* several times, its gradient will be a **sum** over the
 # copies, the subject of notebook 03.)
@@ -287,6 +329,47 @@ logits = np.array([[1.0, 2.0, 3.0], [1000.0, 1000.0, 1000.0]])
 probs = softmax(logits)
 print(get_array_module(logits).__name__, "->", probs)
 assert np.allclose(probs.sum(axis=-1), 1) and np.allclose(probs[1], 1 / 3), "softmax rows should sum to 1"
+
+# %% [markdown]
+# ### Your turn: one function for both devices
+#
+# Write `my_one_hot(ids, num_classes)`: integer ids of any shape in, float32 one-hot vectors out, of
+# shape `ids.shape + (num_classes,)`, made by the array module of `ids` (the target $y$ of
+# cross-entropy in notebook 04 is such a vector). The next cell checks the values, then reads your
+# function: a call such as `np.zeros(...)` is refused, because it makes a NumPy array even when
+# `ids` is a CuPy array on the GPU.
+#
+# *Hint:* take `xp` from `ids`. Row `ids[b, t]` of the result answers "which of $0, 1, \dots, V - 1$
+# equals this id?": that is a comparison, and broadcasting can make all of them at once.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_one_hot(ids, num_classes):
+#     xp = get_array_module(ids)
+#     return (ids[..., None] == xp.arange(num_classes)).astype(xp.float32)  # (..., 1) == (V,) -> (..., V)
+# ```
+#
+# </details>
+
+
+# %%
+def my_one_hot(ids, num_classes):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    xp = get_array_module(ids)
+    return (ids[..., None] == xp.arange(num_classes)).astype(xp.float32)
+
+
+# %%
+from npgpt.exercises import check, check_device_agnostic
+
+tok_ids = np.array([[0, 3, 1], [2, 2, 4]])
+one_hot = my_one_hot(tok_ids, 5)
+check_array(
+    "my_one_hot(ids, 5)", one_hot, np.eye(5)[tok_ids], hint="entry (b, t) is a row of 5 with a single 1, at ids[b, t]."
+)
+check(one_hot.dtype == np.float32, f"my_one_hot: dtype {one_hot.dtype}, expected float32 (the training dtype)")
+check_device_agnostic("my_one_hot", my_one_hot)
 
 # %% [markdown]
 # ## 5. Devices: how npgpt picks NumPy or CuPy
