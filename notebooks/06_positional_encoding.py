@@ -82,6 +82,55 @@ print("max |sinusoidal_table - formula| =", np.abs(pe - loop).max())
 module = SinusoidalPositionalEncoding(T, d, dtype=np.float64)
 print("parameters of SinusoidalPositionalEncoding:", list(module.parameters()))
 
+# %% [markdown]
+# ### Your turn: the table without loops
+#
+# The loop above computes the $T \times d$ entries one at a time. Write `my_sinusoidal_table(T, d)`:
+# the same `(T, d)` table from array operations only. The next cell compares it with npgpt's
+# `sinusoidal_table` for two sizes and names the first entry that is off.
+#
+# *Hint:* the angles $pos\,\omega_i$ form a `(T, d/2)` array, a column of positions times a row of
+# frequencies (notebook 00's broadcasting). The sine features and the cosine features are two
+# strided slices of the last axis, and you can assign to a slice.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_sinusoidal_table(T, d):
+#     omega = 10000.0 ** (-np.arange(0, d, 2) / d)  # (d/2,): omega_i = 10000^(-2i/d), 2i = 0, 2, 4, ...
+#     angle = np.arange(T)[:, None] * omega          # (T, 1) * (d/2,) -> (T, d/2)
+#     pe = np.zeros((T, d))
+#     pe[:, 0::2] = np.sin(angle)                    # even features
+#     pe[:, 1::2] = np.cos(angle)                    # odd features
+#     return pe
+# ```
+#
+# </details>
+
+
+# %%
+def my_sinusoidal_table(T, d):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    omega = 10000.0 ** (-np.arange(0, d, 2) / d)
+    angle = np.arange(T)[:, None] * omega
+    pe = np.zeros((T, d))
+    pe[:, 0::2] = np.sin(angle)
+    pe[:, 1::2] = np.cos(angle)
+    return pe
+
+
+# %%
+from npgpt.exercises import check_array
+
+for size in [(T, d), (10, 6)]:
+    check_array(
+        f"my_sinusoidal_table{size}",
+        my_sinusoidal_table(*size),
+        sinusoidal_table(*size),
+        hint="feature 2i is sin(pos * omega_i) and 2i + 1 is cos(pos * omega_i), with omega_i = 10000^(-2i/d): "
+        "the exponent uses the even feature index 2i, not i.",
+    )
+
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 im = axes[0].imshow(pe, cmap="RdBu", aspect="auto", vmin=-1, vmax=1)
@@ -230,6 +279,65 @@ for m, n in [(5, 2), (20, 17), (60, 57), (5, 3)]:
     print(f"q at {m:2d}, k at {n:2d} (distance {m - n}): score {score(m, n):+.10f}")
 print("|q| before and after rotation:", np.linalg.norm(q.numpy()), np.linalg.norm(rope(q, offset=40).numpy()))
 
+
+# %% [markdown]
+# ### Your turn: rotate-half and the rotation
+#
+# Write `my_rotate_half(x)`, which maps the halves $[x_1, x_2]$ of the last axis to $[-x_2, x_1]$, and
+# `my_rope(x, cos, sin)`, the formula above, for `x` of shape `(B, H, T, D)` and tables `cos`, `sin`
+# of shape `(T, D)` (the module's `rope.cos[:T]` and `rope.sin[:T]`). The next cell compares both
+# with npgpt's `rotate_half` and `RotaryEmbedding`, then checks that your rotation keeps lengths.
+#
+# *Hint:* cut the last axis at `D // 2` (`x[..., :h]` works for any number of leading axes) and glue
+# the pieces back in the new order along `axis=-1`. The `(T, D)` tables broadcast against
+# `(B, H, T, D)` as they are.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_rotate_half(x):
+#     h = x.shape[-1] // 2
+#     return np.concatenate([-x[..., h:], x[..., :h]], axis=-1)
+#
+# def my_rope(x, cos, sin):
+#     return x * cos + my_rotate_half(x) * sin
+# ```
+#
+# </details>
+
+
+# %%
+def my_rotate_half(x):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    h = x.shape[-1] // 2
+    return np.concatenate([-x[..., h:], x[..., :h]], axis=-1)
+
+
+def my_rope(x, cos, sin):
+    # your code here
+    return x * cos + my_rotate_half(x) * sin
+
+
+# %%
+from npgpt.exercises import check
+from npgpt.ops.rope import rotate_half
+
+xr = np.random.default_rng(6).standard_normal((2, 3, 5, D))
+check_array(
+    "my_rotate_half(x)",
+    my_rotate_half(xr),
+    rotate_half(xr),
+    hint="[x1, x2] -> [-x2, x1]: minus on the SECOND half, which moves to the front.",
+)
+mine = my_rope(xr, rope.cos[:5], rope.sin[:5])
+check_array(
+    "my_rope(x, cos, sin)",
+    mine,
+    rope(npgpt.tensor(xr)).numpy(),
+    hint="x * cos + rotate_half(x) * sin, with the tables of positions 0..T-1.",
+)
+lengths_kept = np.allclose(np.linalg.norm(mine, axis=-1), np.linalg.norm(xr, axis=-1))
+check(lengths_kept, "my_rope changed the length of a vector: a rotation must keep it.")
 
 # %% [markdown]
 # Meta's interleaved layout, written out with NumPy, gives the same scores once the features are
