@@ -152,6 +152,79 @@ linear_y = model.transformer.h[0].attn.c_attn(npgpt.tensor(x)).numpy()
 print(f"Conv1D x @ W + b  vs  npgpt Linear x @ W^T + b: max diff {np.abs(conv1d_y - linear_y).max():.1e}")
 
 # %% [markdown]
+# ### Your turn: a file's entries in npgpt's layout
+#
+# Write `to_npgpt(name, array)`: for one entry of a GPT-2 `model.safetensors`, the pair
+# `(npgpt's name, the array npgpt stores)`, or `None` for an entry npgpt does not keep. It must read
+# both layouts in circulation: `save_pretrained`'s file above, and the hub's original files, whose
+# names have no `transformer.` prefix and which also hold each block's old causal-mask buffer
+# (`h.0.attn.bias`, `h.0.attn.masked_bias`) and sometimes a copy of the tied head (`lm_head.weight`).
+# The next cell runs it on every entry of both and compares with the model `from_hf` loaded.
+#
+# *Hint:* three things can differ from `model.state_dict()`: the prefix of a name, the storage order
+# of the four Conv1D weights, and entries that are not weights of their own. Careful with the mask
+# buffers: `h.0.attn.c_attn.bias` is a real weight, and it ends with the letters `attn.bias` too.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+#
+# def to_npgpt(name, array):
+#     if name.endswith((".attn.bias", ".attn.masked_bias")) or name == "lm_head.weight":
+#         return None  # a causal-mask buffer, or the head that is tied to wte
+#     if not name.startswith("transformer."):
+#         name = "transformer." + name
+#     if name.endswith(CONV1D):
+#         array = array.T  # Conv1D stores (in, out); npgpt's Linear (out, in)
+#     return name, array
+# ```
+#
+# </details>
+
+# %%
+CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+
+
+def to_npgpt(name, array):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    if name.endswith((".attn.bias", ".attn.masked_bias")) or name == "lm_head.weight":
+        return None
+    if not name.startswith("transformer."):
+        name = "transformer." + name
+    if name.endswith(CONV1D):
+        array = array.T
+    return name, array
+
+
+# %%
+from npgpt.exercises import check, check_array
+
+hub_layout = {k.removeprefix("transformer."): v for k, v in raw.items()}  # the hub's files: no prefix ...
+for i in range(model.config.n_layer):  # ... the old mask buffers ...
+    hub_layout[f"h.{i}.attn.bias"] = np.tril(np.ones((1, 1, 32, 32), dtype=np.float32))
+    hub_layout[f"h.{i}.attn.masked_bias"] = np.array(-1e4, dtype=np.float32)
+hub_layout["lm_head.weight"] = raw["transformer.wte.weight"]  # ... and a copy of the tied head
+expected = model.state_dict()
+for layout, entries in [("save_pretrained's file", raw), ("the hub's layout", hub_layout)]:
+    mapped = dict(out for out in (to_npgpt(k, v) for k, v in entries.items()) if out is not None)
+    missing, unexpected = sorted(set(expected) - set(mapped)), sorted(set(mapped) - set(expected))
+    check(
+        not missing and not unexpected,
+        f"to_npgpt on {layout}: {len(missing)} of npgpt's names missing {missing[:2]}, "
+        f"{len(unexpected)} unexpected {unexpected[:2]}",
+    )
+    for key, want in expected.items():
+        if mapped[key].shape != want.shape or not np.array_equal(mapped[key], want):
+            check_array(
+                f"to_npgpt on {layout}: {key}",
+                mapped[key],
+                want,
+                hint="npgpt's Linear stores (out, in); GPT-2's Conv1D stores (in, out).",
+            )
+    print(f"correct: all {len(expected)} of npgpt's tensors come out of {layout}")
+
+# %% [markdown]
 # ## 4. Logits match transformers
 #
 # The real test: the same token ids through both models. In float32 the two differ by rounding only
@@ -175,6 +248,56 @@ else:
     print(f"float64: max |npgpt - transformers| = {np.abs(ours64 - ref64).max():.2e}")
     print("same next-token choices:", np.array_equal(ours32.argmax(-1), ref32.argmax(-1)))
     assert np.abs(ours32 - ref32).max() < 1e-5 and np.abs(ours64 - ref64).max() < 1e-12
+
+# %% [markdown]
+# ### Your turn: the forward pass, with the tied head
+#
+# Write `my_logits(model, idx)`: the logits `(B, T, V)` of a GPT-2-shaped npgpt model for token ids
+# `idx` `(B, T)`, using the model's pieces (`model.transformer.wte`, `.wpe`, `.h`, `.ln_f`) rather than
+# `model(idx)`. There is no head matrix of its own to use: GPT-2's output head is tied. The next cell
+# compares your logits with the model's.
+#
+# *Hint:* the input is two table lookups added together (which rows of `wte`? which of `wpe`?); the
+# blocks and the final LayerNorm are modules you call on a tensor; then ask which `(V, C)` matrix,
+# used how, turns `(B, T, C)` into `(B, T, V)`.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_logits(model, idx):
+#     t = model.transformer
+#     T = idx.shape[1]
+#     x = npgpt.tensor(t.wte.weight.numpy()[idx] + t.wpe.weight.numpy()[:T])  # token + position embeddings
+#     for block in t.h:
+#         x = block(x)
+#     x = t.ln_f(x)
+#     return x.numpy() @ t.wte.weight.numpy().T  # the head is wte itself: (B, T, C) @ (C, V)
+# ```
+#
+# </details>
+
+
+# %%
+def my_logits(model, idx):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    t = model.transformer
+    T = idx.shape[1]
+    x = npgpt.tensor(t.wte.weight.numpy()[idx] + t.wpe.weight.numpy()[:T])
+    for block in t.h:
+        x = block(x)
+    x = t.ln_f(x)
+    return x.numpy() @ t.wte.weight.numpy().T
+
+
+# %%
+with npgpt.no_grad():
+    check_array(
+        "my_logits(model, idx)",
+        my_logits(model, idx),
+        ours32,
+        atol=1e-5,
+        hint="wte[idx] + wpe[0..T-1], the blocks in order, ln_f, then the tied head: x @ wte^T.",
+    )
 
 # %% [markdown]
 # **Predict, then run.** Plotted against each other, what should the two models' logits look like, and
