@@ -216,6 +216,67 @@ print(
 )
 
 # %% [markdown]
+# ### Your turn: clipping that never waits for the GPU
+#
+# Write `my_clip_grad_norm_(grads, max_norm, eps=1e-6)` for a list of gradient arrays: compute their
+# global L2 norm $n$, multiply every gradient **in place** by $\min(c / (n + \epsilon), 1)$ with
+# $c$ = `max_norm`, and return $n$ as an array, never as a Python number. Write it once for both
+# devices: `xp` from the input, no `np.` call, nothing read back to the host (no `float(...)`,
+# `.item()`, or `if` on the norm). The next cell compares it with `clip_grad_norm_` on this model's
+# gradients, once where it must clip and once where it must not, then reads your code for `np.`
+# calls, host reads and branches. (The library's version also leaves the gradients alone when the
+# norm is inf or NaN; yours need not.)
+#
+# *Hint:* the norm is a square root of a sum over all the gradients. An `if n > max_norm:` needs the
+# value on the host; instead compute a factor that is already 1 when no clipping is needed (an `xp`
+# function can take the smaller of two numbers) and multiply by it unconditionally.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_clip_grad_norm_(grads, max_norm, eps=1e-6):
+#     xp = get_array_module(grads[0])
+#     total = xp.sqrt(sum((g.astype(xp.float64) ** 2).sum() for g in grads))  # a 0-d array, on the device
+#     coef = xp.minimum(max_norm / (total + eps), 1.0)                          # 1 when no clipping is needed
+#     for g in grads:
+#         g *= coef.astype(g.dtype)                                             # in place, no decision on the host
+#     return total
+# ```
+#
+# </details>
+
+
+# %%
+def my_clip_grad_norm_(grads, max_norm, eps=1e-6):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    xp = get_array_module(grads[0])
+    total = xp.sqrt(sum((g.astype(xp.float64) ** 2).sum() for g in grads))
+    coef = xp.minimum(max_norm / (total + eps), 1.0)
+    for g in grads:
+        g *= coef.astype(g.dtype)
+    return total
+
+
+# %%
+from types import SimpleNamespace
+
+from npgpt.exercises import check_array, check_device_agnostic
+
+for max_norm in (0.1, 1e3):  # the first clips these gradients, the second leaves them as they are
+    mine = [to_device(p.grad, "cpu").copy() for p in model.parameters()]
+    ref = [SimpleNamespace(grad=g.copy()) for g in mine]
+    my_norm = my_clip_grad_norm_(mine, max_norm)
+    ref_norm = clip_grad_norm_(ref, max_norm)
+    check_array(f"my_clip_grad_norm_'s norm (max_norm={max_norm})", my_norm, ref_norm, hint="the norm BEFORE clipping.")
+    check_array(
+        f"my_clip_grad_norm_'s gradients (max_norm={max_norm})",
+        np.concatenate([g.ravel() for g in mine]),
+        np.concatenate([r.grad.ravel() for r in ref]),
+        hint="every gradient times min(max_norm / (norm + eps), 1), in place.",
+    )
+check_device_agnostic("my_clip_grad_norm_", my_clip_grad_norm_, branches=False)
+
+# %% [markdown]
 # On a GPU we can prove that a step makes no device-to-host copy: inside
 # `cupyx.allow_synchronize(False)` any synchronising copy raises an error (the test
 # `tests/test_cuda_training.py` does the same, and also counts host-to-device uploads).

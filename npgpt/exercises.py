@@ -96,21 +96,31 @@ def _host_problem(call):
     return None
 
 
-def check_device_agnostic(name, fn, hint=""):
+def _problem(node, branches):
+    if isinstance(node, ast.Call):
+        return _host_problem(node)
+    if not branches and isinstance(node, (ast.If, ast.IfExp, ast.While)):
+        return "branches on a value; on a GPU that value must first be copied to the host (decide with xp instead)"
+    return None
+
+
+def check_device_agnostic(name, fn, hint="", branches=True):
     """``fn`` must take its array module from its inputs: read from its source, so no GPU is needed.
 
     Refused: a call through ``np``/``numpy`` (``np.zeros(...)``, ``np.random.default_rng()``: NumPy
     arrays whatever the input), and host reads (``float(...)``, ``.item()``, ``.tolist()``, CuPy's
-    ``.get()``). A dtype such as ``np.float32`` is fine (CuPy takes NumPy dtypes). The values are for
-    ``check_array`` to check; this checks only that the same code would run on CuPy arrays.
+    ``.get()``). A dtype such as ``np.float32`` is fine (CuPy takes NumPy dtypes). ``branches=False``
+    also refuses every ``if``, ``while`` and ``a if c else b``: for code that must decide on the
+    device (an ``if`` on a device value reads it back; one on a host value cannot be told apart by
+    reading). The values are for ``check_array``; this checks only that the code would run on CuPy.
     """
     try:
         source = textwrap.dedent(inspect.getsource(fn))
         tree = ast.parse(source)
     except (OSError, TypeError, SyntaxError) as e:
         raise ExerciseError(f"{name}: cannot read its source ({e}); define it with `def` in a cell") from e
-    calls = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset))
-    problems = [(n.lineno, why) for n in calls if (why := _host_problem(n))]
+    nodes = sorted((n for n in ast.walk(tree) if hasattr(n, "lineno")), key=lambda n: (n.lineno, n.col_offset))
+    problems = [(n.lineno, why) for n in nodes if (why := _problem(n, branches))]
     if problems:
         line, why = problems[0]  # the first in reading order
         more = f" (and {len(problems) - 1} more such calls)" if len(problems) > 1 else ""

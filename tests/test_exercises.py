@@ -94,6 +94,14 @@ def _to_host(g):
     return g.get()
 
 
+def _clip_with_if(g, max_norm):
+    xp = get_array_module(g)
+    n = xp.sqrt((g * g).sum())
+    if n > max_norm:
+        g *= max_norm / n
+    return n
+
+
 def _two_slips(a):
     b = a * 2
     return float(b.sum()) + np.exp(a)  # float(...) comes first on the line: it is reported first
@@ -115,5 +123,8 @@ def test_check_device_agnostic_accepts_xp_code_and_names_the_line_that_is_not(ca
         check_device_agnostic("to_host", _to_host)
     with pytest.raises(ExerciseError, match=r"line 3 .* calls float\(...\).* \(and 1 more such calls\)"):
         check_device_agnostic("two", _two_slips)
+    check_device_agnostic("clip", _clip_with_if)  # branches are allowed unless told otherwise
+    with pytest.raises(ExerciseError, match=r"clip: line 4 `if n > max_norm:` branches on a value"):
+        check_device_agnostic("clip", _clip_with_if, branches=False)
     with pytest.raises(ExerciseError, match="cannot read its source"):
         check_device_agnostic("builtin", len)
