@@ -115,6 +115,87 @@ for k in range(3):
     )
 
 # %% [markdown]
+# ### Your turn: one merge step
+#
+# Write the two helpers the loop above used: `my_get_stats(ids)`, a dict `{(a, b): count}` of the
+# adjacent pairs in the list `ids`, and `my_merge(ids, pair, new_id)`, a new list in which every
+# occurrence of `pair`, scanned left to right, is replaced by `new_id`. The next cell compares them
+# with `merges.get_stats` and `merges.merge` on 2,000 bytes of Shakespeare and on the tricky cases: a
+# pair that overlaps itself, a pair at the very end, a list too short to hold a pair.
+#
+# *Hint:* `zip(ids, ids[1:])` walks the adjacent pairs. For the merge, walk the list with an index you
+# move yourself, by two after a match and by one otherwise. How many times can `(97, 97)` be merged
+# in `[97, 97, 97]`?
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_get_stats(ids):
+#     counts = {}
+#     for pair in zip(ids, ids[1:]):
+#         counts[pair] = counts.get(pair, 0) + 1
+#     return counts
+#
+# def my_merge(ids, pair, new_id):
+#     out, i = [], 0
+#     while i < len(ids):
+#         if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
+#             out.append(new_id)  # a match: both tokens become one
+#             i += 2
+#         else:
+#             out.append(ids[i])
+#             i += 1
+#     return out  # [97, 97, 97] with (97, 97) -> [new_id, 97]: occurrences do not overlap
+# ```
+#
+# </details>
+
+
+# %%
+def my_get_stats(ids):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    counts = {}
+    for pair in zip(ids, ids[1:]):
+        counts[pair] = counts.get(pair, 0) + 1
+    return counts
+
+
+def my_merge(ids, pair, new_id):
+    # your code here
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+# %%
+from npgpt.exercises import check, check_array
+
+some_bytes = list(train_text[:2000].encode("utf-8"))
+mine, ref = my_get_stats(some_bytes), M.get_stats(some_bytes)
+wrong = sorted(p for p in mine.keys() | ref.keys() if mine.get(p) != ref.get(p))
+first_wrong = wrong[0] if wrong else None
+check(
+    not wrong,
+    f"my_get_stats: {len(wrong)} pairs counted wrong, e.g. {first_wrong}: got {mine.get(first_wrong)}, expected {ref.get(first_wrong)}",
+)
+top = min(ref, key=lambda p: (-ref[p], p))  # the pair BPE would merge first in this text
+cases = [([97, 97, 97], (97, 97)), ([1, 2, 3, 1, 2], (1, 2)), ([7], (7, 7)), (some_bytes, top)]
+for ids_in, pair in cases:
+    shown = ids_in if len(ids_in) < 8 else f"{len(ids_in)} bytes of Shakespeare"
+    check_array(
+        f"my_merge({shown}, {pair}, 300)",
+        my_merge(ids_in, pair, 300),
+        M.merge(ids_in, pair, 300),
+        hint="scan left to right; after a match skip BOTH tokens (occurrences never overlap); keep every other token, the last one too.",
+    )
+
+# %% [markdown]
 # Eleven bytes became five tokens with three new vocabulary entries. `BPETokenizer.train` runs the
 # same loop (with a faster bookkeeping, `merges.train`: counts are updated only where a merge
 # changed something, instead of recounted from scratch, and tests hold it equal to the plain loop):
@@ -297,6 +378,10 @@ if gpt2 is not None:
 #
 # measured on the same held-out text. (With the same block size in tokens, the BPE model also sees
 # about twice as many characters per step and of context: that is part of what BPE buys.)
+#
+# **Predict, then run.** The BPE model's loss per token will be the larger of the two: it predicts
+# about two characters at once. After the same 300 steps, which of the two models will need fewer
+# bits per *character* of held-out text?
 
 # %%
 bpe512 = BPETokenizer(bpe_big.merges[: 512 - 256])
