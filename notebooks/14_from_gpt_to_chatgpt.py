@@ -143,6 +143,58 @@ ax.set_title("targets of one conversation: green = in the loss, red = ignore_ind
 plt.show()
 print("answer tokens in the loss:", int((y != IGNORE_INDEX).sum()), "of", y.size)
 
+# %% [markdown]
+# ### Your turn: inputs and targets from the mask
+#
+# `render` gave a conversation's `ids` and its `mask` (True on the tokens the model must learn to
+# write). Write `my_sft_example(ids, mask)`: the inputs `x` and the targets `y` of that one
+# conversation, two integer arrays of length `len(ids) - 1`, with `y` equal to `IGNORE_INDEX` (-100)
+# wherever the token to be predicted is not one the model must learn. `cross_entropy(logits, y)` is
+# then the SFT loss. The next cell compares yours with `pad_batch` on 50 shipped conversations.
+#
+# *Hint:* position $t$ of `x` predicts the *next* token. So which entry of `mask` decides whether
+# target $t$ counts: `mask[t]` or `mask[t + 1]`?
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_sft_example(ids, mask):
+#     ids, mask = np.asarray(ids), np.asarray(mask, dtype=bool)
+#     x = ids[:-1]                                      # every token but the last is an input
+#     y = np.where(mask[1:], ids[1:], IGNORE_INDEX)     # target t is token t + 1, kept if IT is learned
+#     return x, y
+# ```
+#
+# </details>
+
+
+# %%
+def my_sft_example(ids, mask):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    ids, mask = np.asarray(ids), np.asarray(mask, dtype=bool)
+    x = ids[:-1]
+    y = np.where(mask[1:], ids[1:], IGNORE_INDEX)
+    return x, y
+
+
+# %%
+from npgpt.exercises import check_array
+
+shipped_convs = [c for _, c in load_conversations(shipped("chat_train"))[:50]]
+for i, c in enumerate(shipped_convs):
+    c_ids, c_mask = render(c, tok)
+    x_ref, y_ref = pad_batch([(c_ids, c_mask)])
+    x_mine, y_mine = my_sft_example(c_ids, c_mask)
+    for what, got, want in [("x", x_mine, x_ref[0]), ("y", y_mine, y_ref[0])]:
+        if np.shape(got) != want.shape or not np.array_equal(got, want):  # say what is wrong, and where
+            check_array(
+                f"{what} of conversation {i}",
+                got,
+                want,
+                hint="target t is ids[t + 1]; it counts when mask[t + 1] is True, otherwise it is -100.",
+            )
+print(f"correct: inputs and targets of {len(shipped_convs)} conversations match pad_batch")
+
 # %%
 sft_res = sft(
     SFTConfig(init_from=str(base_ck), out_dir=str(work / "sft"), steps=800, lr=3e-3, eval_questions=0), log=quiet
@@ -215,6 +267,9 @@ plt.show()
 # with $\log \pi(y)$ the sum of the answer's token log-probabilities (`sequence_logprobs`, the
 # template and prompt masked out). No reward model, no sampling. `npgpt.functional.dpo_loss` is
 # an op with a hand-written backward; check it against finite differences:
+#
+# **Predict, then run.** DPO training starts with the policy equal to the reference: both are the
+# SFT model. What is the DPO loss at the first step, whatever the pairs?
 
 # %%
 rng = np.random.default_rng(0)
@@ -224,6 +279,47 @@ print(report)
 
 dpo_res = dpo(DPOConfig(init_from=str(sft_ck), out_dir=str(work / "dpo"), steps=60, eval_questions=0), log=quiet)
 print(f"DPO loss after 60 steps: {dpo_res['loss']:.3f} (log 2 = {np.log(2):.3f} at the start)")
+
+# %% [markdown]
+# ### Your turn: the DPO loss by hand
+#
+# Write `my_dpo_loss(pc, pr, rc, rr, beta)` with NumPy: four arrays `(B,)` of summed log-probabilities
+# in (policy and reference, chosen and rejected answers), the mean DPO loss out. It must not
+# overflow: log-probabilities of long answers are in the hundreds, so $|z|$ can be too. The next cell
+# compares it with `F.dpo_loss` on ordinary pairs and on extreme ones.
+#
+# *Hint:* first $z$, the chosen answer's implicit reward minus the rejected one's. Then
+# $-\log \sigma(z) = \log(1 + e^{-z})$: which NumPy function computes $\log(e^a + e^b)$ without ever
+# forming $e^{-z}$?
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_dpo_loss(pc, pr, rc, rr, beta):
+#     z = beta * ((pc - rc) - (pr - rr))       # r_hat(chosen) - r_hat(rejected)
+#     return np.logaddexp(0.0, -z).mean()     # -log sigmoid(z) = log(e^0 + e^-z), never overflows
+# ```
+#
+# </details>
+
+
+# %%
+def my_dpo_loss(pc, pr, rc, rr, beta):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    z = beta * ((pc - rc) - (pr - rr))
+    return np.logaddexp(0.0, -z).mean()
+
+
+# %%
+pair_rng = np.random.default_rng(14)
+for scale in (1.0, 1000.0):  # ordinary log-probabilities, then ones that overflow a naive exp
+    four = [scale * pair_rng.standard_normal(6) for _ in range(4)]
+    check_array(
+        f"my_dpo_loss (log-probabilities of size ~{scale:g})",
+        my_dpo_loss(*four, beta=0.5),
+        F.dpo_loss(*(npgpt.tensor(a) for a in four), beta=0.5).item(),
+        hint="z = beta ((pc - rc) - (pr - rr)), loss = mean of -log sigmoid(z), computed without overflow.",
+    )
 
 # %% [markdown]
 # ## 7. What each step bought
