@@ -51,7 +51,7 @@ from npgpt import functional as F
 from npgpt.distributed import mpiexec_command, mpiexec_env
 from npgpt.nn import GPT, GPTConfig
 from npgpt.nn.config import parameter_count
-from npgpt.optim import AdamW
+from npgpt.optim import SGD, AdamW
 
 np.set_printoptions(precision=4, suppress=True)
 workdir = Path(tempfile.mkdtemp(prefix="npgpt15_"))
@@ -130,7 +130,7 @@ import numpy as np
 from npgpt.distributed import init_communicator, optimizer_state_bytes
 from npgpt.distributed.training import DataParallel
 from npgpt.nn import GPT, GPTConfig
-from npgpt.optim import AdamW
+from npgpt.optim import SGD, AdamW
 
 comm = init_communicator(required=True)
 cfg = GPTConfig(vocab_size=16, block_size=8, n_layer=2, n_head=2, n_embd=32)
@@ -180,6 +180,113 @@ def max_rel_diff(a, b):
 dp_error = max_rel_diff(ranks["dp"][0], one)
 print(f"2 ranks x B=4 against 1 process x B=8, after 5 AdamW steps: largest relative difference {dp_error:.1e}")
 print("the two ranks hold identical weights:", all(np.array_equal(ranks["dp"][0][k], ranks["dp"][1][k]) for k in one))
+
+# %% [markdown]
+# ### Your turn: the average an all-reduce computes
+#
+# The cell below computes, in this process, the gradients two ranks would compute on their halves of
+# one batch: `rank_grads[r]` is rank r's list of gradient arrays, one per parameter, in the order of
+# `model.parameters()`. Write `my_average_gradients(rank_grads)`: the list every rank holds after the
+# all-reduce, each parameter's gradient averaged over the ranks. The next cell compares it with the
+# gradient of the whole batch in one process.
+#
+# *Hint:* group the arrays by parameter first (the same parameter on every rank), then average each
+# group. Why must it be the average and not the sum? Look at the formula at the start of this section.
+#
+# <details><summary>Answer</summary>
+#
+# ```python
+# def my_average_gradients(rank_grads):
+#     n_ranks = len(rank_grads)
+#     return [sum(same_param) / n_ranks for same_param in zip(*rank_grads)]  # zip(*...) groups by parameter
+# ```
+#
+# </details>
+
+# %%
+fresh = GPT(cfg, rng=np.random.default_rng(0), dtype=np.float64)
+param_names = [name for name, _ in fresh.named_parameters()]
+
+
+def gradients(ids):
+    # one backward of the fresh model on these rows; returns a copy of every parameter's gradient
+    fresh.zero_grad()
+    _, loss = fresh(ids[:, :-1], ids[:, 1:])
+    loss.backward()
+    return [p.grad.copy() for p in fresh.parameters()]
+
+
+batch = np.random.default_rng(2).integers(0, 16, (8, 9))
+rank_grads = [gradients(batch[:4]), gradients(batch[4:])]  # rank 0 and rank 1, B = 4 each
+whole = gradients(batch)  # one process, B = 8
+
+
+# %%
+def my_average_gradients(rank_grads):
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
+    n_ranks = len(rank_grads)
+    return [sum(same_param) / n_ranks for same_param in zip(*rank_grads)]
+
+
+# %%
+from npgpt.exercises import check, check_array
+
+averaged = my_average_gradients(rank_grads)
+check(
+    len(averaged) == len(whole),
+    f"my_average_gradients: {len(averaged)} arrays, expected {len(whole)}, one per parameter",
+)
+for name, got, want in zip(param_names, averaged, whole):
+    if np.shape(got) != want.shape or not np.allclose(got, want, rtol=1e-9, atol=1e-12):
+        check_array(
+            f"averaged gradient of {name}",
+            got,
+            want,
+            hint="the mean over ranks of the SAME parameter's gradient; a sum is N times too large.",
+        )
+print(f"correct: the average of 2 ranks' gradients is the whole batch's gradient, for all {len(whole)} parameters")
+
+# %% [markdown]
+# **Predict, then run.** Suppose the ranks *summed* their gradients instead of averaging them: with 2
+# ranks, every gradient twice too large. How much larger is the first step of SGD then? And of AdamW?
+
+
+# %%
+def first_step(make_optimizer, grads):
+    # the length of the first update of a fresh model given these gradients
+    m = GPT(cfg, rng=np.random.default_rng(0), dtype=np.float64)
+    before = [p.data.copy() for p in m.parameters()]
+    for p, g in zip(m.parameters(), grads):
+        p.grad = g.copy()
+    make_optimizer(m.parameters()).step()
+    return np.sqrt(sum(((p.data - b) ** 2).sum() for p, b in zip(m.parameters(), before)))
+
+
+summed = [2 * g for g in averaged]
+step_ratio = {}
+for name, make in [("SGD", lambda ps: SGD(ps, lr=0.1)), ("AdamW", lambda ps: AdamW(ps, lr=1e-3, weight_decay=0.0))]:
+    step_ratio[name] = first_step(make, summed) / first_step(make, averaged)
+    print(f"{name:>5}: the step with summed gradients is {step_ratio[name]:.4f} x the step with averaged ones")
+
+# %% [markdown]
+# SGD's step is the learning rate times the gradient: summing over N ranks silently multiplies the
+# learning rate by N. Adam divides the gradient by its own running RMS, so a constant factor cancels
+# (up to its $\epsilon$); there the same slip would hide, until something that does see the scale, a
+# gradient-clipping threshold, or the logged gradient norm, behaves differently with the number of
+# machines. The average is right for both: it is the gradient of the whole batch.
+#
+# **The batch and the learning rate.** N ranks with B examples each take one step on a batch of
+# N B. Its averaged gradient is no larger than one rank's, but less noisy (its variance is N times
+# smaller), and an epoch now takes N times fewer steps. To make up for the fewer steps, Goyal et al.
+# (2017) multiply SGD's learning rate by N when the batch grows N-fold (the *linear scaling rule*,
+# with a warmup at the start); for Adam, a *square-root* rule (learning rate times $\sqrt{N}$) is
+# the analogue (Malladi et al., 2022). Both are rules of thumb that hold up to some batch size, not
+# laws: past it, a bigger batch no longer buys fewer steps.
+#
+# - Goyal et al., 2017, *Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour*.
+#   <https://arxiv.org/abs/1706.02677>
+# - Malladi et al., 2022, *On the SDEs and Scaling Rules for Adaptive Gradient Algorithms*.
+#   <https://arxiv.org/abs/2205.10287>
 
 # %% [markdown]
 # The difference is float64 rounding: the two ways add the same numbers in another order. In the
@@ -510,6 +617,7 @@ assert sum(shards) == full_state and max(shards) <= full_state // 2 + 64  # ZeRO
 assert max(tp_errors.values()) < 1e-12, tp_errors  # two tensor-parallel halves = the whole layer
 assert abs(bubble - (p - 1) / (m + p - 1)) < 1e-12
 assert 3.0e23 < flops < 3.2e23 and 30 < days < 40
+assert abs(step_ratio["SGD"] - 2) < 1e-9 and abs(step_ratio["AdamW"] - 1) < 1e-3  # summing = 2x the SGD step
 print("all checks passed")
 
 # %%
