@@ -130,7 +130,7 @@ import numpy as np
 from npgpt.distributed import init_communicator, optimizer_state_bytes
 from npgpt.distributed.training import DataParallel
 from npgpt.nn import GPT, GPTConfig
-from npgpt.optim import SGD, AdamW
+from npgpt.optim import AdamW
 
 comm = init_communicator(required=True)
 cfg = GPTConfig(vocab_size=16, block_size=8, n_layer=2, n_head=2, n_embd=32)
