@@ -96,9 +96,15 @@ def _host_problem(call):
     return None
 
 
-def _problem(node, branches):
+def _problem(node, branches, attribute_bases):
     if isinstance(node, ast.Call):
         return _host_problem(node)
+    if isinstance(node, ast.Name) and node.id in ("np", "numpy") and id(node) not in attribute_bases:
+        return "uses NumPy itself as a value (as in `xp = np`), so the code runs on NumPy whatever the input"
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+        if any(n.split(".")[0] == "numpy" for n in names):
+            return "imports NumPy, whose functions make NumPy arrays whatever the input"
     if not branches and isinstance(node, (ast.If, ast.IfExp, ast.While)):
         return "branches on a value; on a GPU that value must first be copied to the host (decide with xp instead)"
     return None
@@ -108,7 +114,7 @@ def check_device_agnostic(name, fn, hint="", branches=True):
     """``fn`` must take its array module from its inputs: read from its source, so no GPU is needed.
 
     Refused: a call through ``np``/``numpy`` (``np.zeros(...)``, ``np.random.default_rng()``: NumPy
-    arrays whatever the input), and host reads (``float(...)``, ``.item()``, ``.tolist()``, CuPy's
+    arrays whatever the input), NumPy as a value (``xp = np``) or imported inside, and host reads (``float(...)``, ``.item()``, ``.tolist()``, CuPy's
     ``.get()``). A dtype such as ``np.float32`` is fine (CuPy takes NumPy dtypes). ``branches=False``
     also refuses every ``if``, ``while`` and ``a if c else b``: for code that must decide on the
     device (an ``if`` on a device value reads it back; one on a host value cannot be told apart by
@@ -120,10 +126,11 @@ def check_device_agnostic(name, fn, hint="", branches=True):
     except (OSError, TypeError, SyntaxError) as e:
         raise ExerciseError(f"{name}: cannot read its source ({e}); define it with `def` in a cell") from e
     nodes = sorted((n for n in ast.walk(tree) if hasattr(n, "lineno")), key=lambda n: (n.lineno, n.col_offset))
-    problems = [(n.lineno, why) for n in nodes if (why := _problem(n, branches))]
+    bases = {id(n.value) for n in nodes if isinstance(n, ast.Attribute)}  # `np` in `np.float32` is fine
+    problems = [(n.lineno, why) for n in nodes if (why := _problem(n, branches, bases))]
     if problems:
         line, why = problems[0]  # the first in reading order
-        more = f" (and {len(problems) - 1} more such calls)" if len(problems) > 1 else ""
+        more = f" (and {len(problems) - 1} more such places)" if len(problems) > 1 else ""
         raise ExerciseError(
             f"{name}: line {line} `{source.splitlines()[line - 1].strip()}` {why}{more}; "
             f"take xp = get_array_module(<an input>) and use xp. {hint}".strip()

@@ -102,6 +102,17 @@ def _clip_with_if(g, max_norm):
     return n
 
 
+def _xp_is_numpy(ids, num_classes):
+    xp = np  # looks like xp, is always NumPy
+    return (ids[..., None] == xp.arange(num_classes)).astype(xp.float32)
+
+
+def _imports_numpy(ids, num_classes):
+    import numpy
+
+    return numpy.eye(num_classes)[ids]
+
+
 def _two_slips(a):
     b = a * 2
     return float(b.sum()) + np.exp(a)  # float(...) comes first on the line: it is reported first
@@ -121,10 +132,14 @@ def test_check_device_agnostic_accepts_xp_code_and_names_the_line_that_is_not(ca
         check_device_agnostic("norm", _norm_float)
     with pytest.raises(ExerciseError, match=r"calls .get\(\)"):
         check_device_agnostic("to_host", _to_host)
-    with pytest.raises(ExerciseError, match=r"line 3 .* calls float\(...\).* \(and 1 more such calls\)"):
+    with pytest.raises(ExerciseError, match=r"line 3 .* calls float\(...\).* \(and 1 more such places\)"):
         check_device_agnostic("two", _two_slips)
     check_device_agnostic("clip", _clip_with_if)  # branches are allowed unless told otherwise
     with pytest.raises(ExerciseError, match=r"clip: line 4 `if n > max_norm:` branches on a value"):
         check_device_agnostic("clip", _clip_with_if, branches=False)
+    with pytest.raises(ExerciseError, match=r"line 2 `xp = np  # looks like xp.*` uses NumPy itself as a value"):
+        check_device_agnostic("one_hot", _xp_is_numpy)
+    with pytest.raises(ExerciseError, match=r"line 2 `import numpy` imports NumPy"):
+        check_device_agnostic("one_hot", _imports_numpy)
     with pytest.raises(ExerciseError, match="cannot read its source"):
         check_device_agnostic("builtin", len)
