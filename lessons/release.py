@@ -21,6 +21,7 @@ import argparse
 import re
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 
 from lessons.assignments import REPO, Assignment, find_assignment, load_assignments
@@ -44,25 +45,40 @@ def handed_out(assignment: Assignment | None, assignments: list[Assignment]) -> 
     return {tid for a in assignments if a.number >= first for tid in a.tasks}
 
 
-def student_regions(folder: Path) -> dict[tuple[str, str], str]:
-    """(relative path, task) -> the student's code in a previous handout's YOUR CODE regions."""
-    found = {}
+def numbered(rel: str):
+    """``key(region) -> (rel, task, k)`` for the regions of one file met in order: the k-th region of
+    that task in the file (a task may have several there: a docstring and its code, or two ops)."""
+    seen = Counter()
+
+    def key(region: Region) -> tuple[str, str, int]:
+        seen[region.task] += 1
+        return rel, region.task, seen[region.task] - 1
+
+    return key
+
+
+def student_regions(folder: Path) -> dict[tuple[str, str, int], str]:
+    """(relative path, task, k) -> the student's code in a previous handout's YOUR CODE regions."""
+    found, keys = {}, {}
     for r in scan(folder):
+        rel = str(r.path.relative_to(folder))
+        key = keys.setdefault(rel, numbered(rel))(r)
         if r.kind == "YOUR CODE":
-            found[(str(r.path.relative_to(folder)), r.task)] = r.body
+            found[key] = r.body
     return found
 
 
-def fill(region: Region, rel: str, stubbed: set[str], contracts: dict[str, str], carried) -> tuple[str, list[str]]:
+def fill(region: Region, key, stubbed: set[str], contracts: dict[str, str], carried) -> tuple[str, list[str]]:
+    rel = key[0]
     if region.task not in contracts:
         raise ReleaseError(f"{rel}: region {region.task} belongs to no task of any lessons/aNN_*/tasks.toml")
     if region.task in stubbed:
         return "YOUR CODE", stub_lines(region, contracts[region.task])
     if carried is None:
         return "YOUR CODE", region.body.splitlines()
-    if (rel, region.task) not in carried:
+    if key not in carried:
         raise ReleaseError(f"--from: no YOUR CODE region {region.task} in {rel} of the previous handout")
-    return "YOUR CODE", carried[(rel, region.task)].splitlines()
+    return "YOUR CODE", carried[key].splitlines()
 
 
 def copy_sources(out: Path, assignment: Assignment | None, assignments: list[Assignment], carried, stubbed) -> None:
@@ -79,7 +95,8 @@ def copy_sources(out: Path, assignment: Assignment | None, assignments: list[Ass
         if rel.startswith("lessons/") and path.name in TOOLS:
             continue
         source = path.read_text()
-        path.write_text(rewrite(path, source, lambda r, rel=rel: fill(r, rel, stubbed, contracts, carried)))
+        key = numbered(rel)
+        path.write_text(rewrite(path, source, lambda r, key=key: fill(r, key(r), stubbed, contracts, carried)))
     for path in out.glob("lessons/a*/questions.md"):
         path.write_text(ANSWER.sub("", path.read_text()))
 

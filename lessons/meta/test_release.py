@@ -20,7 +20,7 @@ from lessons.assignments import REPO, all_tasks, load_assignments
 from lessons.grade import collect_points
 from lessons.meta.handouts import run_tests
 from lessons.regions import rewrite, scan
-from lessons.release import ReleaseError, release
+from lessons.release import ReleaseError, numbered, release
 
 TASKS = all_tasks()
 OWN = [tid for tid, t in TASKS.items() if not t.cumulative]
@@ -89,11 +89,14 @@ def test_each_task_is_graded_on_its_own(tid, tmp_path):
 
 def _solve(folder: Path) -> None:
     """Play the student: put the reference back into every YOUR CODE region of a handout."""
-    reference = {(str(r.path.relative_to(REPO)), r.task): r.body for r in scan(REPO)}
+    reference, keys = {}, {}
+    for r in scan(REPO):
+        rel = str(r.path.relative_to(REPO))
+        reference[keys.setdefault(rel, numbered(rel))(r)] = r.body
     for path in sorted({r.path for r in scan(folder) if r.kind == "YOUR CODE"}):
-        rel = str(path.relative_to(folder))
+        key = numbered(str(path.relative_to(folder)))
         source = path.read_text()
-        path.write_text(rewrite(path, source, lambda r, rel=rel: ("YOUR CODE", reference[(rel, r.task)].splitlines())))
+        path.write_text(rewrite(path, source, lambda r, key=key: ("YOUR CODE", reference[key(r)].splitlines())))
 
 
 def test_cheating_is_detected(tmp_path):
@@ -125,8 +128,10 @@ def test_a_course_in_sequence_carries_the_students_code(tmp_path):
     lines.insert(region.start + 1, region.indent + marker)
     region.path.write_text("\n".join(lines) + "\n")
     nxt = release(tmp_path / "second", second.name, previous=previous)
-    carried = [r for r in scan(nxt) if r.task == region.task and r.path.name == region.path.name]
+    carried = [r for r in scan(nxt) if r.task == region.task and r.path == nxt / region.path.relative_to(previous)]
+    carried = [r for r in carried if not r.in_docstring]
     assert carried and marker in carried[0].body
+    assert all(marker not in r.body for r in carried[1:]), "the student's line went into another region of the task"
     with pytest.raises(ReleaseError, match="previous handout"):
         release(tmp_path / "third", second.name, previous=tmp_path / "nothing-here")
 
