@@ -394,7 +394,7 @@ assert all(v in ("good", "acceptable") for _, _, v, _ in summary), "a gradient c
 # </details>
 #
 # Assignment `lessons/a03_broadcasting_reductions_matmul` has you write `unbroadcast` and the backward
-# of `Mul`, `Sum`, `Mean`, `Max` and `MatMul` yourself.
+# of `Sum`, `Mean`, `Max` and `MatMul` yourself, inside npgpt (tasks 3.1 to 3.4).
 
 # %% [markdown]
 # ## Papers and references

@@ -1,1 +1,1 @@
-"""Assignment 3: broadcasting, reductions, matmul (exercises.py to fill in, graded by its test file)."""
+"""Assignment 3: broadcasting, reductions, matmul (unbroadcast, the backward of sum, mean, max and matmul)."""

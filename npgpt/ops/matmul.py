@@ -8,10 +8,12 @@ from .broadcast import unbroadcast
 
 class MatMul(Function):
     """Z = A @ B, batched over leading axes (which broadcast), as ``numpy.matmul``.
+    ### BEGIN SOLUTION 3.4
 
     For matrices A (m, k), B (k, n), Z (m, n):  dA = dZ @ B^T  (m, k),  dB = A^T @ dZ  (k, n).
     A 1-D A is a row vector (1, k) and a 1-D B a column vector (k, 1); the axis that adds is
     dropped from Z, so it is put back on dZ before the formulas above apply.
+    ### END SOLUTION 3.4
     """
 
     @staticmethod
@@ -26,6 +28,7 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        ### BEGIN SOLUTION 3.4
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         if a.ndim == 1:
@@ -43,6 +46,7 @@ class MatMul(Function):
             else:
                 gb = unbroadcast(a2.swapaxes(-1, -2) @ g, b2.shape)
             gb = gb.reshape(b.shape)
+        ### END SOLUTION 3.4
         return ga, gb
 
 

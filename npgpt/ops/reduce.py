@@ -1,7 +1,10 @@
 """Reductions: sum, mean, var, max over an axis (or several, or all), with ``keepdims``.
 
-The backward of a reduction spreads the output gradient back over the reduced axes: first
-``_expand`` puts the reduced axes back as size 1, then broadcasting copies it to the input's shape.
+The backward of a reduction spreads the output gradient back over the reduced axes.
+### BEGIN SOLUTION 3.2
+First ``_expand`` puts the reduced axes back as size 1, then broadcasting copies it to the input's
+shape.
+### END SOLUTION 3.2
 """
 
 from __future__ import annotations
@@ -24,17 +27,25 @@ def normalize_axis(axis, ndim):
 
 
 def _expand(g, axes, keepdims):
-    """Re-insert the reduced axes of ``g`` as size-1 axes so it broadcasts over the input."""
+    """``g``, a reduction's output gradient, with its reduced axes ``axes`` back as size-1 axes, so
+    that it broadcasts over the input (``g`` as it is when ``keepdims`` kept them)."""
+    ### BEGIN SOLUTION 3.2
     if keepdims or not axes:
         return g
     shape = list(g.shape)
     for a in axes:
         shape.insert(a, 1)
     return g.reshape(shape)
+    ### END SOLUTION 3.2
 
 
 class Sum(Function):
-    """y = sum of x over ``axis``.  dy/dx = 1: every input element gets the output's gradient."""
+    """y = sum of x over ``axis``.
+    ### BEGIN SOLUTION 3.2
+
+    dy/dx = 1: every input element gets the output's gradient.
+    ### END SOLUTION 3.2
+    """
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
@@ -46,11 +57,18 @@ class Sum(Function):
     def backward(ctx, g):
         shape, axes, keepdims = ctx.meta
         xp = get_array_module(g)
+        ### BEGIN SOLUTION 3.2
         return (xp.broadcast_to(_expand(g, axes, keepdims), shape),)
+        ### END SOLUTION 3.2
 
 
 class Mean(Function):
-    """y = sum(x) / n over ``axis`` (n = number of reduced elements).  dy/dx = 1/n."""
+    """y = sum(x) / n over ``axis`` (n = number of reduced elements).
+    ### BEGIN SOLUTION 3.2
+
+    dy/dx = 1/n.
+    ### END SOLUTION 3.2
+    """
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
@@ -65,7 +83,9 @@ class Mean(Function):
     def backward(ctx, g):
         shape, axes, keepdims, n = ctx.meta
         xp = get_array_module(g)
+        ### BEGIN SOLUTION 3.2
         return (xp.broadcast_to(_expand(g, axes, keepdims) * (1.0 / n), shape),)
+        ### END SOLUTION 3.2
 
 
 class Var(Function):
@@ -99,8 +119,12 @@ class Var(Function):
 class Max(Function):
     """y = max of x over ``axis``.
 
-    dy/dx_i = 1 where x_i equals the max, else 0. Ties share the gradient equally (each of k tied
-    maxima gets g/k), as ``torch.amax`` does, so the result does not depend on element order.
+    Ties share the gradient equally, as ``torch.amax`` does, so the result does not depend on
+    element order.
+    ### BEGIN SOLUTION 3.3
+
+    dy/dx_i = 1 where x_i equals the max, else 0; each of k tied maxima gets g/k.
+    ### END SOLUTION 3.3
     """
 
     @staticmethod
@@ -116,5 +140,7 @@ class Max(Function):
     def backward(ctx, g):
         (mask,) = ctx.saved_tensors
         axes, keepdims = ctx.meta
+        ### BEGIN SOLUTION 3.3
         count = mask.sum(axis=axes, keepdims=True).astype(g.dtype)
         return (_expand(g, axes, keepdims) * mask / count,)
+        ### END SOLUTION 3.3
