@@ -353,8 +353,8 @@ if torch is not None:
 #
 # </details>
 #
-# Assignment `lessons/a04_softmax_cross_entropy` asks you to write these backwards yourself; the grader
-# checks them with `gradcheck`.
+# Assignment `lessons/a04_softmax_cross_entropy` asks you to write the stable forwards and these
+# backwards yourself, inside npgpt (tasks 4.1 to 4.4); the grader checks them against finite differences.
 
 # %% [markdown]
 # ## Papers and references

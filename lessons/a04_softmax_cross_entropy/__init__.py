@@ -1,1 +1,1 @@
-"""Assignment 4: softmax and cross-entropy (exercises.py to fill in, graded by test_a04_softmax_cross_entropy.py)."""
+"""Assignment 4: softmax and cross-entropy (the stable forwards, the backward of softmax, log-softmax, cross-entropy)."""

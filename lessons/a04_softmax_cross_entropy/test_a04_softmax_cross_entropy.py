@@ -1,72 +1,131 @@
-"""Grader of assignment 4 (softmax, log-softmax, cross-entropy).
+"""Grader of assignment 4: 4.1 the stable softmax and log-softmax forwards, 4.2 softmax backward,
+4.3 log-softmax backward, 4.4 cross-entropy backward (with ignore_index).
 
-    pytest lessons/a04_softmax_cross_entropy --lesson-impl=exercises
+    python -m lessons.grade --assignment a04        # points per task
+    pytest lessons/a04_softmax_cross_entropy --task 4.4
 
-Gradients are checked with ``npgpt.gradcheck`` (float64 central differences, random upstream
-gradient); forwards and gradients are also compared with npgpt's own ops (``npgpt.functional``).
+The forwards are compared with the grader's own log-softmax, built on NumPy's ``logaddexp`` (which
+your code may not call), on logits chosen to overflow or underflow a naive formula. Each backward is
+called directly on saved values computed here (``call_backward``), so it is graded even when 4.1 is
+not done, and compared with central finite differences, in float64, of the grader's own forward.
 """
 
 import numpy as np
 import pytest
 
 import npgpt
-import npgpt.functional as F
-from lessons.grading import assert_close, assert_gradcheck, backward, t64
+from lessons.grading import assert_close, call_backward, numerical_vjp
+from npgpt.ops.softmax import CrossEntropy, LogSoftmax, Softmax
 
-# (shape, axis): rows along the last axis, along a middle one, a single vector, a single class
+
+# ----------------------------------------------------------------------------- the grader's own forwards
+def log_softmax_reference(x, axis):
+    return x - np.logaddexp.reduce(x, axis=axis, keepdims=True)
+
+
+def softmax_reference(x, axis):
+    return np.exp(log_softmax_reference(x, axis))
+
+
+def cross_entropy_reference(z, targets, ignore_index):
+    """The mean over counted positions of -log softmax(z)[target]."""
+    t = np.asarray(targets)
+    keep = t != ignore_index
+    logp = log_softmax_reference(z, -1)
+    picked = np.take_along_axis(logp, np.where(keep, t, 0)[..., None], axis=-1)[..., 0]
+    return -(picked * keep).sum() / keep.sum()
+
+
+# ----------------------------------------------------------------------------- 4.1 the forwards
+LOGITS = [
+    ("moderate", np.array([[0.5, -1.0, 2.0], [3.0, 3.0, -2.0]]), -1),
+    ("huge", np.array([[1000.0, 1001.0, 1002.0], [-5.0, 800.0, 799.0]]), -1),  # exp overflows
+    ("very negative", np.array([[-1000.0, -1001.0], [-800.0, -2000.0]]), -1),  # exp underflows to 0
+    ("rows of very different scale", np.array([[1000.0, 1001.0], [-1000.0, -999.0]]), -1),
+    ("axis 0", np.array([[710.0, 1.0], [709.0, -3.0], [0.0, 2.0]]), 0),
+    ("a middle axis", np.array([[[900.0, 1.0], [901.0, -2.0]], [[-3.0, -700.0], [0.0, -701.0]]]), 1),
+    ("one class", np.array([[1000.0], [-3.0]]), -1),
+]
+LOGIT_IDS = [c[0] for c in LOGITS]
+
+
+@pytest.mark.task("4.1", points=1.5)
+@pytest.mark.parametrize("name, x, axis", LOGITS, ids=LOGIT_IDS)
+def test_softmax_forward_is_stable(name, x, axis):
+    y = Softmax.apply(npgpt.tensor(x), axis=axis).numpy()
+    assert np.all(np.isfinite(y)), f"softmax of {name} logits is not finite: {y}"
+    assert_close(y, softmax_reference(x, axis), f"softmax ({name}, axis={axis})", rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.task("4.1", points=1)
+@pytest.mark.parametrize("name, x, axis", LOGITS, ids=LOGIT_IDS)
+def test_log_softmax_forward_is_stable(name, x, axis):
+    y = LogSoftmax.apply(npgpt.tensor(x), axis=axis).numpy()
+    assert np.all(np.isfinite(y)), f"log-softmax of {name} logits is not finite: {y}"
+    assert_close(y, log_softmax_reference(x, axis), f"log-softmax ({name}, axis={axis})", rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.task("4.1", points=0.5)
+def test_forwards_keep_float32():
+    x = np.array([[100.0, 101.0, 99.0], [-50.0, 0.0, 3.0]], dtype=np.float32)
+    y = Softmax.apply(npgpt.tensor(x), axis=-1).numpy()
+    ly = LogSoftmax.apply(npgpt.tensor(x), axis=-1).numpy()
+    assert y.dtype == ly.dtype == np.float32, f"outputs must stay float32, got {y.dtype} and {ly.dtype}"
+    x64 = x.astype(np.float64)
+    assert_close(y, softmax_reference(x64, -1).astype(np.float32), "float32 softmax", rtol=1e-5, atol=1e-7)
+    assert_close(ly, log_softmax_reference(x64, -1).astype(np.float32), "float32 log-softmax", rtol=1e-5, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- 4.2 and 4.3 the backwards
+# (shape, axis): rows along the last axis, along a middle one, along the first, one vector, one class
 SHAPES = [((3, 5), -1), ((2, 3, 4), 1), ((2, 3, 4), 0), ((6,), 0), ((4, 1), -1)]
 SHAPE_IDS = [f"{s} axis={a}" for s, a in SHAPES]
 
 
-def _ref_logsumexp(x, axis):
-    # npgpt's log_softmax gives y = x - logsumexp(x): any entry of x - y is the logsumexp
-    t = npgpt.tensor(x)
-    return np.take(x - F.log_softmax(t, axis=axis).numpy(), [0], axis=axis)
+def logits_and_g(shape, seed):
+    rng = np.random.default_rng(seed)
+    return 2 * rng.standard_normal(shape), rng.standard_normal(shape)
 
 
-LSE = [
-    ("moderate", np.array([[0.5, -1.0, 2.0], [3.0, 3.0, -2.0]]), -1),
-    ("huge", np.array([[1000.0, 1001.0, 1002.0], [-5.0, 800.0, 799.0]]), -1),  # exp overflows
-    ("very negative", np.array([[-1000.0, -1001.0], [-800.0, -2000.0]]), -1),  # exp underflows to 0
-    ("axis 0", np.array([[710.0, 1.0], [709.0, -3.0], [0.0, 2.0]]), 0),
-]
-
-
-@pytest.mark.parametrize("name, x, axis", LSE, ids=[c[0] for c in LSE])
-def test_logsumexp_is_stable(impl, name, x, axis):
-    got = np.asarray(impl.logsumexp(x.copy(), axis=axis))
-    assert np.all(np.isfinite(got)), f"logsumexp of {name} logits is not finite: {got} (subtract the max first)"
-    assert_close(got, _ref_logsumexp(x, axis), f"logsumexp ({name}), keepdims=True", rtol=1e-12, atol=1e-12)
-
-
+@pytest.mark.task("4.2", points=2.5)
 @pytest.mark.parametrize("shape, axis", SHAPES, ids=SHAPE_IDS)
-def test_softmax_gradcheck(impl, shape, axis):
-    assert_gradcheck(
-        lambda x: impl.Softmax.apply(x, axis=axis), [t64(shape, 1, name="x")], what=f"Softmax {shape} axis={axis}"
-    )
+def test_softmax_backward(shape, axis):
+    x, g = logits_and_g(shape, 1)
+    (dx,) = call_backward(Softmax, (softmax_reference(x, axis),), g, (True,), axis=axis)
+    expected = numerical_vjp(lambda x: softmax_reference(x, axis), x, g)
+    assert_close(dx, expected, f"Softmax backward, x {shape}, axis={axis}", rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.task("4.3", points=1.5)
 @pytest.mark.parametrize("shape, axis", SHAPES, ids=SHAPE_IDS)
-def test_log_softmax_gradcheck(impl, shape, axis):
-    assert_gradcheck(
-        lambda x: impl.LogSoftmax.apply(x, axis=axis), [t64(shape, 2, name="x")], what=f"LogSoftmax {shape} axis={axis}"
-    )
+def test_log_softmax_backward(shape, axis):
+    x, g = logits_and_g(shape, 2)
+    (dx,) = call_backward(LogSoftmax, (log_softmax_reference(x, axis),), g, (True,), axis=axis)
+    expected = numerical_vjp(lambda x: log_softmax_reference(x, axis), x, g)
+    assert_close(dx, expected, f"LogSoftmax backward, x {shape}, axis={axis}", rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("op, ref", [("Softmax", F.softmax), ("LogSoftmax", F.log_softmax)])
-def test_matches_npgpt_on_huge_logits(impl, op, ref):
-    # forward and backward stay finite and equal npgpt's where the naive formula overflows
-    x = np.array([[1000.0, 1001.0, 1002.0, 990.0], [-700.0, 5.0, 800.0, 801.0]])
-    mine, theirs = npgpt.tensor(x, requires_grad=True), npgpt.tensor(x, requires_grad=True)
-    out = getattr(impl, op).apply(mine, axis=-1)
-    g = np.random.default_rng(3).standard_normal(x.shape)
-    out.backward(g)
-    ref(theirs, axis=-1).backward(g)
-    assert_close(out.numpy(), ref(npgpt.tensor(x), axis=-1).numpy(), f"{op} forward on huge logits")
-    assert_close(mine.grad, theirs.grad, f"{op} backward on huge logits")
+def float32_backward(op, saved_from):
+    x, g = (v.astype(np.float32) for v in logits_and_g((3, 4), 3))
+    (dx,) = call_backward(op, (saved_from(x.astype(np.float64), -1).astype(np.float32),), g, (True,), axis=-1)
+    assert dx.dtype == np.float32, f"{op.__name__} backward must keep float32, got {dx.dtype}"
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    expected = numerical_vjp(lambda x: saved_from(x, -1), x64, g64).astype(np.float32)
+    assert_close(dx, expected, f"{op.__name__} backward in float32", rtol=1e-4, atol=1e-5)
 
 
-# (logits shape, targets, ignore_index)
+@pytest.mark.task("4.2", points=0.5)
+def test_softmax_backward_keeps_float32():
+    float32_backward(Softmax, softmax_reference)
+
+
+@pytest.mark.task("4.3", points=0.5)
+def test_log_softmax_backward_keeps_float32():
+    float32_backward(LogSoftmax, log_softmax_reference)
+
+
+# ----------------------------------------------------------------------------- 4.4 cross-entropy
+# (name, logits shape, targets, ignore_index)
 CE = [
     ("rows", (3, 5), [0, 4, 2], -100),
     ("batch of sequences", (2, 4, 5), [[1, 3, 0, 0], [2, 2, 4, 1]], -100),
@@ -74,47 +133,41 @@ CE = [
     ("ignore_index=3", (4, 6), [3, 5, 0, 3], 3),
     ("one row", (1, 7), [6], -100),
 ]
-CE_IDS = [c[0] for c in CE]
 
 
-def _ce(impl, logits, targets, ignore_index):
-    return impl.CrossEntropy.apply(logits, targets=np.asarray(targets), ignore_index=ignore_index)
+def cross_entropy_backward(z, targets, ignore_index, g):
+    """CrossEntropy.backward on what its forward saves, computed here: p (N, C), t (N,), valid (N,), n."""
+    t = np.asarray(targets).reshape(-1)
+    valid = t != ignore_index
+    saved = (softmax_reference(z.reshape(-1, z.shape[-1]), -1), np.where(valid, t, 0), valid, valid.sum())
+    return call_backward(CrossEntropy, saved, np.asarray(g, dtype=z.dtype), (True,), shape=z.shape)[0]
 
 
-@pytest.mark.parametrize("name, shape, targets, ignore_index", CE, ids=CE_IDS)
-def test_cross_entropy_gradcheck(impl, name, shape, targets, ignore_index):
-    assert_gradcheck(
-        lambda z: _ce(impl, z, targets, ignore_index), [t64(shape, 4, name="logits")], what=f"CrossEntropy ({name})"
-    )
+@pytest.mark.task("4.4", points=3)
+@pytest.mark.parametrize("name, shape, targets, ignore_index", CE, ids=[c[0] for c in CE])
+def test_cross_entropy_backward(name, shape, targets, ignore_index):
+    z = 2 * np.random.default_rng(4).standard_normal(shape)
+    g = np.asarray(2.5)  # an upstream gradient other than 1
+    dz = cross_entropy_backward(z, targets, ignore_index, g)
+    expected = numerical_vjp(lambda z: cross_entropy_reference(z, targets, ignore_index), z, g)
+    assert_close(dz, expected, f"CrossEntropy backward ({name}), g = 2.5", rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("name, shape, targets, ignore_index", CE, ids=CE_IDS)
-def test_cross_entropy_matches_npgpt(impl, name, shape, targets, ignore_index):
-    mine, theirs = t64(shape, 5), t64(shape, 5)
-    loss = _ce(impl, mine, targets, ignore_index)
-    ref = F.cross_entropy(theirs, np.asarray(targets), ignore_index=ignore_index)
-    loss.backward(np.asarray(2.5))  # an upstream gradient other than 1
-    ref.backward(np.asarray(2.5))
-    assert_close(loss.numpy(), ref.numpy(), f"CrossEntropy loss ({name})")
-    assert_close(mine.grad, theirs.grad, f"CrossEntropy gradient ({name})")
+@pytest.mark.task("4.4", points=0.5)
+def test_ignored_rows_get_nothing_and_counted_rows_sum_to_zero():
+    z = np.random.default_rng(5).standard_normal((4, 6))
+    t = np.array([1, -100, 5, -100])
+    dz = cross_entropy_backward(z, t, -100, 1.0)
+    assert np.asarray(dz).shape == (4, 6), f"shape {np.asarray(dz).shape}, expected the logits' (4, 6)"
+    assert np.all(dz[t == -100] == 0), f"ignored rows must get exactly zero gradient, got {dz[t == -100]}"
+    np.testing.assert_allclose(dz.sum(axis=-1), 0.0, atol=1e-15, err_msg="each row's gradient sums to 0")
 
 
-def test_cross_entropy_gradient_is_p_minus_y(impl):
-    z = t64((4, 6), 6)
-    t = np.array([1, -100, 5, 0])
-    _ce(impl, z, t, -100).backward()
-    p = F.softmax(z.detach(), axis=-1).numpy()
-    keep = t != -100
-    expected = np.zeros_like(p)
-    expected[keep] = (p[keep] - np.eye(6)[t[keep]]) / keep.sum()
-    assert_close(z.grad, expected, "dL/dlogits = (p - onehot(t)) / n on counted rows, 0 on ignored rows")
-    np.testing.assert_allclose(z.grad.sum(axis=-1), 0.0, atol=1e-15, err_msg="each row of p - y sums to 0")
-
-
-@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax", "CrossEntropy"])
-def test_float32_gradients_stay_float32(impl, op):
-    # npgpt refuses a gradient whose dtype differs from its input's: no silent float64 upcasts
-    x = npgpt.tensor(np.random.default_rng(7).standard_normal((3, 4)).astype(np.float32), requires_grad=True)
-    out = _ce(impl, x, [0, 3, -100], -100) if op == "CrossEntropy" else getattr(impl, op).apply(x, axis=-1)
-    backward(out, np.ones(out.shape, dtype=np.float32), what=f"float32 {op}")
-    assert x.grad.dtype == np.float32
+@pytest.mark.task("4.4", points=0.5)
+def test_cross_entropy_backward_keeps_float32():
+    z = np.random.default_rng(6).standard_normal((3, 4))
+    t = [0, 3, -100]
+    dz = cross_entropy_backward(z.astype(np.float32), t, -100, 1.0)
+    assert dz.dtype == np.float32, f"CrossEntropy backward must keep float32, got {dz.dtype}"
+    expected = numerical_vjp(lambda z: cross_entropy_reference(z, t, -100), z, np.asarray(1.0))
+    assert_close(dz, expected.astype(np.float32), "CrossEntropy backward in float32", rtol=1e-4, atol=1e-6)
