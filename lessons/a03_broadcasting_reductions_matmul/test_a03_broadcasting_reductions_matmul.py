@@ -18,7 +18,7 @@ import npgpt.ops.matmul as matmul_module
 import npgpt.ops.reduce as reduce_module
 from lessons.grading import assert_close, call_backward, numerical_vjp
 from npgpt.ops.broadcast import unbroadcast
-from npgpt.ops.matmul import MatMul
+from npgpt.ops.matmul import Linear, MatMul
 from npgpt.ops.reduce import Max, Mean, Sum
 
 
@@ -253,3 +253,15 @@ def test_matmul_one_input_and_float32(own_unbroadcast):
     want_a, want_b = numerical_vjp(lambda a: a @ b, a, g), numerical_vjp(lambda b: a @ b, b, g)
     assert_close(da, want_a.astype(np.float32), "dA in float32 (only A needs one)", rtol=1e-4, atol=1e-5)
     assert_close(db, want_b.astype(np.float32), "dB in float32 (only B needs one)", rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.task("3.4", points=1)
+@pytest.mark.parametrize("sx", [(2, 3, 4), (3, 4), (4,)], ids=str)
+def test_linear_backward(sx):
+    # y = x @ W^T + b with W (5, 4) in PyTorch's (out, in) layout
+    rng = np.random.default_rng(10)
+    x, w, b = rng.standard_normal(sx), rng.standard_normal((5, 4)), rng.standard_normal(5)
+    g = rng.standard_normal((*sx[:-1], 5))
+    gx, gw, _ = call_backward(Linear, (x, w), g, (True, True, False), has_bias=True)
+    assert_close(gx, numerical_vjp(lambda x: x @ w.T + b, x, g), f"Linear dx, x {sx}", rtol=1e-7, atol=1e-9)
+    assert_close(gw, numerical_vjp(lambda w: x @ w.T + b, w, g), f"Linear dW (5, 4), x {sx}", rtol=1e-7, atol=1e-9)

@@ -15,6 +15,7 @@ import pytest
 
 import npgpt
 from lessons.grading import assert_close, call_backward, numerical_vjp
+from npgpt.ops.chat_losses import TokenLogprobs
 from npgpt.ops.softmax import CrossEntropy, LogSoftmax, Softmax
 
 
@@ -25,6 +26,14 @@ def log_softmax_reference(x, axis):
 
 def softmax_reference(x, axis):
     return np.exp(log_softmax_reference(x, axis))
+
+
+def token_logprobs_reference(z, targets, ignore_index):
+    """log softmax(z)[..., target] at every position, 0 where the target is ignore_index."""
+    t = np.asarray(targets)
+    keep = t != ignore_index
+    picked = np.take_along_axis(log_softmax_reference(z, -1), np.where(keep, t, 0)[..., None], axis=-1)[..., 0]
+    return picked * keep
 
 
 def cross_entropy_reference(z, targets, ignore_index):
@@ -63,6 +72,15 @@ def test_log_softmax_forward_is_stable(name, x, axis):
     y = LogSoftmax.apply(npgpt.tensor(x), axis=axis).numpy()
     assert np.all(np.isfinite(y)), f"log-softmax of {name} logits is not finite: {y}"
     assert_close(y, log_softmax_reference(x, axis), f"log-softmax ({name}, axis={axis})", rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.task("4.1", points=0.5)
+def test_token_logprobs_forward_is_stable():
+    z = np.array([[[1000.0, 1001.0, -5.0], [0.0, -800.0, 5.0]], [[-1000.0, -999.0, -1002.0], [3.0, 2.0, 1.0]]])
+    t = np.array([[0, 1], [2, -100]])
+    y = TokenLogprobs.apply(npgpt.tensor(z), targets=t).numpy()
+    assert np.all(np.isfinite(y)), f"TokenLogprobs of huge and tiny logits is not finite: {y}"
+    assert_close(y, token_logprobs_reference(z, t, -100), "TokenLogprobs forward (log p of each target)")
 
 
 @pytest.mark.task("4.1", points=0.5)
@@ -171,3 +189,17 @@ def test_cross_entropy_backward_keeps_float32():
     assert dz.dtype == np.float32, f"CrossEntropy backward must keep float32, got {dz.dtype}"
     expected = numerical_vjp(lambda z: cross_entropy_reference(z, t, -100), z, np.asarray(1.0))
     assert_close(dz, expected.astype(np.float32), "CrossEntropy backward in float32", rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.task("4.4", points=1)
+@pytest.mark.parametrize("shape, targets", [((3, 5), [0, 4, -100]), ((2, 3, 4), [[1, -100, 3], [0, 0, 2]])], ids=str)
+def test_token_logprobs_backward(shape, targets):
+    rng = np.random.default_rng(7)
+    z = 2 * rng.standard_normal(shape)
+    t = np.asarray(targets)
+    g = rng.standard_normal(t.shape)  # one upstream gradient per position
+    valid = t != -100
+    saved = (log_softmax_reference(z, -1), np.where(valid, t, 0), valid)
+    (dz,) = call_backward(TokenLogprobs, saved, g, (True,))
+    expected = numerical_vjp(lambda z: token_logprobs_reference(z, t, -100), z, g)
+    assert_close(dz, expected, f"TokenLogprobs backward, logits {shape}", rtol=1e-6, atol=1e-9)

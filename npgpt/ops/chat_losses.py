@@ -41,9 +41,12 @@ class TokenLogprobs(Function):
     """y[..., t] = log softmax(logits[..., t, :])[targets[..., t]]: log p of each target token.
 
     logits (..., V) float, targets (...) int -> (...). Positions whose target is ``ignore_index``
-    give 0 and get no gradient. With p = softmax(logits):
-    dlogits[i] = g[i] * (onehot(t_i) - p[i]), the ``y - p`` of cross-entropy with the sign flipped
-    (cross-entropy is minus the mean of these).
+    give 0 and get no gradient.
+    ### BEGIN SOLUTION 4.4
+
+    With p = softmax(logits): dlogits[i] = g[i] * (onehot(t_i) - p[i]), the ``y - p`` of
+    cross-entropy with the sign flipped (cross-entropy is minus the mean of these).
+    ### END SOLUTION 4.4
     """
 
     @staticmethod
@@ -55,8 +58,10 @@ class TokenLogprobs(Function):
         V = logits.shape[-1]
         if xp.__name__ == "numpy" and bool(((safe < 0) | (safe >= V)).any()):
             raise ValueError(f"a target is outside [0, {V}) and is not ignore_index={ignore_index}")
+        ### BEGIN SOLUTION 4.1
         shifted = logits - logits.max(axis=-1, keepdims=True)
         logp = shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))  # (..., V)
+        ### END SOLUTION 4.1
         picked = xp.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]
         ctx.save_for_backward(logp, safe, valid)
         return (picked * valid).astype(logits.dtype)
@@ -65,10 +70,12 @@ class TokenLogprobs(Function):
     def backward(ctx, g):
         logp, t, valid = ctx.saved_tensors
         xp = get_array_module(logp)
+        ### BEGIN SOLUTION 4.4
         gv = (g * valid).astype(logp.dtype).reshape(-1)  # one upstream gradient per position
         d = -xp.exp(logp).reshape(-1, logp.shape[-1]) * gv[:, None]  # -p g
         d[xp.arange(d.shape[0]), t.reshape(-1)] += gv  # + onehot(t) g
         return (d.reshape(logp.shape),)
+        ### END SOLUTION 4.4
 
 
 class LogSigmoid(Function):

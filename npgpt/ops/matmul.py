@@ -54,9 +54,12 @@ class Linear(Function):
     """y = x @ W^T + b, the affine map of ``nn.Linear`` as one op.
 
     Shapes: x (..., in), W (out, in) (PyTorch's layout), b (out,) or absent, y (..., out).
+    One op instead of matmul + transpose + add saves a pass over y and a graph node or two.
+    ### BEGIN SOLUTION 3.4
+
     With X = x flattened to (N, in) and G = dy flattened to (N, out):
     dx = G @ W  (N, in),  dW = G^T @ X  (out, in),  db = sum of G over N  (out,).
-    One op instead of matmul + transpose + add saves a pass over y and a graph node or two.
+    ### END SOLUTION 3.4
     """
 
     @staticmethod
@@ -75,8 +78,10 @@ class Linear(Function):
     def backward(ctx, g):
         x, w = ctx.saved_tensors
         g2 = g.reshape(-1, g.shape[-1])
+        ### BEGIN SOLUTION 3.4
         gx = (g2 @ w).reshape(x.shape) if ctx.needs_input_grad[0] else None
         gw = (g2.T @ x.reshape(-1, x.shape[-1])) if ctx.needs_input_grad[1] else None
+        ### END SOLUTION 3.4
         if not ctx.has_bias:
             return gx, gw
         gb = g2.sum(axis=0) if ctx.needs_input_grad[2] else None
