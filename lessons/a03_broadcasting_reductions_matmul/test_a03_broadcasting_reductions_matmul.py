@@ -1,5 +1,5 @@
 """Grader of assignment 3: 3.1 unbroadcast, 3.2 sum and mean backward, 3.3 max backward (ties),
-3.4 matmul backward.
+3.4 matmul and linear backward.
 
     python -m lessons.grade --assignment a03        # points per task
     pytest lessons/a03_broadcasting_reductions_matmul --task 3.4
