@@ -1,1 +1,1 @@
-"""Assignment 1: autograd from scratch (exercises.py to fill in, graded by test_a01_autograd.py)."""
+"""Assignment 1: autograd from scratch: scalar.py and chain_rule.py, with npgpt/ops/elementwise.py (tasks in tasks.toml)."""

@@ -1,1 +1,1 @@
-"""Assignment 2: gradient checking (exercises.py to fill in, graded by test_a02_gradient_checking.py)."""
+"""Assignment 2: gradient checking: checker.py (tasks in tasks.toml, graded by test_a02_gradient_checking.py)."""

@@ -1,9 +1,14 @@
-"""Grader of assignment 2 (gradient checking).
+"""Grader of assignment 2 (gradient checking): 2.1 numerical_gradient, 2.2 relative_error,
+2.3 verdict, 2.4 check_gradients.
 
-    pytest lessons/a02_gradient_checking --lesson-impl=exercises    # grade your exercises.py
+    python -m lessons.grade --assignment a02        # points per task
+    pytest lessons/a02_gradient_checking --task 2.4 # one task, pytest's report
 
-Your checker must agree with ``npgpt.gradcheck``: pass correct npgpt ops, and flag ops whose
-backward has a planted bug (defined below) with the same relative error npgpt reports.
+Each task is graded on its own. ``numerical_gradient`` is compared with exact gradients of
+functions whose derivative is known; ``relative_error`` and ``verdict`` with values worked out
+here. ``check_gradients`` runs with the grader's own finite differences and relative error swapped
+in for yours, on ops defined below in plain NumPy (correct ones, and ones with a planted bug whose
+relative error the grader works out from the exact gradients).
 """
 
 import math
@@ -12,12 +17,17 @@ import numpy as np
 import pytest
 
 import npgpt
-import npgpt.functional as F
-from lessons.grading import t64
+from lessons.a02_gradient_checking import checker
 from npgpt.autograd import Function
-from npgpt.gradcheck import verdict as npgpt_verdict
 
-# ------------------------------------------------------------------------ numerical_gradient
+
+def tensor(shape, seed, requires_grad=True):
+    return npgpt.tensor(np.random.default_rng(seed).standard_normal(shape), requires_grad=requires_grad)
+
+
+# ------------------------------------------------------------------------ 2.1 numerical_gradient
+_A = np.random.default_rng(5).standard_normal((12, 12))
+
 # f(x) -> float with its exact gradient
 KNOWN = {
     "cube": (lambda x: float((x**3).sum()), lambda x: 3 * x**2),
@@ -28,119 +38,147 @@ KNOWN = {
     ),
     "logsumexp": (lambda x: float(np.log(np.exp(x).sum())), lambda x: np.exp(x) / np.exp(x).sum()),
 }
-_A = np.random.default_rng(5).standard_normal((12, 12))
 
 
+@pytest.mark.task("2.1", points=2)
 @pytest.mark.parametrize("shape", [(12,), (3, 4), (2, 3, 2)], ids=str)
 @pytest.mark.parametrize("name", list(KNOWN))
-def test_numerical_gradient_of_known_functions(impl, name, shape):
+def test_numerical_gradient_of_known_functions(name, shape):
     f, grad = KNOWN[name]
     x = np.random.default_rng(1).standard_normal(shape)
-    got = impl.numerical_gradient(f, x)
-    assert isinstance(got, np.ndarray) and got.shape == x.shape, f"expected an array of shape {x.shape}"
+    got = checker.numerical_gradient(f, x)
+    assert isinstance(got, np.ndarray) and got.shape == x.shape, f"expected an array of shape {x.shape}, got {got!r}"
     np.testing.assert_allclose(got, grad(x), rtol=1e-6, atol=1e-8, err_msg=f"numerical gradient of {name}")
 
 
-def test_numerical_gradient_of_a_0d_array(impl):
+@pytest.mark.task("2.1", points=1)
+def test_numerical_gradient_of_a_0d_array():
     x = np.array(0.3)
-    got = impl.numerical_gradient(lambda v: float(np.sin(v)), x)
+    got = checker.numerical_gradient(lambda v: float(np.sin(v)), x)
     assert np.shape(got) == (), f"a 0-d input has a 0-d gradient, got shape {np.shape(got)}"
-    assert math.isclose(float(got), math.cos(0.3), rel_tol=1e-8)
+    assert math.isclose(float(got), math.cos(0.3), rel_tol=1e-8), f"d sin(x)/dx at 0.3: {float(got)}"
 
 
-def test_numerical_gradient_is_central(impl):
-    # with a large step the one-sided difference is off by ~ (eps/2) f'' = 3 x eps ~ 3e-3,
+@pytest.mark.task("2.1", points=1)
+def test_numerical_gradient_is_central():
+    # with a large step a one-sided difference is off by ~ (eps / 2) f'' = 3 x eps ~ 3e-3,
     # the central one by (eps^2 / 6) f''' = 1e-6
     x = np.linspace(0.5, 1.5, 5)
-    got = impl.numerical_gradient(lambda v: float((v**3).sum()), x, eps=1e-3)
-    np.testing.assert_allclose(got, 3 * x**2, atol=2e-6, err_msg="use (f(x+h) - f(x-h)) / 2h, not (f(x+h) - f(x)) / h")
+    got = checker.numerical_gradient(lambda v: float((v**3).sum()), x, eps=1e-3)
+    np.testing.assert_allclose(got, 3 * x**2, atol=2e-6, err_msg="the derivative of x^3 with a step of 1e-3")
 
 
-def test_numerical_gradient_restores_the_input(impl):
-    x = np.random.default_rng(2).standard_normal((3, 4))
+@pytest.mark.task("2.1", points=1)
+def test_numerical_gradient_restores_and_perturbs_the_array_it_was_given():
+    x = np.random.default_rng(1).standard_normal((3, 4))
     before = x.copy()
-    impl.numerical_gradient(lambda v: float((v**2).sum()), x, eps=0.1)
-    assert np.array_equal(x, before), "x must be exactly as it was after the check"
-
-
-def test_numerical_gradient_perturbs_the_array_it_was_given(impl):
+    for eps in (0.1, 0.3):  # large steps, for which (x - eps) + eps != x in several entries
+        checker.numerical_gradient(lambda v: float((v**2).sum()), x, eps=eps)
+        assert np.array_equal(x, before), (
+            f"x must be exactly as it was after a check with eps={eps} (put back the saved value)"
+        )
     # f reads x through a closure, the way check_gradients' loss reads a tensor's data
-    x = np.random.default_rng(3).standard_normal(5)
-    got = impl.numerical_gradient(lambda _: float((x**2).sum()), x)
-    np.testing.assert_allclose(got, 2 * x, rtol=1e-6)
+    y = np.random.default_rng(3).standard_normal(5)
+    got = checker.numerical_gradient(lambda _: float((y**2).sum()), y)
+    np.testing.assert_allclose(got, 2 * y, rtol=1e-6, err_msg="f reads x itself: perturb x in place, not a copy")
 
 
-# ------------------------------------------------------------------------ relative_error, verdict
-def _reference_rel(a, n, floor=1e-6):
-    a, n = np.asarray(a, float), np.asarray(n, float)
-    scale = np.maximum(np.abs(a), np.abs(n))
-    return float(np.where(scale > floor, np.abs(a - n) / np.maximum(scale, floor), 0).max(initial=0.0))
+# ------------------------------------------------------------------------ 2.2 relative_error
+def rel_by_hand(a, n, floor=1e-6):
+    """The largest per-entry relative error, entry by entry in Python (the grader's own copy)."""
+    worst = 0.0
+    for x, y in zip(np.ravel(a).tolist(), np.ravel(n).tolist()):
+        big = max(abs(x), abs(y))
+        worst = max(worst, abs(x - y) / big if big > floor else 0.0)
+    return worst
 
 
 REL_CASES = {
-    "equal": ([1.0, -2.0], [1.0, -2.0]),
-    "tiny-difference": ([1.0, 2.0], [1.0 + 1e-9, 2.0]),
-    "opposite-signs": ([1.0], [-1.0]),
-    "one-zero": ([0.0, 3.0], [0.5, 3.0]),
-    "below-floor": ([1e-9, 5.0], [3e-9, 5.0]),  # would be 0.67 without the floor
-    "mixed-2d": (np.arange(6.0).reshape(2, 3) - 2.5, (np.arange(6.0).reshape(2, 3) - 2.5) * (1 + 1e-4)),
-    "zeros": ([0.0, 0.0], [0.0, 0.0]),
+    "equal": ([1.0, -2.0], [1.0, -2.0], 0.0),
+    "tiny-difference": ([1.0, 2.0], [1.0 + 1e-9, 2.0], 1e-9 / (1 + 1e-9)),
+    "opposite-signs": ([1.0], [-1.0], 2.0),
+    "one-zero": ([0.0, 3.0], [0.5, 3.0], 1.0),
+    "below-floor": ([1e-9, 5.0], [3e-9, 5.0], 0.0),  # would be 0.67 without the floor
+    "largest-not-mean": ([1.0, 1.0, 1.0, 4.0], [1.0, 1.0, 1.0, 5.0], 0.2),
+    "mixed-2d": (np.arange(6.0).reshape(2, 3) - 2.5, (np.arange(6.0).reshape(2, 3) - 2.5) * (1 + 1e-4), None),
+    "zeros": ([0.0, 0.0], [0.0, 0.0], 0.0),
+    "empty": ([], [], 0.0),
 }
 
 
+@pytest.mark.task("2.2", points=2)
 @pytest.mark.parametrize("name", list(REL_CASES))
-def test_relative_error(impl, name):
-    a, n = (np.asarray(v, dtype=np.float64) for v in REL_CASES[name])
-    got = impl.relative_error(a, n)
+def test_relative_error(name):
+    a, n, want = REL_CASES[name]
+    a, n = np.asarray(a, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    want = rel_by_hand(a, n) if want is None else want
+    got = checker.relative_error(a, n)
     assert isinstance(got, float), f"return a Python float, got {type(got).__name__}"
-    assert math.isclose(got, _reference_rel(a, n), rel_tol=1e-9, abs_tol=1e-15), (
-        f"{name}: {got} != {_reference_rel(a, n)}"
-    )
-    assert math.isclose(impl.relative_error(n, a), got, rel_tol=1e-12, abs_tol=1e-15), "it must be symmetric"
+    assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-15), f"{name}: relative error {got}, expected {want}"
+    back = checker.relative_error(n, a)
+    assert math.isclose(back, got, rel_tol=1e-12, abs_tol=1e-15), f"{name}: not symmetric, {got} one way, {back} back"
 
 
-@pytest.mark.parametrize(
-    "rel", [0.0, 1e-12, 1e-7, 1.5e-7, 3e-5, 1e-4, 1.01e-4, 5e-3, 1e-2, 0.0101, 0.5, 2.0, float("inf"), float("nan")]
-)
-def test_verdict(impl, rel):
-    assert impl.verdict(rel) == npgpt_verdict(rel), f"verdict({rel})"
+@pytest.mark.task("2.2", points=1)
+def test_relative_error_floor_is_an_argument_and_small_entries_still_count_above_it():
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((4, 5)) * np.logspace(-8, 1, 20).reshape(4, 5)
+    n = a * (1 + 1e-3 * rng.standard_normal((4, 5)))
+    for floor in (1e-6, 1e-3, 1.0):
+        got = checker.relative_error(a, n, floor=floor)
+        want = rel_by_hand(a, n, floor)
+        assert math.isclose(got, want, rel_tol=1e-9), f"floor={floor}: relative error {got}, expected {want}"
 
 
-# ------------------------------------------------------------------------ check_gradients
-CORRECT = {
-    "tanh": (lambda x: x.tanh(), lambda: [t64((3, 4), 1)]),
-    "mul-broadcast": (lambda a, b: a * b, lambda: [t64((3, 4), 1), t64((4,), 2)]),
-    "matmul": (lambda a, b: a @ b, lambda: [t64((2, 3), 1), t64((3, 4), 2)]),
-    "softmax": (lambda x: x.softmax(axis=-1), lambda: [t64((2, 5), 3)]),
-    "layer-norm": (lambda x, w, b: F.layer_norm(x, w, b), lambda: [t64((3, 5), 4), t64((5,), 5), t64((5,), 6)]),
-    "sum-axis": (lambda x: x.sum(axis=0), lambda: [t64((3, 4), 7)]),
-    "constant-input": (lambda x, c: x * c, lambda: [t64((3,), 8), t64((3,), 9, requires_grad=False)]),
+# ------------------------------------------------------------------------ 2.3 verdict
+VERDICTS = {
+    0.0: "good",
+    1e-12: "good",
+    1e-7: "good",
+    1.5e-7: "acceptable",
+    3e-5: "acceptable",
+    1e-4: "acceptable",
+    1.01e-4: "suspicious",
+    5e-3: "suspicious",
+    1e-2: "suspicious",
+    0.0101: "wrong",
+    0.5: "wrong",
+    2.0: "wrong",
+    float("inf"): "wrong",
+    float("nan"): "wrong",
 }
 
 
-@pytest.mark.parametrize("name", list(CORRECT))
-def test_check_gradients_passes_correct_ops(impl, name):
-    fn, make = CORRECT[name]
-    inputs = make()
-    errs = impl.check_gradients(fn, inputs)
-    n_checked = sum(t.requires_grad for t in inputs)
-    assert len(errs) == n_checked, f"one relative error per input that requires grad ({n_checked}), got {len(errs)}"
-    assert npgpt.gradcheck(fn, inputs).ok, "npgpt agrees this op is correct"
-    for i, e in enumerate(errs):
-        assert e < 1e-6, f"{name}: your check reports relative error {e:.2e} for input {i} of a correct op"
+@pytest.mark.task("2.3", points=1)
+@pytest.mark.parametrize("rel", list(VERDICTS))
+def test_verdict(rel):
+    got = checker.verdict(rel)
+    assert got == VERDICTS[rel], f"verdict({rel}) is {got!r}, expected {VERDICTS[rel]!r}"
 
 
-def test_check_gradients_leaves_inputs_unchanged(impl):
-    x = t64((3, 4), 1)
-    before = x.data.copy()
-    impl.check_gradients(lambda a: a.exp(), [x])
-    assert np.array_equal(x.data, before)
+# ------------------------------------------------------------------------ 2.4 check_gradients
+def _central(f, x, eps=1e-6):
+    """The grader's finite differences (swapped in for yours while 2.4 is graded)."""
+    out = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        keep = float(x[i])
+        x[i] = keep + eps
+        up = f(x)
+        x[i] = keep - eps
+        down = f(x)
+        x[i] = keep
+        out[i] = (up - down) / (2 * eps)
+    return out
 
 
-# ops with planted bugs, each with a correct forward
-class SquareMissingTwo(Function):
-    """y = x^2 with dx = g * x (the factor 2 is missing)."""
+@pytest.fixture
+def graders_own_pieces(monkeypatch):
+    """check_gradients is graded on its own: the grader's numerical gradient and relative error."""
+    monkeypatch.setattr(checker, "numerical_gradient", _central)
+    monkeypatch.setattr(checker, "relative_error", lambda a, n, floor=1e-6: rel_by_hand(a, n, floor))
 
+
+class Square(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -149,12 +187,78 @@ class SquareMissingTwo(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
+        return (2 * g * x,)
+
+
+class Product(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return (g * b if ctx.needs_input_grad[0] else None), (g * a if ctx.needs_input_grad[1] else None)
+
+
+class MatMul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return g @ b.T, a.T @ g
+
+
+class RowSoftmax(Function):
+    @staticmethod
+    def forward(ctx, x):
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        y = e / e.sum(axis=-1, keepdims=True)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return (y * (g - (g * y).sum(axis=-1, keepdims=True)),)
+
+
+CORRECT = {
+    "square": (Square.apply, lambda: [tensor((3, 4), 1)]),
+    "product": (Product.apply, lambda: [tensor((2, 3), 1), tensor((2, 3), 2)]),
+    "matmul": (MatMul.apply, lambda: [tensor((2, 3), 1), tensor((3, 4), 2)]),
+    "softmax": (RowSoftmax.apply, lambda: [tensor((2, 5), 3)]),
+    "constant-input": (Product.apply, lambda: [tensor((3,), 8), tensor((3,), 9, requires_grad=False)]),
+    "unused-input": (lambda a, b: Square.apply(a), lambda: [tensor((2, 2), 10), tensor((3,), 11)]),
+}
+
+
+@pytest.mark.task("2.4", points=2)
+@pytest.mark.parametrize("name", list(CORRECT))
+def test_check_gradients_passes_correct_ops(graders_own_pieces, name):
+    fn, make = CORRECT[name]
+    inputs = make()
+    errs = checker.check_gradients(fn, inputs)
+    n_checked = sum(t.requires_grad for t in inputs)
+    assert len(errs) == n_checked, f"one relative error per input that requires grad ({n_checked}), got {errs}"
+    for i, e in enumerate(errs):
+        assert e < 1e-6, f"{name}: your check reports relative error {e:.2e} for input {i} of a correct op"
+
+
+# ops with planted bugs (a correct forward), with the gradient backward returns and the true one
+class SquareMissingTwo(Square):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
         return (g * x,)
 
 
 class ExpRightOnlyForOnes(Function):
-    """y = e^x with dx = y * mean(g): right when g is all ones, wrong for any other upstream gradient."""
-
     @staticmethod
     def forward(ctx, x):
         y = np.exp(x)
@@ -167,14 +271,7 @@ class ExpRightOnlyForOnes(Function):
         return (y * g.mean(),)
 
 
-class MatMulMissingTranspose(Function):
-    """Z = A @ B for square matrices with dA = g @ B (should be g @ B^T); dB is right."""
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return a @ b
-
+class MatMulMissingTranspose(MatMul):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
@@ -182,23 +279,52 @@ class MatMulMissingTranspose(Function):
 
 
 BUGGY = {
-    "square-missing-2": (SquareMissingTwo.apply, lambda: [t64((3, 4), 1)]),
-    "exp-right-only-for-ones": (ExpRightOnlyForOnes.apply, lambda: [t64((3, 4), 2)]),
-    "matmul-missing-transpose": (MatMulMissingTranspose.apply, lambda: [t64((3, 3), 3), t64((3, 3), 4)]),
+    "square-missing-2": (
+        SquareMissingTwo.apply,
+        [(3, 4)],
+        lambda u, x: [u * x],
+        lambda u, x: [2 * u * x],
+    ),
+    "exp-right-only-for-ones": (
+        ExpRightOnlyForOnes.apply,
+        [(3, 4)],
+        lambda u, x: [np.exp(x) * u.mean()],
+        lambda u, x: [np.exp(x) * u],
+    ),
+    "matmul-missing-transpose": (
+        MatMulMissingTranspose.apply,
+        [(3, 3), (3, 3)],
+        lambda u, a, b: [u @ b, a.T @ u],
+        lambda u, a, b: [u @ b.T, a.T @ u],
+    ),
 }
 
 
+@pytest.mark.task("2.4", points=1)
 @pytest.mark.parametrize("name", list(BUGGY))
-def test_check_gradients_catches_planted_bugs(impl, name):
-    fn, make = BUGGY[name]
-    inputs = make()
-    errs = impl.check_gradients(fn, inputs)
-    report = npgpt.gradcheck(fn, inputs)
-    assert not report.ok, f"npgpt itself flags {name}:\n{report}"
-    worst = max(errs)
-    assert impl.verdict(worst) == "wrong", f"{name}: your check reports {worst:.2e}, which should read as 'wrong'"
-    for i, (mine, theirs) in enumerate(zip(errs, report.inputs)):
-        # same random upstream gradient and the same formula: the same numbers as npgpt's report
-        assert math.isclose(mine, theirs.max_rel_err, rel_tol=1e-4, abs_tol=1e-7), (
-            f"{name}, input {i}: your relative error {mine:.6e}, npgpt's {theirs.max_rel_err:.6e}\n{report}"
+def test_check_gradients_measures_planted_bugs(graders_own_pieces, name):
+    fn, shapes, returned, true = BUGGY[name]
+    inputs = [tensor(s, seed=k + 1) for k, s in enumerate(shapes)]
+    arrays = [t.data.copy() for t in inputs]
+    out_shape = fn(*inputs).shape
+    u = np.random.default_rng(0).standard_normal(out_shape)  # the upstream gradient of the contract
+    want = [rel_by_hand(r, t) for r, t in zip(returned(u, *arrays), true(u, *arrays))]
+    errs = checker.check_gradients(fn, inputs)
+    assert len(errs) == len(inputs), f"one relative error per input, got {errs}"
+    assert max(errs) > 1e-2, f"{name}: your check reports {max(errs):.2e}, but this backward is wrong ({want})"
+    for i, (mine, theirs) in enumerate(zip(errs, want)):
+        assert math.isclose(mine, theirs, rel_tol=1e-4, abs_tol=1e-6), (
+            f"{name}, input {i}: your relative error {mine:.6e}, expected {theirs:.6e} "
+            "(with the upstream gradient u of the contract)"
         )
+
+
+@pytest.mark.task("2.4", points=1)
+def test_check_gradients_ignores_stale_grads_and_leaves_the_inputs_unchanged(graders_own_pieces):
+    a, b = tensor((2, 3), 12), tensor((3, 2), 13)
+    before = [a.data.copy(), b.data.copy()]
+    a.grad, b.grad = np.ones((2, 3)), np.full((3, 2), -2.0)  # left over from an earlier backward
+    for attempt in (1, 2):
+        errs = checker.check_gradients(MatMul.apply, [a, b])
+        assert max(errs) < 1e-6, f"check {attempt} of a correct op reports {errs}: were the old .grad values cleared?"
+    assert all(np.array_equal(t.data, d) for t, d in zip((a, b), before)), "the inputs' data must end as they began"

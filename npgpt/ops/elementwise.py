@@ -52,7 +52,12 @@ class Sub(Function):
 
 
 class Mul(Function):
-    """z = a * b.  dz/da = b, dz/db = a."""
+    """z = a * b.
+
+    ### BEGIN SOLUTION 1.3
+    dz/da = b, dz/db = a.
+    ### END SOLUTION 1.3
+    """
 
     allow_int = True
 
@@ -64,13 +69,23 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        ga = unbroadcast(g * b, a.shape) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(g * a, b.shape) if ctx.needs_input_grad[1] else None
+        ### BEGIN SOLUTION 1.3
+        ga = g * b if ctx.needs_input_grad[0] else None
+        gb = g * a if ctx.needs_input_grad[1] else None
+        ### END SOLUTION 1.3
+        # an input that was broadcast gets the sum over its copies (assignment 3)
+        ga = unbroadcast(ga, a.shape) if ga is not None else None
+        gb = unbroadcast(gb, b.shape) if gb is not None else None
         return ga, gb
 
 
 class Div(Function):
-    """z = a / b.  dz/da = 1/b, dz/db = -a/b^2 = -z/b."""
+    """z = a / b.
+
+    ### BEGIN SOLUTION 1.3
+    dz/da = 1/b, dz/db = -a/b^2 = -z/b.
+    ### END SOLUTION 1.3
+    """
 
     @staticmethod
     def forward(ctx, a, b):
@@ -82,9 +97,13 @@ class Div(Function):
     @staticmethod
     def backward(ctx, g):
         b, z = ctx.saved_tensors
-        gb_full = g / b
-        ga = unbroadcast(gb_full, ctx.shape_a) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(-gb_full * z, b.shape) if ctx.needs_input_grad[1] else None
+        ### BEGIN SOLUTION 1.3
+        g_over_b = g / b
+        ga = g_over_b if ctx.needs_input_grad[0] else None
+        gb = -g_over_b * z if ctx.needs_input_grad[1] else None
+        ### END SOLUTION 1.3
+        ga = unbroadcast(ga, ctx.shape_a) if ga is not None else None
+        gb = unbroadcast(gb, b.shape) if gb is not None else None
         return ga, gb
 
 
@@ -133,7 +152,12 @@ class Neg(Function):
 
 
 class Exp(Function):
-    """y = e^x.  dy/dx = e^x = y (saved, so backward costs one multiply)."""
+    """y = e^x (y is saved, so the backward costs one multiply).
+
+    ### BEGIN SOLUTION 1.4
+    dy/dx = e^x = y.
+    ### END SOLUTION 1.4
+    """
 
     @staticmethod
     def forward(ctx, x):
@@ -144,7 +168,10 @@ class Exp(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return (g * y,)
+        ### BEGIN SOLUTION 1.4
+        dx = g * y
+        ### END SOLUTION 1.4
+        return (dx,)
 
 
 class Log(Function):
@@ -177,7 +204,12 @@ class Sqrt(Function):
 
 
 class Tanh(Function):
-    """y = tanh x.  dy/dx = 1 - y^2."""
+    """y = tanh x.
+
+    ### BEGIN SOLUTION 1.4
+    dy/dx = 1 - y^2.
+    ### END SOLUTION 1.4
+    """
 
     @staticmethod
     def forward(ctx, x):
@@ -188,7 +220,10 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved_tensors
-        return (g * (1 - y * y),)
+        ### BEGIN SOLUTION 1.4
+        dx = g * (1 - y * y)
+        ### END SOLUTION 1.4
+        return (dx,)
 
 
 class Sigmoid(Function):
