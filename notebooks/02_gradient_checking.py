@@ -538,8 +538,8 @@ plt.show()
 #
 # </details>
 #
-# Assignment `lessons/a02_gradient_checking` has you write this checker yourself and grades it against
-# `npgpt.gradcheck`.
+# Assignment `lessons/a02_gradient_checking` has you write this checker yourself: the numerical gradient,
+# the relative error, its verdict and `check_gradients`, each graded on its own.
 
 # %% [markdown]
 # ## References
