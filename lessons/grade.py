@@ -125,9 +125,13 @@ def main(argv=None) -> int:
 
 
 def _add_hidden(folder: Path) -> list[Path]:
-    """Copy instructor-only tests next to the graders (``aNN_topic/_hidden/``); returns what to remove."""
+    """Copy instructor-only tests next to the graders (``aNN_topic/_hidden/``); returns what to remove.
+
+    Only the assignments this handout holds get theirs (a handout holds one assignment's graders)."""
     made = []
     for test in sorted(Path(folder).glob("a[0-9][0-9]_*/hidden/test_*.py")):
+        if not (LESSONS_DIR / test.parent.parent.name).is_dir():
+            continue
         target = LESSONS_DIR / test.parent.parent.name / "_hidden"
         if not target.exists():
             target.mkdir()

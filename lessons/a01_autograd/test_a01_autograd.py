@@ -208,7 +208,7 @@ GRAPHS = {
 }
 
 
-@pytest.mark.task("1.2", points=3)
+@pytest.mark.task("1.2", points=2)
 @pytest.mark.parametrize("name", list(GRAPHS))
 def test_backward_fills_every_gradient(name):
     build, n_leaves = GRAPHS[name]
@@ -221,6 +221,20 @@ def test_backward_fills_every_gradient(name):
     for i, (g, w) in enumerate(zip(got, want)):
         assert math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-12), (
             f"{name}: d out / d leaf {i} is {g}, expected {w} (all leaves: {got} vs {list(want)})"
+        )
+
+
+@pytest.mark.task("1.2", points=1)
+@pytest.mark.parametrize("name", ["used-by-two-nodes", "diamond", "random-dag"])
+def test_backward_fills_the_intermediate_nodes_too(name):
+    build, n_leaves = GRAPHS[name]
+    G = Graph(n_leaves, seed=len(name))
+    out = build(G)
+    want = [chained(out, [node])[0] for node in G.nodes]  # d out / d node, holding node's own inputs fixed
+    out.backward()
+    for k, (node, w) in enumerate(zip(G.nodes, want)):
+        assert math.isclose(node.grad, w, rel_tol=1e-9, abs_tol=1e-12), (
+            f"{name}: node {k} of {len(G.nodes)} (leaves first) has grad {node.grad}, expected d out / d node = {w}"
         )
 
 
