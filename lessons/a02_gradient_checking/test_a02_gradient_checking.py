@@ -202,37 +202,38 @@ class Product(Function):
         return (g * b if ctx.needs_input_grad[0] else None), (g * a if ctx.needs_input_grad[1] else None)
 
 
-class MatMul(Function):
+class Damped(Function):
+    """z = a / (1 + b^2), two inputs of one shape."""
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a @ b
+        return a / (1 + b * b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return g @ b.T, a.T @ g
+        d = 1 + b * b
+        return g / d, -2 * g * a * b / (d * d)
 
 
-class RowSoftmax(Function):
+class Sin(Function):
     @staticmethod
     def forward(ctx, x):
-        e = np.exp(x - x.max(axis=-1, keepdims=True))
-        y = e / e.sum(axis=-1, keepdims=True)
-        ctx.save_for_backward(y)
-        return y
+        ctx.save_for_backward(x)
+        return np.sin(x)
 
     @staticmethod
     def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return (y * (g - (g * y).sum(axis=-1, keepdims=True)),)
+        (x,) = ctx.saved_tensors
+        return (g * np.cos(x),)
 
 
 CORRECT = {
     "square": (Square.apply, lambda: [tensor((3, 4), 1)]),
     "product": (Product.apply, lambda: [tensor((2, 3), 1), tensor((2, 3), 2)]),
-    "matmul": (MatMul.apply, lambda: [tensor((2, 3), 1), tensor((3, 4), 2)]),
-    "softmax": (RowSoftmax.apply, lambda: [tensor((2, 5), 3)]),
+    "damped": (Damped.apply, lambda: [tensor((2, 3), 1), tensor((2, 3), 2)]),
+    "sin": (Sin.apply, lambda: [tensor((2, 5), 3)]),
     "constant-input": (Product.apply, lambda: [tensor((3,), 8), tensor((3,), 9, requires_grad=False)]),
     "unused-input": (lambda a, b: Square.apply(a), lambda: [tensor((2, 2), 10), tensor((3,), 11)]),
 }
@@ -271,11 +272,12 @@ class ExpRightOnlyForOnes(Function):
         return (y * g.mean(),)
 
 
-class MatMulMissingTranspose(MatMul):
+class DampedSwapped(Damped):
+    """The two gradients of Damped returned in the wrong order (both of one shape, so nothing notices)."""
+
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        return g @ b, a.T @ g
+        return tuple(reversed(Damped.backward(ctx, g)))
 
 
 BUGGY = {
@@ -291,11 +293,11 @@ BUGGY = {
         lambda u, x: [np.exp(x) * u.mean()],
         lambda u, x: [np.exp(x) * u],
     ),
-    "matmul-missing-transpose": (
-        MatMulMissingTranspose.apply,
+    "damped-swapped": (
+        DampedSwapped.apply,
         [(3, 3), (3, 3)],
-        lambda u, a, b: [u @ b, a.T @ u],
-        lambda u, a, b: [u @ b.T, a.T @ u],
+        lambda u, a, b: [-2 * u * a * b / (1 + b * b) ** 2, u / (1 + b * b)],
+        lambda u, a, b: [u / (1 + b * b), -2 * u * a * b / (1 + b * b) ** 2],
     ),
 }
 
@@ -321,10 +323,10 @@ def test_check_gradients_measures_planted_bugs(graders_own_pieces, name):
 
 @pytest.mark.task("2.4", points=1)
 def test_check_gradients_ignores_stale_grads_and_leaves_the_inputs_unchanged(graders_own_pieces):
-    a, b = tensor((2, 3), 12), tensor((3, 2), 13)
+    a, b = tensor((2, 3), 12), tensor((2, 3), 13)
     before = [a.data.copy(), b.data.copy()]
-    a.grad, b.grad = np.ones((2, 3)), np.full((3, 2), -2.0)  # left over from an earlier backward
+    a.grad, b.grad = np.ones((2, 3)), np.full((2, 3), -2.0)  # left over from an earlier backward
     for attempt in (1, 2):
-        errs = checker.check_gradients(MatMul.apply, [a, b])
+        errs = checker.check_gradients(Damped.apply, [a, b])
         assert max(errs) < 1e-6, f"check {attempt} of a correct op reports {errs}: were the old .grad values cleared?"
     assert all(np.array_equal(t.data, d) for t, d in zip((a, b), before)), "the inputs' data must end as they began"
