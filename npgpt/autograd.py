@@ -3,17 +3,16 @@
 A ``Function`` is one op: a forward and a hand-written backward side by side, in the spirit of
 ``torch.autograd.Function``::
 
-    class Exp(Function):
+    class Log(Function):                    # y = ln x, dy/dx = 1/x
         @staticmethod
         def forward(ctx, x):                # arrays in, array out
-            y = get_array_module(x).exp(x)  # numpy or cupy, whichever holds x
-            ctx.save_for_backward(y)        # every array backward needs goes through here
-            return y
+            ctx.save_for_backward(x)        # every array backward needs goes through here
+            return get_array_module(x).log(x)  # numpy or cupy, whichever holds x
 
         @staticmethod
         def backward(ctx, g):               # dL/dy in, one dL/dinput per input out
-            (y,) = ctx.saved_tensors
-            return (g * y,)
+            (x,) = ctx.saved_tensors
+            return (g / x,)
 
 ``Function.apply(*tensors, **options)`` runs ``forward`` on the tensors' arrays and, when a
 gradient is needed, links the output to a ``Context`` that remembers the inputs. ``backward``
