@@ -1,51 +1,151 @@
-"""Grader of assignment 7 (scaled dot-product attention and its backward).
+"""Grader of assignment 7: 7.1 the causal mask, 7.2 the softmax backward, 7.3 attention's backward.
 
-    pytest lessons/a07_attention --lesson-impl=exercises
+    python -m lessons.grade --assignment a07        # points per task
+    pytest lessons/a07_attention --task 7.3         # one task, pytest's report
 
-The mask is compared with npgpt's ``causal_mask``, the softmax backward with the explicit Jacobian,
-and attention's gradients are checked with ``npgpt.gradcheck`` (float64 central differences, random
-upstream gradient) and compared with npgpt's fused ``F.scaled_dot_product_attention``.
+Each task is graded on its own. The mask is compared with the grader's own rule; the softmax
+backward with the explicit Jacobian, row by row; attention's backward is called directly on saved
+values computed here in NumPy (its forward is not a task) and compared with central finite
+differences of the grader's forward in float64. While 7.3 is graded, the grader's own mask and
+softmax backward stand in for tasks 7.1 and 7.2, so a mistake there costs their points only.
 """
+
+import math
 
 import numpy as np
 import pytest
 
-import npgpt
-import npgpt.functional as F
-from lessons.grading import assert_close, assert_gradcheck, t64
-from npgpt.nn import causal_mask as npgpt_causal_mask
-
-MASKS = [(1, 1), (5, 5), (2, 5), (1, 4), (4, 6), (3, 3)]
+import npgpt.ops.attention as attention
+from lessons.grading import assert_close, call_backward, numerical_vjp
+from npgpt.ops.attention import ScaledDotProductAttention, causal_mask, softmax_backward
 
 
+# ----------------------------------------------------------------------------- the grader's NumPy
+def future(Tq, Tk):
+    """True where key j comes after query i, which sits at absolute position i + Tk - Tq."""
+    return np.arange(Tk)[None, :] > np.arange(Tq)[:, None] + (Tk - Tq)
+
+
+def scores(q, k, causal):
+    s = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1])
+    return np.where(future(q.shape[-2], k.shape[-2]), -np.inf, s) if causal else s
+
+
+def softmax(s):
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def forward(q, k, v, causal, m=None):
+    """O = (softmax(S) * m) @ v: attention's forward, the grader's copy."""
+    p = softmax(scores(q, k, causal))
+    return (p if m is None else p * m) @ v
+
+
+def saved(q, k, v, causal, m=None):
+    """What the forward saves for the backward: (q, k, v, lse, m, out)."""
+    s = scores(q, k, causal)
+    top = s.max(axis=-1, keepdims=True)
+    lse = top + np.log(np.exp(s - top).sum(axis=-1, keepdims=True))
+    return q, k, v, lse, m, forward(q, k, v, causal, m)
+
+
+def softmax_backward_reference(p, dp, rowsum=None):
+    """dS from the explicit Jacobian J_ij = P_i (delta_ij - P_j), row by row; in place, like the contract."""
+    rows_p, rows_dp = p.reshape(-1, p.shape[-1]), dp.reshape(-1, p.shape[-1])
+    if rowsum is None:
+        ds = np.stack([(np.diag(r) - np.outer(r, r)).T @ d for r, d in zip(rows_p, rows_dp)])
+    else:
+        ds = rows_p * (rows_dp - np.asarray(rowsum).reshape(-1, 1))
+    dp[...] = ds.reshape(p.shape)
+    return dp
+
+
+# ----------------------------------------------------------------------------- 7.1 the mask
+MASKS = [(1, 1), (3, 3), (5, 5), (2, 5), (1, 4), (4, 6), (3, 8)]
+
+
+@pytest.mark.task("7.1", points=2)
 @pytest.mark.parametrize("Tq, Tk", MASKS, ids=[f"Tq={q} Tk={k}" for q, k in MASKS])
-def test_causal_mask(impl, Tq, Tk):
-    got = np.asarray(impl.causal_mask(Tq, Tk))
-    assert got.dtype == bool, f"causal_mask must be a bool array, got {got.dtype}"
-    assert_close(got, npgpt_causal_mask(Tq, Tk), f"causal_mask({Tq}, {Tk}): True where j > i + (Tk - Tq)")
+def test_causal_mask(Tq, Tk):
+    got = np.asarray(causal_mask(Tq, Tk))
+    assert got.dtype == bool, f"causal_mask({Tq}, {Tk}) must be a bool array, got {got.dtype}"
+    assert got.shape == (Tq, Tk), f"causal_mask({Tq}, {Tk}) has shape {got.shape}, expected ({Tq}, {Tk})"
+    want = future(Tq, Tk)
+    for i in range(Tq):
+        seen = np.flatnonzero(~got[i])
+        assert np.array_equal(got[i], want[i]), (
+            f"causal_mask({Tq}, {Tk}): query {i} (absolute position {i + Tk - Tq}) sees keys {seen.tolist()}, "
+            f"it must see keys 0..{i + Tk - Tq}"
+        )
 
 
-def _probs(shape, seed, masked=True):
-    rng = np.random.default_rng(seed)
-    s = rng.standard_normal(shape)
-    if masked:  # zeros where a causal mask would put them
-        s = np.where(npgpt_causal_mask(shape[-2], shape[-1]), -np.inf, s)
-    e = np.exp(s - s.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
+# ----------------------------------------------------------------------------- 7.2 softmax backward
+def probs(shape, seed, masked=True):
+    """Softmax rows (..., Tq, Tk), with zeros where the causal mask puts them."""
+    s = np.random.default_rng(seed).standard_normal(shape)
+    if masked:
+        s = np.where(future(shape[-2], shape[-1]), -np.inf, s)
+    return softmax(s)
 
 
-@pytest.mark.parametrize(
-    "shape, masked",
-    [((4, 4), True), ((2, 3, 5, 5), True), ((3, 6), False), ((1, 1), False)],
-    ids=["(4,4) masked", "(2,3,5,5) masked", "(3,6)", "(1,1)"],
-)
-def test_softmax_backward_matches_the_jacobian(impl, shape, masked):
-    p = _probs(shape, 1, masked)
+SOFTMAX = [((4, 4), True), ((2, 3, 5, 5), True), ((2, 3, 6), True), ((3, 6), False), ((1, 1), False)]
+
+
+@pytest.mark.task("7.2", points=1)
+@pytest.mark.parametrize("shape, masked", SOFTMAX, ids=[f"{s} masked={m}" for s, m in SOFTMAX])
+def test_softmax_backward_matches_the_jacobian(shape, masked):
+    p = probs(shape, 1, masked)
     dp = np.random.default_rng(2).standard_normal(shape)
-    got = np.asarray(impl.softmax_backward(p.copy(), dp.copy()))
-    rows_p, rows_dp = p.reshape(-1, shape[-1]), dp.reshape(-1, shape[-1])
-    expected = np.stack([(np.diag(r) - np.outer(r, r)).T @ d for r, d in zip(rows_p, rows_dp)]).reshape(shape)
-    assert_close(got, expected, "dS = J^T dP with J_ij = P_i (delta_ij - P_j), row by row")
+    expected = softmax_backward_reference(p, dp.copy())
+    mine = dp.copy()
+    got = softmax_backward(p.copy(), mine)
+    assert_close(got, expected, f"dS for P of shape {shape} (rowsum not given)")
+    assert_close(mine, expected, f"dp after softmax_backward: it must be overwritten with dS (shape {shape})")
+    assert np.all(got[p == 0] == 0), "a masked entry (P = 0) must get exactly dS = 0"
+
+
+@pytest.mark.task("7.2", points=1)
+def test_softmax_backward_uses_the_given_rowsum():
+    # the caller's row sums come from another formula: trust them (here they are off on purpose)
+    p, dp = probs((2, 4, 4), 3), np.random.default_rng(4).standard_normal((2, 4, 4))
+    rowsum = np.einsum("...j,...j->...", p, dp)[..., None] + np.arange(4).reshape(1, 4, 1) * 0.1
+    expected = softmax_backward_reference(p, dp.copy(), rowsum)
+    got = softmax_backward(p.copy(), dp.copy(), rowsum.copy())
+    assert_close(got, expected, "dS with the rowsum given by the caller (use it, do not recompute it)")
+
+
+@pytest.mark.task("7.2", points=1)
+def test_softmax_backward_keeps_float32():
+    p = probs((2, 3, 3), 5).astype(np.float32)
+    dp = np.random.default_rng(6).standard_normal((2, 3, 3)).astype(np.float32)
+    got = softmax_backward(p, dp.copy())
+    assert got.dtype == np.float32, f"dS must keep float32, got {got.dtype}"
+    expected = softmax_backward_reference(p.astype(np.float64), dp.astype(np.float64))
+    assert_close(got, expected, "float32 dS", rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- 7.3 attention backward
+@pytest.fixture
+def earlier_tasks_by_the_grader(monkeypatch):
+    """Tasks 7.1 and 7.2 replaced by the grader's own, and the mask cache emptied."""
+    monkeypatch.setattr(attention, "causal_mask", future)
+    monkeypatch.setattr(attention, "softmax_backward", softmax_backward_reference)
+    monkeypatch.setattr(attention, "_CACHE", {})
+
+
+def qkv(qs, ks, seed):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(qs), rng.standard_normal(ks), rng.standard_normal(ks)
+
+
+def backward(values, g, causal, needs=(True, True, True)):
+    q = values[0]
+    grads = call_backward(
+        ScaledDotProductAttention, values, g, needs, scale=1.0 / math.sqrt(q.shape[-1]), causal=causal
+    )
+    assert isinstance(grads, tuple | list) and len(grads) == 3, "backward must return (dq, dk, dv)"
+    return grads
 
 
 # (name, q shape, k/v shape, causal)
@@ -57,65 +157,57 @@ ATTN = [
     ("head size 1", (1, 1, 4, 1), (1, 1, 4, 1), True),
     ("no mask Tq=3 Tk=5", (1, 2, 3, 4), (1, 2, 5, 4), False),
 ]
-ATTN_IDS = [a[0] for a in ATTN]
 
 
-def _qkv(qs, ks, seed):
-    return [t64(qs, seed, name="q"), t64(ks, seed + 1, name="k"), t64(ks, seed + 2, name="v")]
+def check_against_finite_differences(q, k, v, g, causal, m, name):
+    dq, dk, dv = backward(saved(q, k, v, causal, m), g, causal)
+    expected = [
+        numerical_vjp(lambda q: forward(q, k, v, causal, m), q, g),
+        numerical_vjp(lambda k: forward(q, k, v, causal, m), k, g),
+        numerical_vjp(lambda v: forward(q, k, v, causal, m), v, g),
+    ]
+    for what, got, want in zip(("dq", "dk", "dv"), (dq, dk, dv), expected):
+        assert got is not None, f"{what} is None, but the context asked for it ({name})"
+        assert_close(got, want, f"{what} ({name})", rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("name, qs, ks, causal", ATTN, ids=ATTN_IDS)
-def test_attention_gradcheck(impl, name, qs, ks, causal):
-    assert_gradcheck(
-        lambda q, k, v: impl.ScaledDotProductAttention.apply(q, k, v, causal=causal),
-        _qkv(qs, ks, 1),
-        what=f"attention {name}",
-    )
+@pytest.mark.task("7.3", points=3)
+@pytest.mark.parametrize("name, qs, ks, causal", ATTN, ids=[a[0] for a in ATTN])
+def test_backward_matches_finite_differences(earlier_tasks_by_the_grader, name, qs, ks, causal):
+    q, k, v = qkv(qs, ks, 1)
+    g = np.random.default_rng(2).standard_normal(qs)
+    check_against_finite_differences(q, k, v, g, causal, None, name)
 
 
-@pytest.mark.parametrize("name, qs, ks, causal", ATTN, ids=ATTN_IDS)
-def test_attention_matches_npgpt(impl, name, qs, ks, causal):
-    mine, theirs = _qkv(qs, ks, 4), _qkv(qs, ks, 4)
-    out = impl.ScaledDotProductAttention.apply(*mine, causal=causal)
-    ref = F.scaled_dot_product_attention(*theirs, causal=causal)
-    g = np.random.default_rng(5).standard_normal(out.shape)
-    out.backward(g)
-    ref.backward(g)
-    assert_close(out.numpy(), ref.numpy(), f"attention forward ({name})")
-    for a, b in zip(mine, theirs):
-        assert_close(a.grad, b.grad, f"attention d{a.name} ({name})")
+@pytest.mark.task("7.3", points=2)
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "no mask"])
+def test_backward_with_dropout(earlier_tasks_by_the_grader, causal):
+    q, k, v = qkv((1, 2, 4, 3), (1, 2, 4, 3), 3)
+    g = np.random.default_rng(4).standard_normal(q.shape)
+    m = (np.random.default_rng(5).random((1, 2, 4, 4)) >= 0.3) / 0.7  # 0 or 1/(1 - p), as dropout draws it
+    check_against_finite_differences(q, k, v, g, causal, m, f"dropout p=0.3, {'causal' if causal else 'no mask'}")
 
 
-def test_no_gradient_reaches_the_future(impl):
-    # a loss on query 0 alone: only key/value 0 may receive gradient, the later ones are masked
-    q, k, v = _qkv((1, 1, 5, 3), (1, 1, 5, 3), 6)
-    out = impl.ScaledDotProductAttention.apply(q, k, v, causal=True)
-    g = np.zeros(out.shape)
+@pytest.mark.task("7.3", points=1)
+def test_no_gradient_reaches_the_future(earlier_tasks_by_the_grader):
+    # a loss on query 0 alone: only key and value 0 may receive gradient, the later ones are masked
+    q, k, v = qkv((1, 1, 5, 3), (1, 1, 5, 3), 6)
+    g = np.zeros(q.shape)
     g[..., 0, :] = 1.0
-    out.backward(g)
-    assert np.all(k.grad[..., 1:, :] == 0) and np.all(v.grad[..., 1:, :] == 0), "keys/values after query 0 got gradient"
-    assert np.all(q.grad[..., 1:, :] == 0), "queries other than 0 got gradient from a loss on query 0"
-    assert np.any(v.grad[..., 0, :] != 0)
+    dq, dk, dv = backward(saved(q, k, v, True), g, True)
+    assert np.all(dk[..., 1:, :] == 0) and np.all(dv[..., 1:, :] == 0), "keys/values after query 0 got gradient"
+    assert np.all(dq[..., 1:, :] == 0), "queries other than 0 got gradient from a loss on query 0"
+    assert np.any(dv[..., 0, :] != 0), "value 0 got no gradient from the one query that sees it"
 
 
-def test_inside_a_multi_head_layer(impl):
-    # your op inside a small multi-head attention layer built from npgpt ops: x -> q, k, v -> heads -> out
-    B, T, C, H = 2, 4, 6, 2
-    x, w_qkv, w_out = t64((B, T, C), 7, name="x"), t64((3 * C, C), 8, name="W_qkv"), t64((C, C), 9, name="W_out")
-
-    def layer(x, w_qkv, w_out):
-        q, k, v = F.linear(x, w_qkv).split(C, axis=2)
-        q, k, v = (a.reshape(B, T, H, C // H).transpose(1, 2) for a in (q, k, v))
-        y = impl.ScaledDotProductAttention.apply(q, k, v, causal=True)
-        return F.linear(y.transpose(1, 2).reshape(B, T, C), w_out)
-
-    assert_gradcheck(layer, [x, w_qkv, w_out], what="a multi-head attention layer around your op")
-
-
-def test_float32_gradients_stay_float32(impl):
-    # npgpt refuses a gradient whose dtype differs from its input's: no silent float64 upcasts
-    rng = np.random.default_rng(10)
-    q, k, v = (npgpt.tensor(rng.standard_normal((1, 2, 3, 4)).astype(np.float32), requires_grad=True) for _ in range(3))
-    out = impl.ScaledDotProductAttention.apply(q, k, v)
-    out.backward(np.ones(out.shape, dtype=np.float32))
-    assert q.grad.dtype == k.grad.dtype == v.grad.dtype == np.float32
+@pytest.mark.task("7.3", points=1)
+def test_backward_keeps_float32(earlier_tasks_by_the_grader):
+    q, k, v = qkv((1, 2, 3, 4), (1, 2, 5, 4), 7)
+    g = np.random.default_rng(8).standard_normal(q.shape)
+    want = backward(saved(q, k, v, True), g, True)
+    values = [a.astype(np.float32) for a in saved(q, k, v, True) if a is not None]
+    values.insert(4, None)  # no dropout multipliers
+    got = backward(values, g.astype(np.float32), True)
+    for what, a, b in zip(("dq", "dk", "dv"), got, want):
+        assert a.dtype == np.float32, f"{what} must keep float32, got {a.dtype}"
+        assert_close(a, b, f"float32 {what}", rtol=1e-4, atol=1e-5)

@@ -10,10 +10,12 @@ Shapes: q (B, H, Tq, D), k and v (B, H, Tk, D), output (B, H, Tq, D). With s = 1
 
 Backward, given dO:
 
+### BEGIN SOLUTION 7.3
     dv = A^T @ dO
     dA = dO @ v^T ;  dP = dA * M / (1 - dropout_p)
     dS = P * (dP - sum(dP * P, axis=-1))       (softmax backward)
     dq = dS @ k * s ;  dk = dS^T @ q * s
+### END SOLUTION 7.3
 
 When Tq < Tk (new queries appended to a cached past, as in generation), the causal mask is
 offset so query i sits at absolute position Tk - Tq + i and sees keys 0 .. Tk - Tq + i.
@@ -44,12 +46,21 @@ def _cached(key, make):
 
 
 def causal_mask(Tq, Tk):
-    """Boolean (Tq, Tk) NumPy mask, True where key j is in the future of query i: j > i + (Tk - Tq).
+    """Boolean (Tq, Tk) NumPy mask, True where key j is in the future of query i.
 
-    With Tq == Tk it is the strict upper triangle; with Tq < Tk the queries are the last Tq
-    positions (the earlier Tk - Tq came from a cache). Cached per shape.
+    The queries are the last Tq of the Tk positions (the earlier Tk - Tq came from a cache), so
+    query i sits at absolute position i + (Tk - Tq); a query sees its own key. Cached per shape.
+    ### BEGIN SOLUTION 7.1
+    Masked: j > i + (Tk - Tq), the strict upper triangle shifted right by Tk - Tq (np.triu).
+    ### END SOLUTION 7.1
     """
-    return _cached(("mask", Tq, Tk), lambda: np.triu(np.ones((Tq, Tk), dtype=bool), k=1 + Tk - Tq))
+
+    def build():
+        ### BEGIN SOLUTION 7.1
+        return np.triu(np.ones((Tq, Tk), dtype=bool), k=1 + Tk - Tq)
+        ### END SOLUTION 7.1
+
+    return _cached(("mask", Tq, Tk), build)
 
 
 def causal_bias(xp, Tq, Tk, dtype):
@@ -60,14 +71,35 @@ def causal_bias(xp, Tq, Tk, dtype):
     )
 
 
+def softmax_backward(p, dp, rowsum=None):
+    """dS = dL/dS for P = softmax(S, axis=-1), from P and dP = dL/dP (same shape, any leading axes).
+
+    ``rowsum`` (..., 1), when given, is sum_j dP_ij P_ij, computed more cheaply by the caller.
+    Works in place: overwrites and returns ``dp`` (the caller no longer needs it).
+    ### BEGIN SOLUTION 7.2
+    dS = P * (dP - rowsum): row by row, the vector-Jacobian product of dP_i/dS_j = P_i (delta_ij - P_j).
+    ### END SOLUTION 7.2
+    """
+    ### BEGIN SOLUTION 7.2
+    if rowsum is None:
+        rowsum = (dp * p).sum(axis=-1, keepdims=True)
+    dp -= rowsum
+    dp *= p
+    return dp
+    ### END SOLUTION 7.2
+
+
 class ScaledDotProductAttention(Function):
     """softmax(q k^T / sqrt(D) + causal mask) (with dropout) @ v; see the module docstring.
 
     Memory: the (B, H, Tq, Tk) weights P are the largest activation of a transformer, so they are
     not kept for the backward pass. The forward saves the row log-sum-exp L = m + log(sum exp(S - m))
     instead, and the backward rebuilds P = exp(S - L) with one matmul (as FlashAttention does).
-    The softmax-backward row sums use sum_j dP_ij P_ij = sum_d dO_id O_id, a (B, H, Tq, D)
-    product instead of a (B, H, Tq, Tk) one (with dropout too: both equal sum_j dA_ij A_ij).
+    The softmax-backward row sums are computed from a (B, H, Tq, D) product instead of a
+    (B, H, Tq, Tk) one:
+    ### BEGIN SOLUTION 7.3
+    sum_j dP_ij P_ij = sum_d dO_id O_id (with dropout too: both equal sum_j dA_ij A_ij).
+    ### END SOLUTION 7.3
     """
 
     @staticmethod
@@ -110,6 +142,7 @@ class ScaledDotProductAttention(Function):
     def backward(ctx, g):
         q, k, v, lse, m, out = ctx.saved_tensors
         xp = get_array_module(g)
+        ### BEGIN SOLUTION 7.3
         # rebuild P = exp(S - L) from q, k and the saved log-sum-exp
         p = ScaledDotProductAttention._scores(xp, q, k, ctx.scale, ctx.causal)
         p -= lse
@@ -120,10 +153,10 @@ class ScaledDotProductAttention(Function):
         dp = g @ v.swapaxes(-1, -2)
         if m is not None:
             dp *= m
-        # softmax backward, in place on dp: dS = P * (dP - rowsum(dO * O))
-        dp -= (g * out).sum(axis=-1, keepdims=True)
-        dp *= p
-        dp *= ctx.scale
-        dq = dp @ k if ctx.needs_input_grad[0] else None
-        dk = dp.swapaxes(-1, -2) @ q if ctx.needs_input_grad[1] else None
+        # softmax backward, in place on dp, with the row sums rowsum(dO * O)
+        ds = softmax_backward(p, dp, (g * out).sum(axis=-1, keepdims=True))
+        ds *= ctx.scale
+        dq = ds @ k if ctx.needs_input_grad[0] else None
+        dk = ds.swapaxes(-1, -2) @ q if ctx.needs_input_grad[1] else None
         return dq, dk, dv
+        ### END SOLUTION 7.3
