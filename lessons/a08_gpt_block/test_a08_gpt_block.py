@@ -3,82 +3,118 @@
     python -m lessons.grade --assignment a08
     pytest lessons/a08_gpt_block --task 8.2
 
-The block is compared with the grader's own NumPy forward of GPT-2's pre-LN block, using the
-block's own weights in float64; the count with GPT-2 small's published 124,439,808 and with the
-parameters the library actually allocates.
+Task 8.1 is the block's wiring, so it is graded on the wiring alone: the block's four sublayers
+are replaced by the grader's stand-ins (each a different map written here in NumPy, with its own
+backward), which record what they read. A mistake in an earlier assignment (LayerNorm, attention)
+or the KV cache of assignment 10 cannot cost 8.1 its points. The count is compared with GPT-2
+small's published 124,439,808 and with the parameters the library actually allocates.
 """
-
-import math
 
 import numpy as np
 import pytest
 
 import npgpt
-from lessons.grading import assert_close
+from lessons.grading import assert_close, numerical_vjp
+from npgpt.autograd import Function
 from npgpt.nn import GPT, GPTConfig
 from npgpt.nn.block import Block
 from npgpt.nn.config import parameter_count
+from npgpt.nn.module import Module
 
 
 # ----------------------------------------------------------------------------- 8.1 the block
-def layer_norm(x, w, b, eps=1e-5):
-    mu = x.mean(-1, keepdims=True)
-    return (x - mu) / np.sqrt(((x - mu) ** 2).mean(-1, keepdims=True) + eps) * w + b
+class Sublayer(Function):
+    """y = tanh(x @ w): a stand-in sublayer's op, forward and backward written here."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        y = np.tanh(x @ w)
+        ctx.save_for_backward(w, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        w, y = ctx.saved_tensors
+        return ((g * (1 - y * y)) @ w.T,)
 
 
-def linear(x, lin):
-    return x @ lin.weight.numpy().T + lin.bias.numpy()
+def sublayer(x, w):
+    return np.tanh(x @ w)
 
 
-def gelu(x):
-    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+class StandIn(Module):
+    """Takes the place of ln_1, ln_2 or mlp: its own map, and a record of the inputs it read."""
+
+    def __init__(self, name, C, seed):
+        super().__init__()
+        self.name, self.w, self.read = name, np.random.default_rng(seed).standard_normal((C, C)), []
+
+    def forward(self, x):
+        self.read.append(np.array(x.numpy()))
+        return Sublayer.apply(x, w=self.w)
 
 
-def attention(x, attn, H):
-    B, T, C = x.shape
-    q, k, v = np.split(linear(x, attn.c_attn), 3, axis=-1)
-    q, k, v = (a.reshape(B, T, H, C // H).transpose(0, 2, 1, 3) for a in (q, k, v))
-    s = q @ k.transpose(0, 1, 3, 2) / math.sqrt(C // H)
-    s = np.where(np.tril(np.ones((T, T), dtype=bool)), s, -np.inf)
-    p = np.exp(s - s.max(-1, keepdims=True))
-    p /= p.sum(-1, keepdims=True)
-    y = (p @ v).transpose(0, 2, 1, 3).reshape(B, T, C)
-    return linear(y, attn.c_proj)
+class AttnStandIn(StandIn):
+    """Takes the place of attn, which also receives the KV cache."""
+
+    def forward(self, x, cache=None):
+        self.cache = cache
+        return super().forward(x)
 
 
-def block_reference(x, blk, H):
-    """GPT-2's pre-LN block, written out in NumPy (the grader's copy)."""
-    ln = lambda m, x: layer_norm(x, m.weight.numpy(), m.bias.numpy())  # noqa: E731
-    x = x + attention(ln(blk.ln_1, x), blk.attn, H)
-    return x + linear(gelu(linear(ln(blk.ln_2, x), blk.mlp.c_fc)), blk.mlp.c_proj)
+C = 6
 
 
-def tiny_block(seed=0):
-    cfg = GPTConfig(vocab_size=7, block_size=8, n_layer=2, n_head=2, n_embd=8)
-    blk = Block(cfg, dtype=np.float64, rng=seed).eval()
-    for p in blk.parameters():  # LayerNorm gains and biases away from 1 and 0, larger weights
-        p.data[...] = np.random.default_rng(seed + p.data.size).standard_normal(p.data.shape) * 0.5
+def stand_in_block():
+    blk = Block(GPTConfig(vocab_size=7, block_size=8, n_layer=1, n_head=2, n_embd=C), dtype=np.float64, rng=0)
+    blk.ln_1, blk.attn = StandIn("ln_1", C, 1), AttnStandIn("attn", C, 2)
+    blk.ln_2, blk.mlp = StandIn("ln_2", C, 3), StandIn("mlp", C, 4)
     return blk
 
 
-@pytest.mark.task("8.1", points=4)
-@pytest.mark.parametrize("shape", [(2, 5, 8), (1, 1, 8)], ids=str)
-def test_block_forward_matches_pre_ln_gpt2(shape):
-    blk = tiny_block()
-    x = np.random.default_rng(1).standard_normal(shape) * 2 + 1
+def block_of_stand_ins(x):
+    """What the block must compute with the stand-ins: the grader's copy of the arrangement."""
+    w = {name: StandIn(name, C, seed).w for name, seed in (("ln_1", 1), ("attn", 2), ("ln_2", 3), ("mlp", 4))}
+    h = x + sublayer(sublayer(x, w["ln_1"]), w["attn"])
+    return h + sublayer(sublayer(h, w["ln_2"]), w["mlp"])
+
+
+def what_was_read(blk):
+    """One line per stand-in: which inputs it read, for the failure messages."""
+    return "; ".join(f"{m.name} read {len(m.read)} time(s)" for m in (blk.ln_1, blk.attn, blk.ln_2, blk.mlp))
+
+
+@pytest.mark.task("8.1", points=3)
+@pytest.mark.parametrize("shape", [(2, 5, C), (1, 1, C)], ids=str)
+def test_block_forward_wires_the_sublayers(shape):
+    blk = stand_in_block()
+    x = np.random.default_rng(5).standard_normal(shape)
     with npgpt.no_grad():
         y = blk(npgpt.tensor(x)).numpy()
-    assert_close(y, block_reference(x, blk, 2), f"Block(x) for x of shape {shape}", rtol=1e-9, atol=1e-10)
+    for m in (blk.ln_1, blk.attn, blk.ln_2, blk.mlp):
+        assert len(m.read) == 1, f"each sublayer must be called once per forward: {what_was_read(blk)}"
+    assert_close(blk.ln_1.read[0], x, "what ln_1 reads (the block's input x)", rtol=1e-12, atol=1e-12)
+    assert_close(y, block_of_stand_ins(x), f"Block(x) for x of shape {shape}", rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.task("8.1", points=1)
-def test_block_passes_gradients_to_every_parameter():
-    blk = tiny_block(seed=2)
-    x = npgpt.tensor(np.random.default_rng(3).standard_normal((1, 4, 8)), requires_grad=True)
-    blk(x).sum().backward()
-    missing = [n for n, p in blk.named_parameters() if p.grad is None or not np.any(p.grad)]
-    assert not missing, f"parameters that got no gradient through Block.forward: {missing}"
-    assert x.grad is not None and np.all(np.isfinite(x.grad)), "x got no (finite) gradient"
+def test_block_passes_the_cache_to_attn():
+    blk, cache = stand_in_block(), object()
+    with npgpt.no_grad():
+        blk(npgpt.tensor(np.ones((1, 2, C))), cache=cache)
+    assert getattr(blk.attn, "cache", None) is cache, "Block.forward(x, cache) must hand the cache to self.attn"
+
+
+@pytest.mark.task("8.1", points=1)
+def test_block_gradient_reaches_the_input():
+    # built from Tensor ops, the block is differentiable: dL/dx through both residual paths
+    blk = stand_in_block()
+    rng = np.random.default_rng(6)
+    x, g = rng.standard_normal((1, 4, C)), rng.standard_normal((1, 4, C))
+    xt = npgpt.tensor(x, requires_grad=True)
+    blk(xt).backward(g)
+    assert xt.grad is not None, "x got no gradient through Block.forward (the graph is broken)"
+    assert_close(xt.grad, numerical_vjp(block_of_stand_ins, x, g), "dL/dx through the block", rtol=1e-6, atol=1e-8)
 
 
 # ----------------------------------------------------------------------------- 8.2 parameter count

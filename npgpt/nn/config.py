@@ -12,10 +12,13 @@ Sizes of the OpenAI models (V vocabulary, T context, L layers, H heads, C width)
     gpt3        50257   2048   96   96  12288  174,604M   ("GPT-3", 175B)
 
 All use learned positions, GELU, a 4C-wide MLP, biases, and an output head tied to the token
-embedding. GPT-1 differs in where LayerNorm sits: it is *post-LN* (x = LN(x + sublayer(x))) and
-has no final LayerNorm; GPT-2 and GPT-3 are *pre-LN* (x = x + sublayer(LN(x))) with a final
-``ln_f``. npgpt builds the pre-LN model; ``parameter_count(cfg, arch="gpt1")`` counts GPT-1 as it
-was. (GPT-3 also alternated dense and locally banded sparse attention, which changes no count.)
+embedding. GPT-1 differs in where LayerNorm sits (it is *post-LN*, GPT-2 and GPT-3 are *pre-LN*)
+and has no final LayerNorm; GPT-2 and GPT-3 have a final ``ln_f``. npgpt builds the pre-LN model;
+``parameter_count(cfg, arch="gpt1")`` counts GPT-1 as it was. (GPT-3 also alternated dense and
+locally banded sparse attention, which changes no count.)
+### BEGIN SOLUTION 8.1
+Post-LN: x = LN(x + sublayer(x)); pre-LN: x = x + sublayer(LN(x)).
+### END SOLUTION 8.1
 """
 
 from __future__ import annotations
