@@ -56,7 +56,12 @@ def rope_tables(T, D, base=10000.0, offset=0, dtype=np.float32):
 
 
 class RoPE(Function):
-    """y = x * cos + rotate_half(x) * sin; x (..., T, D), cos and sin (T, D) constants."""
+    """Each feature pair (i, i + D/2) of x (..., T, D) rotated by its angle; cos and sin (T, D) constants.
+
+    ### BEGIN SOLUTION 6.3
+    y = x * cos + rotate_half(x) * sin
+    ### END SOLUTION 6.3
+    """
 
     @staticmethod
     def forward(ctx, x, cos, sin):
