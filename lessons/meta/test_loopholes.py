@@ -1,0 +1,68 @@
+"""Loopholes found in handouts, pinned so they stay closed.
+
+- An a06 handout spelled RoPE out (a docstring, the torch reference of ``npgpt.gradcheck_cases``);
+  an a08 handout spelled the pre-LN block out (the docstrings of ``npgpt/nn/block.py``, config.py).
+- Task 8.1 was graded through the student's own LayerNorm and attention in a course in sequence
+  (``--from``), and through the stubbed KV cache (task 10.4) in a plain a08 handout.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lessons.assignments import REPO
+from lessons.plants import load_plants, plant
+from lessons.regions import rewrite, scan
+from lessons.release import release
+
+GIVEAWAYS = {
+    "a06": ["x * cos + rotate_half(x) * sin", "* cos + t.cat([-x[..., h:]", "rotate_half(g * sin)", "10000^(2i/C)"],
+    "a08": ["x + attn(ln_1(x))", "x + mlp(ln_2(x))", "x + sublayer(LN(x))"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(GIVEAWAYS))
+def test_the_handout_does_not_spell_the_answer_out(name, tmp_path):
+    folder = release(tmp_path / "h", name)
+    for path in sorted((folder / "npgpt").rglob("*.py")):
+        if "viz" in path.parts:  # the notebooks' figures (the block diagram) teach, as the notebooks do
+            continue
+        text = path.read_text()
+        found = [g for g in GIVEAWAYS[name] if g in text]
+        assert not found, f"{path.relative_to(folder)} of an {name} handout holds {found}"
+
+
+def fill(folder, tasks):
+    """Put the reference back into the handout's regions of ``tasks`` (play a student who did them)."""
+    reference = {(str(r.path.relative_to(REPO)), r.task): r.body for r in scan(REPO)}
+    for path in sorted({r.path for r in scan(folder) if r.task in tasks}):
+        rel = str(path.relative_to(folder))
+
+        def swap(r, rel=rel):
+            return ("YOUR CODE", reference[(rel, r.task)].splitlines()) if r.task in tasks else None
+
+        path.write_text(rewrite(path, path.read_text(), swap))
+
+
+@pytest.mark.slow
+def test_8_1_is_graded_on_its_own_in_a_course_in_sequence(tmp_path):
+    # the student's a07 handout: attention done, but with a wrong mask and a LayerNorm without the mean
+    previous = release(tmp_path / "a07", "a07")
+    fill(previous, {"7.1", "7.2", "7.3"})
+    plants = load_plants()
+    plant(previous, [plants["5.1"][0], plants["7.1"][0]])
+    nxt = release(tmp_path / "a08", "a08", previous=previous)
+    fill(nxt, {"8.1"})
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(nxt)}
+    out = subprocess.run(
+        [sys.executable, "-m", "lessons.grade", "--task", "8.1", "--quiet"],
+        cwd=nxt,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, f"8.1 fails on a right block because of earlier tasks:\n{out.stdout[-3000:]}"
