@@ -3,7 +3,8 @@
 - An a06 handout spelled RoPE out (a docstring, the torch reference of ``npgpt.gradcheck_cases``);
   an a08 handout spelled the pre-LN block out (the docstrings of ``npgpt/nn/block.py``, config.py).
 - Task 8.1 was graded through the student's own LayerNorm and attention in a course in sequence
-  (``--from``), and through the stubbed KV cache (task 10.4) in a plain a08 handout.
+  (``--from``), and through the stubbed KV cache (task 10.4) in a plain a08 handout, where a right
+  block could not pass: every handout, its tasks done, must score full marks.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 
 import pytest
 
-from lessons.assignments import REPO
+from lessons.assignments import REPO, find_assignment, load_assignments
 from lessons.plants import load_plants, plant
 from lessons.regions import rewrite, scan
 from lessons.release import release
@@ -66,3 +67,22 @@ def test_8_1_is_graded_on_its_own_in_a_course_in_sequence(tmp_path):
         text=True,
     )
     assert out.returncode == 0, f"8.1 fails on a right block because of earlier tasks:\n{out.stdout[-3000:]}"
+
+
+@pytest.mark.slow
+# a capstone (every task cumulative) trains a model on the reference: the normal suite runs it
+@pytest.mark.parametrize(
+    "name", [a.name for a in load_assignments() if any(not t.cumulative for t in a.tasks.values())]
+)
+def test_a_handout_with_its_tasks_done_scores_full_marks(name, tmp_path):
+    """In a real handout every LATER assignment's regions are stubs: a grader that passes through
+    one of them (8.1 went through the KV cache, task 10.4) can never be passed."""
+    folder = release(tmp_path / "h", name)
+    fill(folder, set(find_assignment(name).tasks))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(folder)}
+    out = subprocess.run(
+        [sys.executable, "-m", "lessons.grade", "--quiet"], cwd=folder, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, (
+        f"{name} done right does not score full marks:\n{out.stdout[-3000:]}{out.stderr[-2000:]}"
+    )
