@@ -18,7 +18,7 @@ import pytest
 from lessons.assignments import REPO, find_assignment, load_assignments
 from lessons.plants import load_plants, plant
 from lessons.regions import rewrite, scan
-from lessons.release import release
+from lessons.release import numbered, release
 
 GIVEAWAYS = {
     "a06": ["x * cos + rotate_half(x) * sin", "* cos + t.cat([-x[..., h:]", "rotate_half(g * sin)", "10000^(2i/C)"],
@@ -39,12 +39,16 @@ def test_the_handout_does_not_spell_the_answer_out(name, tmp_path):
 
 def fill(folder, tasks):
     """Put the reference back into the handout's regions of ``tasks`` (play a student who did them)."""
-    reference = {(str(r.path.relative_to(REPO)), r.task): r.body for r in scan(REPO)}
+    reference, keys = {}, {}
+    for r in scan(REPO):
+        rel = str(r.path.relative_to(REPO))
+        reference[keys.setdefault(rel, numbered(rel))(r)] = r.body
     for path in sorted({r.path for r in scan(folder) if r.task in tasks}):
-        rel = str(path.relative_to(folder))
+        key = numbered(str(path.relative_to(folder)))
 
-        def swap(r, rel=rel):
-            return ("YOUR CODE", reference[(rel, r.task)].splitlines()) if r.task in tasks else None
+        def swap(r, key=key):
+            k = key(r)  # every region is counted, in order, whether or not it is filled
+            return ("YOUR CODE", reference[k].splitlines()) if r.task in tasks else None
 
         path.write_text(rewrite(path, path.read_text(), swap))
 
