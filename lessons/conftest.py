@@ -7,9 +7,6 @@ Each graded test is marked ``@pytest.mark.task("5.2", points=3)``. Before a task
 code in its regions (``### BEGIN YOUR CODE 5.2`` in a handout, ``### BEGIN SOLUTION 5.2`` here) is
 read: a task whose code imports a ready-made implementation (torch, jax, transformers, npgpt's
 PyTorch reference, ...) fails every one of its tests with a message that says so.
-
-The assignments written before the regions (a grader asking for the ``impl`` fixture) still choose
-their implementation with ``--lesson-impl=solutions|exercises`` or ``NPGPT_LESSON_IMPL``.
 """
 
 from __future__ import annotations
@@ -19,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from lessons.assignments import all_tasks
-from lessons.grading import ENV_VAR, IMPLS, chosen_impl, load_impl
 from lessons.regions import forbidden_imports, scan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,23 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def pytest_addoption(parser):
     parser.addoption("--task", default=None, help="run only the graded tests of this task, e.g. 5.2")
-    parser.addoption(
-        "--lesson-impl",
-        choices=IMPLS,
-        default=None,
-        help=f"which implementation the older graders test: solutions (default) or exercises "
-        f"(your work); the environment variable {ENV_VAR} does the same",
-    )
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "task(id, points): the task a graded test belongs to and its points")
-    # a bad NPGPT_LESSON_IMPL is a usage error at startup, not an error in every test
-    chosen_impl(config.getoption("--lesson-impl", default=None))
-
-
-def pytest_report_header(config):
-    return f"lessons: grading the {chosen_impl(config.getoption('--lesson-impl', default=None))} implementation"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -74,10 +57,3 @@ def pytest_runtest_setup(item):
             f"({cheats[mark.args[0]]}); write it with NumPy. This task scores zero.",
             pytrace=False,
         )
-
-
-@pytest.fixture
-def impl(request):
-    """The implementation under test of the older graders, e.g. ``lessons.a01_autograd.exercises``."""
-    package = request.module.__name__.rpartition(".")[0]
-    return load_impl(package, chosen_impl(request.config.getoption("--lesson-impl", default=None)))

@@ -1,7 +1,7 @@
 """Solution regions: the one source from which every student handout is generated.
 
-A task's reference code sits in the library (or in a warm-up's ``solutions.py``) between two
-marker lines, in the convention of nbgrader::
+A task's reference code sits in the library (or, for a warm-up, in a module of the assignment's
+folder) between two marker lines, in the convention of nbgrader::
 
     def backward(ctx, g):
         ### BEGIN SOLUTION 5.2

@@ -26,7 +26,7 @@ class Outcome:
 def run_junit(folder: Path, *args, timeout=600) -> list[Outcome]:
     """Run pytest inside a handout (its own npgpt and lessons, not this repository's)."""
     report = folder / "report.xml"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NPGPT_LESSON_IMPL")}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(folder)
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *args]
     done = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)

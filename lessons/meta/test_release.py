@@ -154,7 +154,7 @@ def test_the_handout_installs_and_grades_in_a_fresh_virtual_environment(tmp_path
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = str(venv / "bin" / "python")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NPGPT_LESSON_IMPL")}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     install = subprocess.run(
         [py, "-m", "pip", "install", "-q", "-e", "."], cwd=folder, env=env, capture_output=True, text=True
     )
