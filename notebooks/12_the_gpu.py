@@ -456,7 +456,10 @@ else:
 # npgpt bench --device cuda          # npgpt against PyTorch on the GPU, milliseconds and ratios
 # ```
 #
-# Record the date, the GPU and the CuPy and CUDA versions with the numbers.
+# Record the date, the GPU and the CuPy and CUDA versions with the numbers. In a clone,
+# `bash tools/gpu_check.sh` does all of it in one run: every CUDA test (none may skip on a GPU), this
+# notebook on the GPU, then the benchmark, with the machine's details and a log of each step in
+# `gpu-results/`.
 #
 # ## 8. The checks
 #
