@@ -1,0 +1,1 @@
+"""Assignment 11: loading GPT-2 (a checkpoint's names and layouts, its config.json)."""
