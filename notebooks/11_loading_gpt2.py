@@ -423,6 +423,9 @@ except ValueError as e:
 # instead of loading part of the model.
 #
 # </details>
+#
+# Assignment `lessons/a11_loading_gpt2` has you write the checkpoint mapping and the `config.json` reader
+# (`hf_to_npgpt_state`, `config_from_hf`) yourself.
 
 # %%
 import shutil
