@@ -99,8 +99,9 @@ def test_save_pretrained_layout(n_layer):
 
 @pytest.mark.task("11.1", points=2)
 @pytest.mark.parametrize("prefix", ["", "transformer."], ids=["hub", "prefixed"])
-def test_hub_layout_with_mask_buffers_and_a_tied_head(prefix):
-    config = GPTConfig(**CFG)
+@pytest.mark.parametrize("n_layer", [2, 12])  # h.10.attn.bias: a buffer, whatever the block's number of digits
+def test_hub_layout_with_mask_buffers_and_a_tied_head(prefix, n_layer):
+    config = GPTConfig(**{**CFG, "n_layer": n_layer})
     weights, want = checkpoint(config, seed=3, prefix=prefix, extras=True)
     got = accepted(H.hf_to_npgpt_state, weights, config, what=f"a checkpoint with names {prefix!r}h.0...")
     assert_same_state(got, want, f"names {prefix!r}h.0..., with attn.bias/attn.masked_bias buffers and lm_head")
