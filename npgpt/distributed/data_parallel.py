@@ -9,9 +9,13 @@ B examples each, so its gradient is the mean of the N per-rank gradients::
 After the average every rank holds the same gradient, takes the same optimizer step, and the
 replicas stay identical without ever sending parameters.
 
-One step's communication here: all gradients are packed into one flat buffer (see
+One step's communication here:
+### BEGIN SOLUTION 15.2
+all gradients are packed into one flat buffer (see
 flat_buffer.py), summed over ranks in place by ONE all-reduce, divided by N, and each ``p.grad``
-becomes a view into the buffer. Optionally the buffer goes out in several buckets; here the
+becomes a view into the buffer.
+### END SOLUTION 15.2
+Optionally the buffer goes out in several buckets; here the
 buckets only bound the size of each message: they overlap with nothing (PyTorch's DDP starts each
 bucket while backward is still computing the earlier layers' gradients; npgpt's backward does not
 hand out gradients early, so it cannot).
@@ -20,8 +24,19 @@ hand out gradients early, so it cannot).
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 from .flat_buffer import FlatLayout
+
+
+@contextmanager
+def timed(owner):
+    """Add the seconds spent in the ``with`` block (the collectives) to ``owner.comm_seconds``."""
+    t = time.perf_counter()
+    try:
+        yield
+    finally:
+        owner.comm_seconds += time.perf_counter() - t
 
 
 class GradientAverager:
@@ -38,22 +53,25 @@ class GradientAverager:
         self.comm = comm
         self.buffer = self.layout.zeros()
         n = self.layout.numel
+        ### BEGIN SOLUTION 15.2
         step = n if not bucket_bytes else max(1, int(bucket_bytes) // self.layout.dtype.itemsize)
         self.buckets = [(a, min(a + step, n)) for a in range(0, n, step)]
+        ### END SOLUTION 15.2
         self.comm_seconds = 0.0
 
     def average_(self):
         """Pack the gradients, all-reduce (sum) them, divide by the number of ranks; ``p.grad``
         of each parameter is then a view of its part of the buffer."""
+        ### BEGIN SOLUTION 15.2
         layout, buf = self.layout, self.buffer
         layout.pack_grads(buf)
         for i, p in enumerate(layout.params):
             p.grad = layout.view(buf, i)
-        t = time.perf_counter()
-        for a, b in self.buckets:  # one after another: nothing else runs meanwhile
-            self.comm.all_reduce_(buf[a:b])
-        self.comm_seconds += time.perf_counter() - t
+        with timed(self):
+            for a, b in self.buckets:  # one after another: nothing else runs meanwhile
+                self.comm.all_reduce_(buf[a:b])
         buf /= self.comm.world_size
+        ### END SOLUTION 15.2
 
 
 def broadcast_parameters(params, comm, root=0):

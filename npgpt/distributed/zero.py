@@ -5,9 +5,11 @@ the model's size) and every rank computes the same update. ZeRO-1 cuts the work 
 N: lay all parameters end to end in one flat buffer (flat_buffer.py), cut it into N equal shards,
 and let rank r own shard r::
 
+### BEGIN SOLUTION 15.3
     grads:  reduce-scatter   rank r gets the sum over ranks of shard r of the gradients, / N
     update: AdamW            rank r updates shard r of the parameters with its shard of the state
     params: all-gather       every rank gets every updated shard
+### END SOLUTION 15.3
 
 A reduce-scatter plus an all-gather move as many bytes as one all-reduce, so communication costs
 the same as plain data parallelism, while the optimizer state per rank falls from 2 x params to
@@ -22,10 +24,10 @@ a shard of the parameters (gathering each layer's just before it is used); npgpt
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
+from .data_parallel import timed
 from .flat_buffer import FlatLayout
 
 
@@ -90,11 +92,12 @@ class ZeroRedundancyOptimizer:
 
     def reduce_scatter_grads(self):
         """``grad_shard`` <- this rank's shard of the gradients, averaged over ranks."""
+        ### BEGIN SOLUTION 15.3
         self.layout.pack_grads(self.flat_grads)
-        t = time.perf_counter()
-        self.comm.reduce_scatter(self.flat_grads, self.grad_shard)
-        self.comm_seconds += time.perf_counter() - t
+        with timed(self):
+            self.comm.reduce_scatter(self.flat_grads, self.grad_shard)
         self.grad_shard /= self.comm.world_size
+        ### END SOLUTION 15.3
 
     def clip_grad_norm_(self, max_norm, eps=1e-6):
         """As ``npgpt.optim.clip_grad_norm_`` on the averaged gradients: ``total = sqrt(sum of g^2)``
@@ -113,14 +116,15 @@ class ZeroRedundancyOptimizer:
         """Update this rank's shard with the wrapped optimizer's rule, then all-gather the shards."""
         for outer, inner in zip(self.optimizer.param_groups, self.shard_optimizer.param_groups):
             inner.update({k: v for k, v in outer.items() if k != "params"})  # lr from the schedule
+        self.optimizer._step_count += 1
+        ### BEGIN SOLUTION 15.3
         for pc in self.pieces:  # the shard's current values (they may have been loaded since)
             pc.data[...] = self.layout.params[pc.index].data.reshape(-1)[pc.start : pc.stop]
         self.shard_optimizer.step()
-        self.optimizer._step_count += 1
-        t = time.perf_counter()
-        self.comm.all_gather_(self.flat_params)
-        self.comm_seconds += time.perf_counter() - t
+        with timed(self):
+            self.comm.all_gather_(self.flat_params)
         self.layout.unpack_data(self.flat_params)
+        ### END SOLUTION 15.3
 
     # ----- checkpoints: the unsharded format, gathered from / cut into shards ---------------
     def state_dict(self):
