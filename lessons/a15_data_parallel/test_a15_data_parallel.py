@@ -74,6 +74,9 @@ class FakeComm:
     def _exchange(self, a, op):
         """Every rank's copy of its array ``a`` (all ranks call this together)."""
         assert isinstance(a, np.ndarray), f"{op}: expected a NumPy array, got {type(a).__name__}"
+        assert a.flags.c_contiguous, (
+            f"{op}: needs a C-contiguous array (MPI sends memory as it lies), got strides {a.strides}"
+        )
         self.world.calls[self.rank].append((op, a))
         self.world.slots[self.rank] = a.copy()
         self.world.barrier.wait()
