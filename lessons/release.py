@@ -57,13 +57,14 @@ def numbered(rel: str):
     return key
 
 
-def student_regions(folder: Path) -> dict[tuple[str, str, int], str]:
-    """(relative path, task, k) -> the student's code in a previous handout's YOUR CODE regions."""
+def region_bodies(folder: Path, kind: str) -> dict[tuple[str, str, int], str]:
+    """(relative path, task, k) -> the body of each ``kind`` region under ``folder``: the student's
+    code of a previous handout ("YOUR CODE"), or the reference in the repository ("SOLUTION")."""
     found, keys = {}, {}
     for r in scan(folder):
         rel = str(r.path.relative_to(folder))
-        key = keys.setdefault(rel, numbered(rel))(r)
-        if r.kind == "YOUR CODE":
+        key = keys.setdefault(rel, numbered(rel))(r)  # every region counts, whatever its kind
+        if r.kind == kind:
             found[key] = r.body
     return found
 
@@ -139,7 +140,7 @@ def release(
         raise ReleaseError(f"{out} is not empty: give a new folder")
     assignments = load_assignments()
     chosen = find_assignment(assignment) if assignment else None
-    carried = student_regions(Path(previous)) if previous else None
+    carried = region_bodies(Path(previous), "YOUR CODE") if previous else None
     regions = scan(REPO)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)

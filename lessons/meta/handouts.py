@@ -1,4 +1,5 @@
-"""What the meta tests share: run pytest inside a released handout and read its JUnit report."""
+"""What the meta tests share: play a student who solved a handout's tasks, run pytest inside a
+released handout and read its JUnit report."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+
+from lessons.assignments import REPO
+from lessons.regions import rewrite, scan
+from lessons.release import numbered, region_bodies
 
 
 @dataclass(frozen=True)
@@ -58,3 +63,19 @@ def _task_of(folder: Path, case) -> str:
     head = text[:start].rsplit("\n\n\n", 1)[-1]
     marker = head.split('@pytest.mark.task("', 1)[1]
     return marker.split('"', 1)[0]
+
+
+def fill_with_reference(folder: Path, tasks: set[str] | None = None) -> None:
+    """Play the student: put the reference back into a handout's YOUR CODE regions of ``tasks``
+    (of every task when None)."""
+    reference = region_bodies(REPO, "SOLUTION")
+    for path in sorted({r.path for r in scan(folder) if r.kind == "YOUR CODE" and (tasks is None or r.task in tasks)}):
+        key = numbered(str(path.relative_to(folder)))
+
+        def swap(r, key=key):
+            k = key(r)  # every region is counted, in order, whether or not it is filled
+            if r.kind != "YOUR CODE" or (tasks is not None and r.task not in tasks):
+                return None
+            return "YOUR CODE", reference[k].splitlines()
+
+        path.write_text(rewrite(path, path.read_text(), swap))

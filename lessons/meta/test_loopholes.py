@@ -15,10 +15,10 @@ import sys
 
 import pytest
 
-from lessons.assignments import REPO, find_assignment, load_assignments
+from lessons.assignments import find_assignment, load_assignments
+from lessons.meta.handouts import fill_with_reference
 from lessons.plants import load_plants, plant
-from lessons.regions import rewrite, scan
-from lessons.release import numbered, release
+from lessons.release import release
 
 GIVEAWAYS = {
     "a06": ["x * cos + rotate_half(x) * sin", "* cos + t.cat([-x[..., h:]", "rotate_half(g * sin)", "10000^(2i/C)"],
@@ -37,31 +37,15 @@ def test_the_handout_does_not_spell_the_answer_out(name, tmp_path):
         assert not found, f"{path.relative_to(folder)} of an {name} handout holds {found}"
 
 
-def fill(folder, tasks):
-    """Put the reference back into the handout's regions of ``tasks`` (play a student who did them)."""
-    reference, keys = {}, {}
-    for r in scan(REPO):
-        rel = str(r.path.relative_to(REPO))
-        reference[keys.setdefault(rel, numbered(rel))(r)] = r.body
-    for path in sorted({r.path for r in scan(folder) if r.task in tasks}):
-        key = numbered(str(path.relative_to(folder)))
-
-        def swap(r, key=key):
-            k = key(r)  # every region is counted, in order, whether or not it is filled
-            return ("YOUR CODE", reference[k].splitlines()) if r.task in tasks else None
-
-        path.write_text(rewrite(path, path.read_text(), swap))
-
-
 @pytest.mark.slow
 def test_8_1_is_graded_on_its_own_in_a_course_in_sequence(tmp_path):
     # the student's a07 handout: attention done, but with a wrong mask and a LayerNorm without the mean
     previous = release(tmp_path / "a07", "a07")
-    fill(previous, {"7.1", "7.2", "7.3"})
+    fill_with_reference(previous, {"7.1", "7.2", "7.3"})
     plants = load_plants()
     plant(previous, [plants["5.1"][0], plants["7.1"][0]])
     nxt = release(tmp_path / "a08", "a08", previous=previous)
-    fill(nxt, {"8.1"})
+    fill_with_reference(nxt, {"8.1"})
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(nxt)}
     out = subprocess.run(
         [sys.executable, "-m", "lessons.grade", "--task", "8.1", "--quiet"],
@@ -82,7 +66,7 @@ def test_a_handout_with_its_tasks_done_scores_full_marks(name, tmp_path):
     """In a real handout every LATER assignment's regions are stubs: a grader that passes through
     one of them (8.1 went through the KV cache, task 10.4) can never be passed."""
     folder = release(tmp_path / "h", name)
-    fill(folder, set(find_assignment(name).tasks))
+    fill_with_reference(folder, set(find_assignment(name).tasks))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(folder)}
     out = subprocess.run(
         [sys.executable, "-m", "lessons.grade", "--quiet"], cwd=folder, env=env, capture_output=True, text=True

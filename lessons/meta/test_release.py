@@ -12,15 +12,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from lessons.assignments import REPO, all_tasks, load_assignments
 from lessons.grade import collect_points
-from lessons.meta.handouts import run_tests
-from lessons.regions import rewrite, scan
-from lessons.release import ReleaseError, numbered, release
+from lessons.meta.handouts import fill_with_reference, run_tests
+from lessons.regions import scan
+from lessons.release import ReleaseError, release
 
 TASKS = all_tasks()
 OWN = [tid for tid, t in TASKS.items() if not t.cumulative]
@@ -87,23 +86,11 @@ def test_each_task_is_graded_on_its_own(tid, tmp_path):
             assert not broken, f"task {other}'s tests fail when only task {tid} is missing: {broken}"
 
 
-def _solve(folder: Path) -> None:
-    """Play the student: put the reference back into every YOUR CODE region of a handout."""
-    reference, keys = {}, {}
-    for r in scan(REPO):
-        rel = str(r.path.relative_to(REPO))
-        reference[keys.setdefault(rel, numbered(rel))(r)] = r.body
-    for path in sorted({r.path for r in scan(folder) if r.kind == "YOUR CODE"}):
-        key = numbered(str(path.relative_to(folder)))
-        source = path.read_text()
-        path.write_text(rewrite(path, source, lambda r, key=key: ("YOUR CODE", reference[key(r)].splitlines())))
-
-
 def test_cheating_is_detected(tmp_path):
     first = next(a for a in reversed(ASSIGNMENTS) if any(not t.cumulative for t in a.tasks.values()))
     tid = next(t for t in first.tasks if not first.tasks[t].cumulative)
     folder = release(tmp_path / "h", first.name)
-    _solve(folder)
+    fill_with_reference(folder)
     region = next(r for r in scan(folder) if r.task == tid and not r.in_docstring)
     lines = region.path.read_text().splitlines()
     lines.insert(region.start + 1, region.indent + "import torch  # noqa")
@@ -121,7 +108,7 @@ def test_a_course_in_sequence_carries_the_students_code(tmp_path):
         pytest.skip("needs two assignments")
     first, second = ASSIGNMENTS[0], ASSIGNMENTS[1]
     previous = release(tmp_path / "first", first.name)
-    _solve(previous)
+    fill_with_reference(previous)
     marker = "# the student's own line"
     region = next(r for r in scan(previous) if r.assignment == first.number and not r.in_docstring)
     lines = region.path.read_text().splitlines()
@@ -184,7 +171,7 @@ def test_hidden_tests_run_only_at_grading_time_and_answers_stay_behind(tmp_path)
     }
     for solved in (False, True):
         if solved:
-            _solve(folder)
+            fill_with_reference(folder)
         out = subprocess.run([*grade, "--results", "r.json"], cwd=folder, env=env, capture_output=True, text=True)
         assert out.returncode == (0 if solved else 1), out.stdout[-3000:] + out.stderr[-2000:]
         tests = json.loads((folder / "r.json").read_text())["tests"]
@@ -197,7 +184,7 @@ def test_hidden_tests_run_only_at_grading_time_and_answers_stay_behind(tmp_path)
 def test_calling_a_forbidden_library_function_is_cheating(tmp_path):
     tid, task = next((tid, t) for tid, t in TASKS.items() if t.forbidden)
     folder = release(tmp_path / "h", task.assignment)
-    _solve(folder)
+    fill_with_reference(folder)
     region = next(r for r in scan(folder) if r.task == tid and not r.in_docstring)
     lines = region.path.read_text().splitlines()
     lines.insert(region.start + 1, region.indent + f"_ = {task.forbidden[0]}(*[[], 0])")
