@@ -390,10 +390,9 @@ plt.show()
 #
 # ## 6. Gradients accumulate; graphs are freed
 #
-# As in PyTorch, `.grad` **accumulates** over `backward()` calls (this is what lets the gradients of
-# several micro-batches add up); reset it with `t.grad = None` or an optimizer's `zero_grad()`.
-# And `backward()` frees the graph's saved arrays as it goes, so a second call on the same graph is an
-# error unless the first passed `retain_graph=True`.
+# **Predict, then run.** The cell below calls `loss.backward(retain_graph=True)` and then
+# `loss.backward()` again on the same graph, without resetting anything. Is `W.grad` after the
+# second call the same as after the first? And what does a third call do?
 
 # %%
 loss.backward(retain_graph=True)
@@ -406,6 +405,12 @@ try:
     loss.backward()
 except RuntimeError as e:
     print("RuntimeError:", e)
+
+# %% [markdown]
+# As in PyTorch, `.grad` **accumulates** over `backward()` calls (this is what lets the gradients of
+# several micro-batches add up); reset it with `t.grad = None` or an optimizer's `zero_grad()`.
+# And `backward()` frees the graph's saved arrays as it goes, so a second call on the same graph is an
+# error unless the first passed `retain_graph=True`: the third call above had nothing left to use.
 
 
 # %% [markdown]

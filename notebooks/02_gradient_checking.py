@@ -109,7 +109,8 @@ plt.show()
 # Write `numerical_grad(f, x, h=1e-6)`: for a function `f` that maps a float64 array to a number,
 # return the array of central differences $(f(x + h e_i) - f(x - h e_i)) / 2h$, one per entry of `x`
 # (any shape). The next cell compares it with the exact gradient of
-# $f(x) = \sum_i x_i \sin x_i$, which is $\sin x + x \cos x$.
+# $f(x) = \sum_i x_i \sin x_i + (\sum_i x_i)^2$, which is $\sin x + x \cos x + 2 \sum_i x_i$. (The
+# second term ties the entries together: a loop that forgets to put an entry back shows up.)
 #
 # *Hint:* loop over `np.ndindex(x.shape)`; change one entry of a copy, evaluate, and put it back.
 #
@@ -155,8 +156,8 @@ from npgpt.exercises import check_array
 x_ex = np.random.default_rng(7).standard_normal((3, 4))
 check_array(
     "numerical_grad",
-    numerical_grad(lambda a: float(np.sum(a * np.sin(a))), x_ex),
-    np.sin(x_ex) + x_ex * np.cos(x_ex),
+    numerical_grad(lambda a: float(np.sum(a * np.sin(a)) + np.sum(a) ** 2), x_ex),
+    np.sin(x_ex) + x_ex * np.cos(x_ex) + 2 * x_ex.sum(),
     atol=1e-8,
     rtol=1e-6,
     hint="central differences: (f(x+h) - f(x-h)) / (2h), one entry at a time, restoring it afterwards",
@@ -288,7 +289,10 @@ print(
 #
 # In float32 the rounding term $\varepsilon |f| / h$ is about $10^{-7} / 10^{-6} = 0.1$: the numerical
 # gradient is garbage even for a perfect backward. `gradcheck` therefore refuses float32 inputs
-# unless you insist (`allow_float32=True`), and a larger step only partly helps:
+# unless you insist (`allow_float32=True`).
+#
+# **Predict, then run.** A larger step $h$ shrinks the rounding term $\varepsilon |f| / h$. Is there a
+# step in the table below at which the float32 check of `tanh` passes?
 
 # %%
 x64 = npgpt.tensor(rng.standard_normal((4, 5)), requires_grad=True)
@@ -310,7 +314,9 @@ for h in [1e-6, 1e-4, 1e-3, 1e-2]:
     assert r64.ok and not r32.ok, "tanh passes in float64 at every step size and fails in float32"
 
 # %% [markdown]
-# The backward of `tanh` is the same in both rows; only the *check* fails in float32. That is also why
+# None: as $h$ grows, the rounding error falls but the truncation error ($\propto h^2$) rises, and in
+# float32 their sum never gets below what the check accepts. The backward of `tanh` is the same in both rows; only the
+# *check* fails in float32. That is also why
 # the tests of npgpt check gradients in float64 and, separately, check that float32 ops keep float32.
 #
 # ## 5. Kinks: a mismatch that is not a bug

@@ -363,3 +363,6 @@ if torch is not None:
 #   name "softmax" and its use with the log-likelihood.
 # - Goodfellow, Bengio and Courville, 2016, *Deep Learning*, section 6.2.2.3 (softmax units) and
 #   4.1 (the overflow and the log-sum-exp trick). <https://www.deeplearningbook.org/>
+# - Milakov and Gimelshein, 2018, *Online normalizer calculation for softmax*: the maximum and the sum
+#   of exponentials in one pass, the trick FlashAttention builds on (notebook 07).
+#   <https://arxiv.org/abs/1805.02867>

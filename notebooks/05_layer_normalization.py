@@ -268,9 +268,17 @@ assert report.ok
 # %% [markdown]
 # ## 5. The constant-input edge case
 #
+# **Predict, then run.** Normalise a row whose six entries are all 0.5, and one whose entries are all 0.7,
+# without $\epsilon$. What comes out of each?
+#
+# <details><summary>Answer</summary>
+#
 # A constant row has $\sigma^2 = 0$. Without $\epsilon$ the formula is $0/0$: `nan` for a row of 0.5. A row
 # of 0.7 is worse: 0.7 is not exactly representable, the computed mean is off in the last bit, and the
 # rounding noise of size $10^{-16}$ is divided by its own standard deviation and comes out as $\pm 1$.
+#
+# </details>
+#
 # With $\epsilon$, $\hat{x} = 0$,
 # the output is just $\beta$, and the backward is finite:
 # $\partial L/\partial x = \epsilon^{-1/2}\big(\hat{g} - \mathrm{mean}(\hat{g})\big)$. Note the size of

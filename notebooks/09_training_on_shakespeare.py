@@ -98,10 +98,19 @@ for t in range(x.shape[1]):
 # %% [markdown]
 # ## 3. The model and its first loss
 #
-# A small GPT: 2 blocks, 4 heads, width 96, a context of 64 characters. At initialisation its logits are
-# close to 0, so it predicts nearly the uniform distribution over the $V$ characters and its loss is near
-# $\log V$ (notebook 04). A loss far above that at step 0 would mean the initial logits are too large.
-# Its samples are noise: every character about equally likely.
+# A small GPT: 2 blocks, 4 heads, width 96, a context of 64 characters.
+#
+# **Predict, then run.** Before any training, what loss does it score on Shakespeare, in nats? (The
+# corpus has $V = 76$ distinct characters; notebook 04 has the tool.)
+#
+# <details><summary>Answer</summary>
+#
+# At initialisation its logits are close to 0, so it predicts nearly the uniform distribution over the
+# $V$ characters and its loss is near $\log V = \log 76 \approx 4.33$. A loss far above that at step 0
+# would mean the initial logits are too large. Its samples are noise: every character about equally
+# likely.
+#
+# </details>
 
 # %%
 cfg = GPTConfig(vocab_size=ds.vocab_size, block_size=64, n_layer=2, n_head=4, n_embd=96)

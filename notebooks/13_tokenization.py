@@ -507,3 +507,18 @@ print("all checks passed:", {k: round(v, 3) for k, v in final.items()})
 # better, although its loss number is larger.
 #
 # </details>
+
+# %% [markdown]
+# ## Papers
+#
+# - Gage, 1994, *A New Algorithm for Data Compression*, The C Users Journal 12(2): byte pair
+#   encoding as a compression method, the merge loop of section 2.
+# - Sennrich, Haddow and Birch, 2016, *Neural Machine Translation of Rare Words with Subword Units*:
+#   BPE learned on words, for a vocabulary of subwords. <https://arxiv.org/abs/1508.07909>
+# - Radford et al., 2019, *Language Models are Unsupervised Multitask Learners* (GPT-2), section 2.2:
+#   BPE on bytes rather than characters, and merges kept from crossing character categories (the
+#   pre-split regex of section 3).
+#   <https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf>
+# - Kudo and Richardson, 2018, *SentencePiece: A simple and language independent subword tokenizer
+#   and detokenizer for Neural Text Processing*: the other widely used tokenizer library, which
+#   treats the input as raw text, spaces included. <https://arxiv.org/abs/1808.06226>

@@ -418,11 +418,90 @@ print(f"all checks passed in {time.time() - start:.0f} s")
 #
 # 1. In the mask picture, why is `<|end|>` of the assistant green but `<|assistant|>` red? What
 #    would a model trained with `<|end|>` masked out do at chat time?
+#
+# <details><summary>Hint</summary>
+#
+# The model never has to write `<|assistant|>`: the chat code puts it at the end of the prompt
+# (`add_generation_prompt=True`). `<|end|>` is the one token by which the model itself ends its
+# turn, and generation stops there. Never trained to write it, the model would go on writing until
+# `max_new_tokens` runs out.
+#
+# </details>
+#
 # 2. `pad_batch` pads on the right. Why can padding on the right never change the real tokens'
 #    logits in a causal model? (tests/test_chat_losses.py checks that the gradient is unchanged.)
+#
+# <details><summary>Hint</summary>
+#
+# Behind the causal mask, position $t$ attends only to positions $\le t$; the pads come after every
+# real token, so no real position sees them, and the real tokens keep their positions (padding on
+# the left would shift them). The pads' targets are `ignore_index`, so the loss ignores them too.
+#
+# </details>
+#
 # 3. Set `kl_coef=0` and run more RL steps. What happens to the KL column, and to accuracy?
+#
+# <details><summary>Hint</summary>
+#
+# Nothing pulls the policy back to the SFT model any more: watch the KL grow from step to step. The
+# reward can keep rising while accuracy does not follow: the policy finds answers the reward model
+# scores too high, away from the answers it was trained on.
+#
+# </details>
+#
 # 4. With `ppo_epochs=1`, show from the docstring of `PPOClippedLoss` that the gradient is
 #    REINFORCE's. Which tokens lose their gradient when the ratio leaves [0.8, 1.2]?
+#
+# <details><summary>Hint</summary>
+#
+# With one pass the samples are fresh: `logp == old_logp`, so $r = 1$, the unclipped term is the
+# smaller one and the gradient is $A \, \nabla \log \pi$. With reuse, a token whose ratio has
+# already moved past $1 \pm 0.2$ *in the direction its advantage favours* ($r > 1.2$ with $A > 0$, or
+# $r < 0.8$ with $A < 0$) gets gradient 0.
+#
+# </details>
+#
 # 5. In DPO, the weight of a pair in the gradient is $\sigma(-z)$. Which pairs does DPO learn from
 #    most? Which does it nearly ignore?
+#
+# <details><summary>Hint</summary>
+#
+# $\sigma(-z)$ is near 1 when $z \ll 0$: pairs whose implicit rewards rank the rejected answer
+# above the chosen one. Pairs already ranked right by a wide margin ($z \gg 0$) weigh almost nothing.
+#
+# </details>
+#
 # 6. Why does the reward model read the hidden state at `<|end|>` and not at the first token?
+#
+# <details><summary>Hint</summary>
+#
+# In a causal model the hidden state at position $t$ has seen only tokens $0..t$. At the first token
+# it knows nothing of the reply; at the reply's `<|end|>` it has read the prompt and the whole reply.
+#
+# </details>
+
+# %%
+import shutil
+
+shutil.rmtree(work)  # the checkpoints of this notebook's runs
+
+# %% [markdown]
+# ## Papers
+#
+# - Ouyang et al., 2022, *Training language models to follow instructions with human feedback*
+#   (InstructGPT): SFT, a reward model, then PPO with a per-token KL penalty; the 1.3B model
+#   preferred to the 175B GPT-3. <https://arxiv.org/abs/2203.02155>
+# - OpenAI, 2022, *Introducing ChatGPT*: "fine-tuned from a model in the GPT-3.5 series" with the
+#   same methods as InstructGPT. <https://openai.com/index/chatgpt/>
+# - Christiano et al., 2017, *Deep Reinforcement Learning from Human Preferences*: a reward learned
+#   from people's comparisons. <https://arxiv.org/abs/1706.03741>
+# - Ziegler et al., 2019, *Fine-Tuning Language Models from Human Preferences*, and Stiennon et al.,
+#   2020, *Learning to summarize from human feedback*: the recipe on language models, with the KL
+#   penalty to the supervised model. <https://arxiv.org/abs/1909.08593>,
+#   <https://arxiv.org/abs/2009.01325>
+# - Schulman et al., 2017, *Proximal Policy Optimization Algorithms*: the clipped objective.
+#   <https://arxiv.org/abs/1707.06347>
+# - Rafailov et al., 2023, *Direct Preference Optimization: Your Language Model is Secretly a Reward
+#   Model*: the derivation of section 6. <https://arxiv.org/abs/2305.18290>
+# - Bradley and Terry, 1952, *Rank Analysis of Incomplete Block Designs: I. The Method of Paired
+#   Comparisons*, Biometrika 39: the pairwise preference model. <https://doi.org/10.2307/2334029>

@@ -623,3 +623,23 @@ print("all checks passed")
 
 # %%
 shutil.rmtree(workdir)  # the scripts and results of this notebook
+
+# %% [markdown]
+# ## Papers
+#
+# - Patarasuk and Yuan, 2009, *Bandwidth Optimal All-reduce Algorithms for Clusters of
+#   Workstations*, Journal of Parallel and Distributed Computing 69(2): the ring all-reduce and why
+#   its 2 (N - 1) / N n is the least any all-reduce can send.
+# - Sergeev and Del Balso, 2018, *Horovod: fast and easy distributed deep learning in TensorFlow*:
+#   the ring all-reduce brought to data-parallel deep learning. <https://arxiv.org/abs/1802.05799>
+# - Rajbhandari et al., 2019, *ZeRO: Memory Optimizations Toward Training Trillion Parameter
+#   Models*: the three stages of section 4. <https://arxiv.org/abs/1910.02054>
+# - Shoeybi et al., 2019, *Megatron-LM: Training Multi-Billion Parameter Language Models Using Model
+#   Parallelism*: the column- and row-parallel Linear of section 5. <https://arxiv.org/abs/1909.08053>
+# - Huang et al., 2019, *GPipe: Efficient Training of Giant Neural Networks using Pipeline
+#   Parallelism*: micro-batches and the bubble of section 6. <https://arxiv.org/abs/1811.06965>
+# - Narayanan et al., 2021, *Efficient Large-Scale Language Model Training on GPU Clusters Using
+#   Megatron-LM*: tensor, pipeline and data parallelism combined, section 7.
+#   <https://arxiv.org/abs/2104.04473>
+# - Brown et al., 2020, *Language Models are Few-Shot Learners* (GPT-3), section 2.3.
+#   <https://arxiv.org/abs/2005.14165>
