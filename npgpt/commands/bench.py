@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from ..autograd import no_grad
-from ..backend import cupy_module
+from ..backend import DeviceError, cupy_module
 from ..memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss, tune_malloc
 from ..nn import GPT, GPTConfig
 from ..optim import AdamW
@@ -190,14 +190,24 @@ def _median(runs, key):
     return statistics.median(vals) if vals else float("nan")
 
 
+def _torch_reference(device):
+    """None when PyTorch can be the reference on ``device``, else why not (torch is imported in a
+    child process only: the driver itself never loads it)."""
+    if importlib.util.find_spec("torch") is None:
+        return "PyTorch is not installed (pip install -e '.[reference]' to compare against it)"
+    if device == "cuda":
+        probe = "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"
+        if subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode != 0:
+            return "this PyTorch cannot use the GPU (a CPU-only build, or no CUDA device it can see)"
+    return None
+
+
 def run_benchmark(configs=("tiny", "small", "mid"), repeats=3, steps=20, device="cpu", log=print):
     """Alternate npgpt and torch worker processes; returns a list of result rows (dicts)."""
-    have_torch = importlib.util.find_spec("torch") is not None
+    why_not = _torch_reference(device)
+    have_torch = why_not is None
     if not have_torch:
-        log(
-            "PyTorch is not installed: only npgpt's own numbers are measured "
-            "(pip install -e '.[reference]' to compare against PyTorch)"
-        )
+        log(f"{why_not}: only npgpt's own numbers are measured")
     rows = []
     for name in configs:
         n_steps = max(5, steps // 4) if name == "mid" else steps
@@ -268,6 +278,12 @@ def main(args) -> int:
             with open(args.json, "w") as f:
                 json.dump({"tokenizer_rows": rows, "cpus": os.cpu_count()}, f, indent=2)
         return 0
+    if args.device == "cuda":
+        try:
+            cupy_module()  # no CuPy or no GPU: one line, before any worker starts
+        except DeviceError as e:
+            print(f"npgpt bench: {e}", file=sys.stderr)
+            return 2
     print(
         f"npgpt bench: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy {np.__version__}; "
         "medians of per-process medians, each library in its own processes, alternating"
