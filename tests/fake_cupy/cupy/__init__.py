@@ -1,0 +1,63 @@
+"""A stand-in for CuPy, backed by NumPy, that is as strict as CuPy where code goes wrong on a GPU.
+
+For the machines without a GPU (CI among them): ``tests/test_fake_gpu.py`` puts this folder first
+on the path of a child pytest, so ``import cupy`` finds it and the CUDA tests run on the CPU. It
+does not make anything faster, and its numbers are NumPy's. What it checks is the one-code-path
+promise: the things CuPy refuses, it refuses too, with CuPy's messages:
+
+- converting a device array to NumPy implicitly (``np.asarray(a)``, ``np.exp(a)``, any NumPy
+  function or ufunc given a device array): only ``.get()`` and ``cupy.asnumpy`` copy to the host;
+- mixing a device array and a NumPy array in one operation (``a + np_array``, ``cupy.where(m,
+  a, np_array)``); Python and NumPy *scalars* are fine, as in CuPy;
+- reading a device value on the host (``.get()``, ``.item()``, ``float(a)``, ``bool(a)``) inside
+  ``cupyx.allow_synchronize(False)``.
+Device arrays report ``cupy`` as their module, so ``npgpt.backend.get_array_module`` takes them
+for CuPy's. The random generator offers only what CuPy's ``Generator`` has. There is no NCCL:
+``cupy.cuda.nccl`` does not import, as on a CuPy built without it.
+
+What it cannot tell: a NumPy function that CuPy lacks passes here (every ``cupy.<name>`` is NumPy's),
+and nothing about kernels, memory or speed. Those need a real GPU (``tools/gpu_check.sh``).
+"""
+
+from __future__ import annotations
+
+import numpy as _np
+
+from . import cuda, random  # noqa: F401  (cupy.cuda and cupy.random, as in CuPy)
+from ._core import ndarray, strict_call, unwrap, wrap
+from ._core import ufunc as _ufunc
+
+__version__ = "0.0.0+fake-numpy"
+newaxis = None
+
+
+def asarray(a, dtype=None):
+    """Host (or device) data to a device array: the one door in, as ``cupy.asarray``."""
+    if isinstance(a, ndarray) and (dtype is None or _np.dtype(dtype) == a.dtype):
+        return a
+    return wrap(_np.array(unwrap(a, host_ok=True), dtype=dtype))
+
+
+def array(a, dtype=None, copy=True):
+    return wrap(_np.array(unwrap(a, host_ok=True), dtype=dtype, copy=copy))
+
+
+def asnumpy(a):
+    return a.get() if isinstance(a, ndarray) else _np.asarray(a)
+
+
+def get_array_module(*args):
+    import sys
+
+    return sys.modules[__name__] if any(isinstance(a, ndarray) for a in args) else _np
+
+
+def __getattr__(name):
+    """Everything else is NumPy's, made strict: dtypes and constants as they are, functions and
+    ufuncs taking device arrays only (and returning them)."""
+    obj = getattr(_np, name)  # AttributeError for what NumPy lacks too
+    if isinstance(obj, _np.ufunc):
+        return _ufunc(obj)
+    if isinstance(obj, type) or not callable(obj):  # dtypes (cupy.float32 is numpy.float32), pi, inf
+        return obj
+    return strict_call(obj, name)

@@ -1,0 +1,109 @@
+"""The CUDA code path, run without a GPU: every CUDA test against a strict stand-in for CuPy.
+
+The CUDA tests skip on a machine without a GPU, CI's included, so a slip in the GPU path (a NumPy
+call on a device array, a host read in the training step) could hide until someone has a GPU.
+``tests/fake_cupy`` is a stand-in for CuPy backed by NumPy that refuses what CuPy refuses (see its
+docstring). Here it goes first on the path of child processes: the CUDA tests run against it and
+must all pass, none skipped; the stand-in must refuse a planted NumPy call; and the command line
+trains, resumes, samples and benchmarks on ``--device cuda``. It checks how the code treats device
+arrays, not CuPy's coverage of NumPy, its numbers or its speed: ``tools/gpu_check.sh`` is the check
+on a real GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE = ROOT / "tests" / "fake_cupy"
+
+
+def run(argv, cwd=ROOT, timeout=600):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FAKE), str(ROOT)]), "MPLBACKEND": "Agg"}
+    return subprocess.run([sys.executable, *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def python(code, **kw):
+    return run(["-c", textwrap.dedent(code)], **kw)
+
+
+def test_the_stand_in_refuses_what_cupy_refuses():
+    res = python(
+        """
+        import numpy as np, pytest, cupy, cupyx
+        from npgpt.backend import cuda_available, get_array_module
+        a = cupy.asarray(np.arange(6.0).reshape(2, 3))
+        assert cuda_available() and get_array_module(a) is cupy and get_array_module(a.sum()) is cupy
+        for bad in (lambda: np.asarray(a), lambda: np.exp(a), lambda: np.sum(a), lambda: a + np.ones(3),
+                    lambda: np.ones(3) * a, lambda: cupy.where(a > 1, a, np.zeros((2, 3)))):
+            with pytest.raises(TypeError):
+                bad()
+        b = a * 2 + np.float32(1) - 3  # Python and NumPy scalars are fine
+        assert get_array_module(b) is cupy and np.array_equal(cupy.asnumpy(b), np.arange(6.0).reshape(2, 3) * 2 - 2)
+        with cupyx.allow_synchronize(False):
+            c = cupy.exp(a).sum()  # stays on the device: allowed
+            for read in (lambda: float(c), lambda: c.item(), lambda: a.get(), lambda: bool(c > 0)):
+                with pytest.raises(RuntimeError, match="Synchronization is not allowed"):
+                    read()
+        assert float(c) > 0
+        with pytest.raises(AttributeError):
+            cupy.random.default_rng(0).permutation(3)  # CuPy's Generator has no permutation
+        print("strict")
+        """
+    )
+    assert res.returncode == 0 and "strict" in res.stdout, res.stdout + res.stderr
+
+
+def test_a_numpy_call_planted_in_an_op_fails_on_the_stand_in():
+    res = python(
+        """
+        import numpy as np, npgpt
+        from npgpt.ops.elementwise import Exp
+        x = npgpt.tensor(np.linspace(-1, 1, 5), requires_grad=True, device="cuda")
+        x.exp().sum().backward()  # the real op: fine
+
+        def forward(ctx, x):  # the planted slip: np where get_array_module(x) belongs
+            y = np.exp(x)
+            ctx.save_for_backward(y)
+            return y
+
+        Exp.forward = staticmethod(forward)
+        try:
+            x.exp()
+        except TypeError as e:
+            print("refused:", e)
+        """
+    )
+    assert res.returncode == 0 and "refused:" in res.stdout, res.stdout + res.stderr
+
+
+@pytest.mark.slow
+def test_every_cuda_test_passes_on_the_stand_in():
+    res = run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "cuda", "tests", "-o", "addopts="])
+    summary = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else ""
+    passed = re.search(r"(\d+) passed", summary)
+    assert res.returncode == 0 and passed and int(passed.group(1)) >= 300, res.stdout[-4000:] + res.stderr[-2000:]
+    assert not re.search(r"\d+ (skipped|failed|error)", summary), summary
+
+
+@pytest.mark.slow
+def test_the_commands_on_device_cuda(tmp_path):
+    out = tmp_path / "run"
+    small = ["--n-layer=1", "--n-head=2", "--n-embd=32", "--block-size=16", "--warmup-steps=2", "--no-progress"]
+    train = run(["-m", "npgpt", "train", "--device=cuda", f"--out-dir={out}", "--max-steps=6", *small], cwd=tmp_path)
+    assert train.returncode == 0 and "on cuda" in train.stdout, train.stdout + train.stderr
+    resume = run(["-m", "npgpt", "train", "--resume", f"--out-dir={out}", "--max-steps=8", "--no-progress"])
+    assert resume.returncode == 0, resume.stdout + resume.stderr
+    sample = run(["-m", "npgpt", "sample", f"--checkpoint={out}/checkpoint", "--device=cuda", "--max-new-tokens=20"])
+    assert sample.returncode == 0 and sample.stdout.strip(), sample.stdout + sample.stderr
+    bench = run(["-m", "npgpt", "bench", "--device=cuda", "--configs", "tiny", "--repeats=1", "--steps=2"])
+    assert bench.returncode == 0, bench.stdout + bench.stderr
+    rows = [line for line in bench.stdout.splitlines() if line.startswith("tiny")]
+    assert len(rows) == 4 and "only npgpt's own numbers are measured" in bench.stdout, bench.stdout
