@@ -80,3 +80,83 @@ def test_generation_on_gpu_matches_cpu():
     a = cpu.generate(prompt, 12, temperature=0)
     b = gpu.generate(prompt, 12, temperature=0)
     np.testing.assert_array_equal(a, b.get())
+
+
+def test_chat_stages_on_gpu_match_cpu(tmp_path):
+    """sft, reward, rl and dpo with ``device="cuda"``: the numbers of the same runs on the CPU.
+
+    The base model is float64, so the GPU's other summation order changes nothing a test can see
+    and RL samples the same replies (the uniform draws come from the same NumPy generator)."""
+    from npgpt.chat.dpo import DPOConfig, dpo
+    from npgpt.chat.reward import RewardConfig, train_reward
+    from npgpt.chat.rl import RLConfig, rl
+    from npgpt.chat.sft import SFTConfig, sft
+    from npgpt.train import TrainConfig, train
+
+    quiet = lambda *a: None  # noqa: E731
+    small = dict(n_layer=1, n_head=2, n_embd=16, block_size=64, dtype="float64", max_steps=4, warmup_steps=1)
+    train(
+        TrainConfig(
+            out_dir=str(tmp_path / "base"), eval_interval=4, eval_batches=1, progress=False, sample_chars=0, **small
+        ),
+        log=quiet,
+    )
+    got = {}
+    for dev in ("cpu", "cuda"):
+        d = tmp_path / dev
+        s = sft(
+            SFTConfig(
+                init_from=str(tmp_path / "base/checkpoint"),
+                out_dir=str(d / "sft"),
+                steps=3,
+                batch_size=4,
+                eval_questions=4,
+                device=dev,
+            ),
+            quiet,
+        )
+        r = train_reward(
+            RewardConfig(init_from=str(d / "sft/checkpoint"), out_dir=str(d / "rm"), steps=2, batch_size=4, device=dev),
+            quiet,
+        )
+        p = rl(
+            RLConfig(
+                init_from=str(d / "sft/checkpoint"),
+                reward_model=str(d / "rm/checkpoint"),
+                out_dir=str(d / "rl"),
+                steps=2,
+                prompts=2,
+                samples=2,
+                max_new_tokens=8,
+                eval_questions=2,
+                device=dev,
+            ),
+            quiet,
+        )
+        o = dpo(
+            DPOConfig(
+                init_from=str(d / "sft/checkpoint"),
+                out_dir=str(d / "dpo"),
+                steps=2,
+                batch_size=4,
+                eval_questions=2,
+                device=dev,
+            ),
+            quiet,
+        )
+        got[dev] = [
+            s["loss"],
+            s["accuracy"],
+            r["loss"],
+            r["pairwise_accuracy"],
+            p["reward"],
+            p["kl"],
+            p["accuracy"],
+            o["loss"],
+            o["accuracy"],
+        ]
+    for a, b in zip(got["cpu"], got["cuda"]):
+        if isinstance(a, float):
+            assert b == pytest.approx(a, rel=1e-9, abs=1e-12)
+        else:
+            assert a == b

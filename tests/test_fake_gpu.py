@@ -5,7 +5,7 @@ call on a device array, a host read in the training step) could hide until someo
 ``tests/fake_cupy`` is a stand-in for CuPy backed by NumPy that refuses what CuPy refuses (see its
 docstring). Here it goes first on the path of child processes: the CUDA tests run against it and
 must all pass, none skipped; the stand-in must refuse a planted NumPy call; and the command line
-trains, resumes, samples and benchmarks on ``--device cuda``. It checks how the code treats device
+trains, resumes, samples, fine-tunes, chats and benchmarks on ``--device cuda``. It checks how the code treats device
 arrays, not CuPy's coverage of NumPy, its numbers or its speed: ``tools/gpu_check.sh`` is the check
 on a real GPU.
 """
@@ -25,9 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FAKE = ROOT / "tests" / "fake_cupy"
 
 
-def run(argv, cwd=ROOT, timeout=600):
+def run(argv, cwd=ROOT, timeout=600, input=None):  # noqa: A002
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FAKE), str(ROOT)]), "MPLBACKEND": "Agg"}
-    return subprocess.run([sys.executable, *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, input=input
+    )
 
 
 def python(code, **kw):
@@ -96,13 +98,18 @@ def test_every_cuda_test_passes_on_the_stand_in():
 @pytest.mark.slow
 def test_the_commands_on_device_cuda(tmp_path):
     out = tmp_path / "run"
-    small = ["--n-layer=1", "--n-head=2", "--n-embd=32", "--block-size=16", "--warmup-steps=2", "--no-progress"]
+    small = ["--n-layer=1", "--n-head=2", "--n-embd=32", "--block-size=64", "--warmup-steps=2", "--no-progress"]
     train = run(["-m", "npgpt", "train", "--device=cuda", f"--out-dir={out}", "--max-steps=6", *small], cwd=tmp_path)
     assert train.returncode == 0 and "on cuda" in train.stdout, train.stdout + train.stderr
     resume = run(["-m", "npgpt", "train", "--resume", f"--out-dir={out}", "--max-steps=8", "--no-progress"])
     assert resume.returncode == 0, resume.stdout + resume.stderr
     sample = run(["-m", "npgpt", "sample", f"--checkpoint={out}/checkpoint", "--device=cuda", "--max-new-tokens=20"])
     assert sample.returncode == 0 and sample.stdout.strip(), sample.stdout + sample.stderr
+    sft = ["sft", f"--init-from={out}/checkpoint", f"--out-dir={tmp_path}/sft", "--steps=2", "--batch-size=2"]
+    tuned = run(["-m", "npgpt", *sft, "--eval-questions=1", "--device=cuda"])
+    assert tuned.returncode == 0 and "on cuda" in tuned.stdout, tuned.stdout + tuned.stderr
+    chat = run(["-m", "npgpt", "chat", f"--checkpoint={tmp_path}/sft/checkpoint", "--device=cuda"], input="hi\n")
+    assert chat.returncode == 0 and "you>" in chat.stdout, chat.stdout + chat.stderr
     bench = run(["-m", "npgpt", "bench", "--device=cuda", "--configs", "tiny", "--repeats=1", "--steps=2"])
     assert bench.returncode == 0, bench.stdout + bench.stderr
     rows = [line for line in bench.stdout.splitlines() if line.startswith("tiny")]

@@ -43,6 +43,7 @@ class DPOConfig:
     eval_questions: int = setting(100, "held-out questions to grade at the end (0 = none)")
     log_every: int = setting(25, "print the loss every this many steps")
     seed: int = setting(1337, "seed for the order of the pairs")
+    device: str = setting("cpu", "cpu | cuda (CuPy; the GPU extra must be installed)")
 
 
 def answer_logprobs(model, examples):
@@ -63,6 +64,7 @@ def dpo(cfg: DPOConfig, log=print):
     t0 = time.time()
     policy, tok, _ = load_policy(cfg.init_from)
     policy, tok = add_chat_tokens(policy, tok)
+    policy.to(cfg.device)
     path = shipped("prefs_train") if cfg.data == "shipped" else cfg.data
     chosen, rejected = pair_examples(load_preferences(path), tok, policy.config.block_size, path)
     policy.eval()
@@ -71,7 +73,9 @@ def dpo(cfg: DPOConfig, log=print):
     record = Log(out, log)
     trainer = Trainer(policy, cfg.lr, cfg.steps, warmup=10, grad_clip=cfg.grad_clip)
     order = batches(len(chosen), cfg.batch_size, np.random.default_rng(cfg.seed))
-    log(f"dpo: {len(chosen)} pairs from {path}; {cfg.steps} steps of {cfg.batch_size}, beta {cfg.beta}")
+    log(
+        f"dpo: {len(chosen)} pairs from {path}; {cfg.steps} steps of {cfg.batch_size}, beta {cfg.beta}, on {cfg.device}"
+    )
     policy.train()
     for step in range(1, cfg.steps + 1):
         idx = next(order)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..autograd import no_grad
+from ..backend import to_device
 from .tasks import grade, task_of
 from .template import END, chat_token_ids, render
 
@@ -26,7 +27,7 @@ def sample_batch(model, prompts, max_new_tokens, end_id, temperature=0.0, top_k=
     lengths = np.zeros(B, dtype=np.int64)
     steps = model.generate_stream(prompts, n, temperature=temperature, top_k=top_k, top_p=top_p, rng=rng)
     for t, nxt in enumerate(steps):
-        nxt = np.asarray(nxt)
+        nxt = to_device(nxt, "cpu")  # (B,) ids to the host: the loop decides there when to stop
         live = ~stopped
         ids[live, t] = nxt[live]
         lengths[live] += 1

@@ -39,6 +39,7 @@ class RewardConfig:
     grad_clip: float = setting(1.0, "clip the global gradient norm (0 = off)")
     log_every: int = setting(25, "print the loss every this many steps")
     seed: int = setting(1337, "seed for the order of the pairs")
+    device: str = setting("cpu", "cpu | cuda (CuPy; the GPU extra must be installed)")
 
 
 def rewards(rm, examples, batch_size=64):
@@ -62,6 +63,7 @@ def train_reward(cfg: RewardConfig, log=print):
     policy, tok = add_chat_tokens(policy, tok)
     rm = RewardModel(policy.config, dtype=next(iter(policy.parameters())).dtype)
     rm.gpt.load_state_dict(policy.state_dict())
+    rm.to(cfg.device)
     block = policy.config.block_size
     paths = {k: shipped(f"prefs_{k}") if v == "shipped" else v for k, v in (("train", cfg.data), ("val", cfg.val_data))}
     chosen, rejected = pair_examples(load_preferences(paths["train"]), tok, block, paths["train"])
@@ -70,7 +72,7 @@ def train_reward(cfg: RewardConfig, log=print):
     record = Log(out, log)
     trainer = Trainer(rm, cfg.lr, cfg.steps, warmup=10, grad_clip=cfg.grad_clip)
     order = batches(len(chosen), cfg.batch_size, np.random.default_rng(cfg.seed))
-    log(f"reward: {len(chosen)} pairs from {paths['train']}; {cfg.steps} steps of {cfg.batch_size}")
+    log(f"reward: {len(chosen)} pairs from {paths['train']}; {cfg.steps} steps of {cfg.batch_size} on {cfg.device}")
     rm.train()
     for step in range(1, cfg.steps + 1):
         idx = next(order)

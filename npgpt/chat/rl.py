@@ -64,6 +64,7 @@ class RLConfig:
     lr: float = setting(1e-4, "learning rate")
     eval_questions: int = setting(100, "held-out questions to grade at the end (0 = none)")
     seed: int = setting(1337, "seed for prompts and sampling")
+    device: str = setting("cpu", "cpu | cuda (CuPy; the GPU extra must be installed)")
 
 
 def kl_penalized_advantages(scores, logp, ref_logp, mask, kl_coef, samples):
@@ -120,6 +121,8 @@ def rl(cfg: RLConfig, log=print):
     ref.eval()
     rm, _ = load_reward_model(cfg.reward_model)
     rm.eval()
+    for m in (policy, ref, rm):
+        m.to(cfg.device)
     path = shipped("chat_train") if cfg.data == "shipped" else cfg.data
     buckets = _prompt_buckets(load_questions(path), tok)
     lengths = sorted(buckets)
@@ -128,7 +131,7 @@ def rl(cfg: RLConfig, log=print):
     out = Path(cfg.out_dir)
     record = Log(out, log)
     trainer = Trainer(policy, cfg.lr, cfg.steps * cfg.ppo_epochs, warmup=0, grad_clip=1.0)
-    log(f"rl: prompts from {path}; {cfg.steps} steps of {cfg.prompts} prompts x {cfg.samples} replies")
+    log(f"rl: prompts from {path}; {cfg.steps} steps of {cfg.prompts} prompts x {cfg.samples} replies on {cfg.device}")
     for step in range(1, cfg.steps + 1):
         bucket = buckets[lengths[rng.choice(len(lengths), p=weights / weights.sum())]]
         items = [bucket[i] for i in rng.integers(0, len(bucket), cfg.prompts)]

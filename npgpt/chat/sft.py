@@ -38,6 +38,7 @@ class SFTConfig:
     eval_questions: int = setting(100, "held-out questions to grade at the end (0 = none)")
     log_every: int = setting(100, "print the loss every this many steps")
     seed: int = setting(1337, "seed for the order of the examples")
+    device: str = setting("cpu", "cpu | cuda (CuPy; the GPU extra must be installed)")
 
 
 def sft(cfg: SFTConfig, log=print):
@@ -46,12 +47,13 @@ def sft(cfg: SFTConfig, log=print):
     path = shipped("chat_train") if cfg.data == "shipped" else cfg.data
     model, tok, _ = load_policy(cfg.init_from)
     model, tok = add_chat_tokens(model, tok)
+    model.to(cfg.device)
     examples = encode_all(load_conversations(path), tok, model.config.block_size, path)
     out = Path(cfg.out_dir)
     record = Log(out, log)
     trainer = Trainer(model, cfg.lr, cfg.steps, warmup=50, weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip)
     order = batches(len(examples), cfg.batch_size, np.random.default_rng(cfg.seed))
-    log(f"sft: {len(examples)} conversations from {path}; {cfg.steps} steps of {cfg.batch_size}")
+    log(f"sft: {len(examples)} conversations from {path}; {cfg.steps} steps of {cfg.batch_size} on {cfg.device}")
     model.train()
     for step in range(1, cfg.steps + 1):
         x, y = pad_batch([examples[i] for i in next(order)])

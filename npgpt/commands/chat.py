@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..backend import DeviceError
 from ..chat.chat_loop import chat_session
 from ..chat.model import load_policy
 from ..chat.template import chat_token_ids
@@ -22,6 +23,9 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=None, help="seed for reproducible replies")
     p.add_argument("--max-new-tokens", type=int, default=200, help="longest reply (default: %(default)s)")
     p.add_argument("--system", default="", help="a system message put before the conversation")
+    p.add_argument(
+        "--device", default="cpu", choices=["cpu", "cuda"], help="where the model runs (default: %(default)s)"
+    )
     p.set_defaults(func=main)
 
 
@@ -30,7 +34,8 @@ def main(args: argparse.Namespace) -> int:
         check_sampling_args(args.temperature, args.top_k, args.top_p)
         model, tok, ck = load_policy(args.checkpoint)
         chat_token_ids(tok)  # a base model: one line saying to run `npgpt sft` first
-    except (CheckpointError, DataError, ValueError, OSError) as e:
+        model.to(args.device)
+    except (CheckpointError, DataError, DeviceError, ValueError, OSError) as e:
         print(f"npgpt chat: {e}", file=sys.stderr)
         return 2
     model.eval()
