@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import plots
 from .autograd import no_grad
@@ -375,6 +374,10 @@ class _NoBar:
 def progress_bar(cfg, steps, log):
     if not cfg.progress:
         return _NoBar(log)
+    # imported here: in Jupyter without ipywidgets, importing tqdm.auto prints a warning, and a
+    # notebook that turns the bar off should not show it
+    from tqdm.auto import tqdm
+
     return tqdm(total=steps, desc="training", unit="step", dynamic_ncols=True, file=sys.stderr)
 
 

@@ -156,7 +156,10 @@ def test_page_in_browser(browser, server, site, name):
                 assert img["shown"], f"{name}: figure is not visible: {img['src']}"
         errors = page.locator(".cell_output .traceback, .cell_output .output.error, div.output.traceback")
         assert errors.count() == 0, f"{name}: a cell shows an error:\n{errors.first.inner_text()[:2000]}"
-        assert "Traceback (most recent call last)" not in page.inner_text("body"), f"{name}: a traceback is shown"
+        body = page.inner_text("body")
+        assert "Traceback (most recent call last)" not in body, f"{name}: a traceback is shown"
+        leaked = re.findall(r"site-packages/\S+: \w*Warning: [^\n]*", body)  # a library's warning in an output
+        assert not leaked, f"{name}: a cell shows a warning from an installed package: {leaked[0]}"
         if page.locator(".math").count():  # MathJax (served by the site itself) typesets every formula
             page.wait_for_selector("mjx-container", state="attached", timeout=20_000)
         hrefs = page.eval_on_selector_all("a[href]", "els => els.map(a => a.href)")
