@@ -347,6 +347,8 @@ for device in curves:
 plt.figure(figsize=(6, 3.8))
 for device, rates in curves.items():
     plt.loglog(sizes_n, rates, "o-", label=device)
+plt.xticks(sizes_n, [str(n) for n in sizes_n])  # the sizes measured, not log-scale tick labels
+plt.minorticks_off()
 plt.xlabel("n (an n x n float32 matrix product)")
 plt.ylabel("GFLOP/s")
 plt.title("small products are dominated by overhead, not arithmetic")
