@@ -57,6 +57,10 @@ def test_the_stand_in_refuses_what_cupy_refuses():
         assert float(c) > 0
         with pytest.raises(AttributeError):
             cupy.random.default_rng(0).permutation(3)  # CuPy's Generator has no permutation
+        with pytest.raises(AttributeError):
+            cupy.nanquantile(a, 0.5)  # NumPy has it, CuPy does not
+        with pytest.raises(AttributeError):
+            a.resize((3, 2))  # nor this method
         print("strict")
         """
     )

@@ -15,8 +15,12 @@ Device arrays report ``cupy`` as their module, so ``npgpt.backend.get_array_modu
 for CuPy's. The random generator offers only what CuPy's ``Generator`` has. There is no NCCL:
 ``cupy.cuda.nccl`` does not import, as on a CuPy built without it.
 
-What it cannot tell: a NumPy function that CuPy lacks passes here (every ``cupy.<name>`` is NumPy's),
-and nothing about kernels, memory or speed. Those need a real GPU (``tools/gpu_check.sh``).
+- a function, array method or random method that CuPy does not have: the stand-in lends only the
+  names CuPy 14.2 has (``_names.py``, ``_core.METHODS``, ``random.METHODS``).
+
+What it cannot tell: whether CuPy's version of a function behaves as NumPy's in every corner (its
+numbers here are NumPy's), and nothing about kernels, memory or speed. Those need a real GPU
+(``tools/gpu_check.sh``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as _np
 from . import cuda, random  # noqa: F401  (cupy.cuda and cupy.random, as in CuPy)
 from ._core import ndarray, strict_call, unwrap, wrap
 from ._core import ufunc as _ufunc
+from ._names import NAMES
 
 __version__ = "0.0.0+fake-numpy"
 newaxis = None
@@ -53,9 +58,11 @@ def get_array_module(*args):
 
 
 def __getattr__(name):
-    """Everything else is NumPy's, made strict: dtypes and constants as they are, functions and
-    ufuncs taking device arrays only (and returning them)."""
-    obj = getattr(_np, name)  # AttributeError for what NumPy lacks too
+    """Everything else CuPy has is NumPy's, made strict: dtypes and constants as they are,
+    functions and ufuncs taking device arrays only (and returning them)."""
+    if name not in NAMES:
+        raise AttributeError(f"module 'cupy' has no attribute {name!r}")
+    obj = getattr(_np, name)
     if isinstance(obj, _np.ufunc):
         return _ufunc(obj)
     if isinstance(obj, type) or not callable(obj):  # dtypes (cupy.float32 is numpy.float32), pi, inf

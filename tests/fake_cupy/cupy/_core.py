@@ -6,6 +6,14 @@ import operator
 
 import numpy as np
 
+# the methods of cupy.ndarray (CuPy 14.2) that NumPy's ndarray has too; the rest raise AttributeError
+METHODS = frozenset(
+    """all any argmax argmin argpartition argsort astype byteswap choose clip compress conj conjugate copy
+    cumprod cumsum diagonal dot dump dumps fill flatten max mean min nonzero partition prod ptp put ravel
+    repeat reshape round searchsorted sort squeeze std sum swapaxes take tobytes tofile trace transpose
+    var view""".split()
+)
+
 SYNC = {"allowed": True}  # cupyx.allow_synchronize(False) sets it to False
 
 IMPLICIT = (
@@ -185,10 +193,9 @@ class ndarray:
         return None if self._a.base is None else ndarray(self._a.base)
 
     def __getattr__(self, name):
-        attr = getattr(self._a, name)
-        if not callable(attr):
-            raise AttributeError(f"the fake cupy.ndarray has no attribute {name!r}")
-        return strict_call(attr, name)
+        if name not in METHODS:
+            raise AttributeError(f"'cupy.ndarray' object has no attribute {name!r}")
+        return strict_call(getattr(self._a, name), name)
 
     def __getitem__(self, index):
         return wrap(self._a[_index(index)])
@@ -214,7 +221,7 @@ class ndarray:
     __eq__, __ne__ = _binary(operator.eq), _binary(operator.ne)
     __iadd__, __isub__ = _inplace(operator.iadd), _inplace(operator.isub)
     __imul__, __itruediv__ = _inplace(operator.imul), _inplace(operator.itruediv)
-    __ipow__, __imatmul__ = _inplace(operator.ipow), _inplace(operator.imatmul)
+    __ipow__ = _inplace(operator.ipow)  # (CuPy has no in-place @=)
     __iand__, __ior__ = _inplace(operator.iand), _inplace(operator.ior)
     __hash__ = None
 

@@ -6,7 +6,11 @@ import numpy as np
 
 from ._core import wrap
 
-METHODS = ("random", "standard_normal", "integers", "uniform", "normal", "standard_exponential", "exponential")
+# the methods of cupy.random.Generator (CuPy 14.2): no normal, choice, permutation or spawn
+METHODS = frozenset(
+    """beta binomial chisquare dirichlet exponential f gamma geometric hypergeometric integers logseries
+    poisson power random standard_exponential standard_gamma standard_normal uniform""".split()
+)
 
 
 class Generator:
