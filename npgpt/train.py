@@ -37,6 +37,7 @@ from .data import DataError, TextDataset, load_text, shakespeare_path, split_ind
 from .distributed.training import DataParallel, abort, for_rank
 from .nn import GPT, GPTConfig
 from .optim import AdamW, CosineWarmup, clip_grad_norm_, param_groups_for_weight_decay, set_lr
+from .settings import setting
 from .tokenizers import BPETokenizer, CharTokenizer, load_tokenizer
 
 VAL_FRACTION = 0.1  # the last 10% of the text is held out for validation
@@ -48,48 +49,44 @@ SHAPE_SETTINGS = ("n_layer", "n_head", "n_embd", "block_size", "bias", "pos_enco
 TOKENIZER_SETTINGS = ("tokenizer", "vocab_size")
 
 
-def _f(default, help):  # noqa: A002
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass
 class TrainConfig:
     """Every setting of a training run; each is a ``--flag`` of ``npgpt train``."""
 
-    data: str = _f("shakespeare", "text file to train on ('shakespeare' = the corpus shipped with npgpt)")
-    out_dir: str = _f("runs/shakespeare", "folder for the checkpoint, log.jsonl and loss.png")
-    init_from: str | None = _f(
+    data: str = setting("shakespeare", "text file to train on ('shakespeare' = the corpus shipped with npgpt)")
+    out_dir: str = setting("runs/shakespeare", "folder for the checkpoint, log.jsonl and loss.png")
+    init_from: str | None = setting(
         None, "checkpoint folder to fine-tune: start from its weights and tokenizer (fresh optimizer and schedule)"
     )
-    tokenizer: str = _f("char", "char (one id per character) | bpe (byte-level BPE learned on the training text)")
-    vocab_size: int = _f(1024, "vocabulary of a bpe tokenizer: 256 bytes + merges (char: the text decides)")
+    tokenizer: str = setting("char", "char (one id per character) | bpe (byte-level BPE learned on the training text)")
+    vocab_size: int = setting(1024, "vocabulary of a bpe tokenizer: 256 bytes + merges (char: the text decides)")
     # model
-    n_layer: int = _f(4, "transformer blocks")
-    n_head: int = _f(4, "attention heads per block")
-    n_embd: int = _f(128, "width of the residual stream")
-    block_size: int = _f(64, "context length in tokens")
-    dropout: float = _f(0.0, "dropout probability")
-    bias: bool = _f(True, "biases in Linear and LayerNorm layers")
-    pos_encoding: str = _f("learned", "learned | sinusoidal | rope")
-    attention: str = _f("fused", "fused (one op, fast) | composed (primitive ops, for reading)")
+    n_layer: int = setting(4, "transformer blocks")
+    n_head: int = setting(4, "attention heads per block")
+    n_embd: int = setting(128, "width of the residual stream")
+    block_size: int = setting(64, "context length in tokens")
+    dropout: float = setting(0.0, "dropout probability")
+    bias: bool = setting(True, "biases in Linear and LayerNorm layers")
+    pos_encoding: str = setting("learned", "learned | sinusoidal | rope")
+    attention: str = setting("fused", "fused (one op, fast) | composed (primitive ops, for reading)")
     # optimisation
-    batch_size: int = _f(12, "sequences per step")
-    max_steps: int = _f(2000, "optimizer steps")
-    lr: float = _f(2e-3, "peak learning rate")
-    min_lr: float = _f(2e-4, "learning rate at the end of the cosine decay")
-    warmup_steps: int = _f(100, "linear warmup steps")
-    weight_decay: float = _f(0.1, "AdamW decoupled weight decay (matrices and embeddings only)")
-    beta1: float = _f(0.9, "AdamW beta1")
-    beta2: float = _f(0.99, "AdamW beta2")
-    grad_clip: float = _f(1.0, "clip the global gradient norm to this (0 = off)")
+    batch_size: int = setting(12, "sequences per step")
+    max_steps: int = setting(2000, "optimizer steps")
+    lr: float = setting(2e-3, "peak learning rate")
+    min_lr: float = setting(2e-4, "learning rate at the end of the cosine decay")
+    warmup_steps: int = setting(100, "linear warmup steps")
+    weight_decay: float = setting(0.1, "AdamW decoupled weight decay (matrices and embeddings only)")
+    beta1: float = setting(0.9, "AdamW beta1")
+    beta2: float = setting(0.99, "AdamW beta2")
+    grad_clip: float = setting(1.0, "clip the global gradient norm to this (0 = off)")
     # bookkeeping
-    eval_interval: int = _f(250, "evaluate, log and checkpoint every this many steps")
-    eval_batches: int = _f(20, "fixed batches per split for each evaluation")
-    seed: int = _f(1337, "seed for initialisation, batches and dropout")
-    device: str = _f("cpu", "cpu | cuda")
-    dtype: str = _f("float32", "float32 | float64")
-    sample_chars: int = _f(300, "tokens sampled at the end (characters for char; 0 = none)")
-    progress: bool = _f(True, "show a progress bar")
+    eval_interval: int = setting(250, "evaluate, log and checkpoint every this many steps")
+    eval_batches: int = setting(20, "fixed batches per split for each evaluation")
+    seed: int = setting(1337, "seed for initialisation, batches and dropout")
+    device: str = setting("cpu", "cpu | cuda")
+    dtype: str = setting("float32", "float32 | float64")
+    sample_chars: int = setting(300, "tokens sampled at the end (characters for char; 0 = none)")
+    progress: bool = setting(True, "show a progress bar")
 
     def model_config(self, vocab_size):
         return GPTConfig(vocab_size=vocab_size, **{k: getattr(self, k) for k in MODEL_SETTINGS})

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 from ..optim import AdamW, CosineWarmup, clip_grad_norm_, param_groups_for_weight_decay, set_lr
-
-
-def setting(default, help):  # noqa: A002
-    return dataclasses.field(default=default, metadata={"help": help})
 
 
 class Trainer:

@@ -23,7 +23,8 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import no_grad
-from .common import Log, Trainer, setting
+from ..settings import setting
+from .common import Log, Trainer
 from .data import batches, load_preferences, pad_batch, pair_examples, shipped
 from .evaluate import accuracy, load_questions
 from .model import add_chat_tokens, load_policy, save

@@ -22,7 +22,8 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import no_grad
-from .common import Log, Trainer, setting
+from ..settings import setting
+from .common import Log, Trainer
 from .data import batches, load_preferences, pad_ids, pair_examples, shipped
 from .model import RewardModel, add_chat_tokens, load_policy, save
 

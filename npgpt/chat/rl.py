@@ -37,7 +37,8 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import no_grad
-from .common import Log, Trainer, setting
+from ..settings import setting
+from .common import Log, Trainer
 from .data import shipped
 from .evaluate import accuracy, load_questions, sample_batch
 from .model import add_chat_tokens, load_policy, load_reward_model, save

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import Log, Trainer, setting
+from ..settings import setting
+from .common import Log, Trainer
 from .data import batches, encode_all, load_conversations, pad_batch, shipped
 from .evaluate import accuracy, load_questions
 from .model import add_chat_tokens, load_policy, save
