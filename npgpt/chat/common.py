@@ -1,4 +1,4 @@
-"""Pieces every chat-tuning loop shares: settings, the optimizer, one update, the log."""
+"""Pieces every chat-tuning loop shares: the optimizer, one update, the log."""
 
 from __future__ import annotations
 
