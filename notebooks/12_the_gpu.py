@@ -463,13 +463,13 @@ else:
 # notebook on the GPU, then the benchmark, with the machine's details and a log of each step in
 # `gpu-results/`.
 #
-# Without a GPU you can still run this notebook's GPU cells, for their logic only: `tests/fake_cupy` in a
-# clone is a stand-in for CuPy built on NumPy that refuses what CuPy refuses (a NumPy call on a device
+# Without a GPU you can still run this notebook's GPU cells, for their logic only: `npgpt.testing`
+# holds a stand-in for CuPy built on NumPy that refuses what CuPy refuses (a NumPy call on a device
 # array, a NumPy array mixed into a device operation, a host read inside
-# `cupyx.allow_synchronize(False)`). `cd notebooks && PYTHONPATH=../tests/fake_cupy:.. python
-# 12_the_gpu.py` runs them on it; the "speed-ups" it prints are NumPy against NumPy, about 1x. The test
-# suite runs every CUDA test this way (`tests/test_fake_gpu.py`), so a slip in the GPU path shows up on
-# a machine without one.
+# `cupyx.allow_synchronize(False)`, a function CuPy does not have).
+# `cd notebooks && python -m npgpt.testing.fake_gpu 12_the_gpu.py` runs the notebook's code on it; the
+# "speed-ups" it prints are NumPy against NumPy, about 1x. The test suite runs every CUDA test this way
+# (`tests/test_fake_gpu.py`), so a slip in the GPU path shows up on a machine without one.
 #
 # ## 8. The checks
 #

@@ -2,8 +2,8 @@
 
 The CUDA tests skip on a machine without a GPU, CI's included, so a slip in the GPU path (a NumPy
 call on a device array, a host read in the training step) could hide until someone has a GPU.
-``tests/fake_cupy`` is a stand-in for CuPy backed by NumPy that refuses what CuPy refuses (see its
-docstring). Here it goes first on the path of child processes: the CUDA tests run against it and
+``npgpt.testing.FAKE_CUPY`` is a stand-in for CuPy backed by NumPy that refuses what CuPy refuses
+(see ``npgpt/testing/__init__.py``). Here it goes first on the path of child processes: the CUDA tests run against it and
 must all pass, none skipped; the stand-in must refuse a planted NumPy call; and the command line
 trains, resumes, samples, fine-tunes, chats and benchmarks on ``--device cuda``. It checks how the code treats device
 arrays, not CuPy's coverage of NumPy, its numbers or its speed: ``tools/gpu_check.sh`` is the check
@@ -21,12 +21,15 @@ from pathlib import Path
 
 import pytest
 
+from npgpt.backend import cuda_available
+from npgpt.testing import fake_gpu_env
+
 ROOT = Path(__file__).resolve().parents[1]
-FAKE = ROOT / "tests" / "fake_cupy"
 
 
-def run(argv, cwd=ROOT, timeout=600, input=None):  # noqa: A002
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FAKE), str(ROOT)]), "MPLBACKEND": "Agg"}
+def run(argv, cwd=ROOT, timeout=600, input=None, fake=True):  # noqa: A002
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    env = fake_gpu_env(env) if fake else env
     return subprocess.run(
         [sys.executable, *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, input=input
     )
@@ -92,7 +95,9 @@ def test_a_numpy_call_planted_in_an_op_fails_on_the_stand_in():
 
 @pytest.mark.slow
 def test_every_cuda_test_passes_on_the_stand_in():
-    res = run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "cuda", "tests", "-o", "addopts="])
+    # through the documented entry point, which puts the stand-in on the path itself
+    pytest_argv = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "cuda", "tests", "-o", "addopts="]
+    res = run(["-m", "npgpt.testing.fake_gpu", *pytest_argv], fake=False)
     summary = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else ""
     passed = re.search(r"(\d+) passed", summary)
     assert res.returncode == 0 and passed and int(passed.group(1)) >= 300, res.stdout[-4000:] + res.stderr[-2000:]
@@ -118,3 +123,15 @@ def test_the_commands_on_device_cuda(tmp_path):
     assert bench.returncode == 0, bench.stdout + bench.stderr
     rows = [line for line in bench.stdout.splitlines() if line.startswith("tiny")]
     assert len(rows) == 4 and "only npgpt's own numbers are measured" in bench.stdout, bench.stdout
+
+
+def test_a_script_runs_on_the_stand_in(tmp_path):
+    script = tmp_path / "on_gpu.py"
+    script.write_text(
+        "import npgpt\nx = npgpt.tensor([1.0, 2.0], device='cuda')\nprint(type(x.data).__module__, x.sum().item())\n"
+    )
+    res = run(["-m", "npgpt.testing.fake_gpu", str(script)], fake=False)
+    assert res.returncode == 0 and res.stdout.split() == ["cupy", "3.0"], res.stdout + res.stderr
+    if not cuda_available():  # without it, on a machine with no CuPy: a DeviceError
+        plain = run([str(script)], fake=False)
+        assert plain.returncode != 0 and "DeviceError" in plain.stderr

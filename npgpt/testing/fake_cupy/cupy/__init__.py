@@ -1,7 +1,8 @@
 """A stand-in for CuPy, backed by NumPy, that is as strict as CuPy where code goes wrong on a GPU.
 
-For the machines without a GPU (CI among them): ``tests/test_fake_gpu.py`` puts this folder first
-on the path of a child pytest, so ``import cupy`` finds it and the CUDA tests run on the CPU. It
+For the machines without a GPU (CI among them): ``python -m npgpt.testing.fake_gpu`` puts this
+folder first on the path, so ``import cupy`` finds it and ``device="cuda"`` runs on the CPU
+(``tests/test_fake_gpu.py`` runs the CUDA tests so). It
 does not make anything faster, and its numbers are NumPy's. What it checks is the one-code-path
 promise: the things CuPy refuses, it refuses too, with CuPy's messages:
 
