@@ -553,6 +553,9 @@ assert all(checks.values()), f"failed: {[what for what, ok in checks.items() if 
 # matrices give each kernel more work, which a GPU does far faster than a CPU.
 #
 # </details>
+#
+# Assignment `lessons/a12_gpu` has you write the `ToDevice` op (the copy and its backward) and
+# `Module.to` yourself; it is graded on the CuPy stand-in, so it needs no GPU.
 
 # %% [markdown]
 # ## Papers and references
