@@ -11,3 +11,8 @@ import dataclasses
 
 def setting(default, help):  # noqa: A002  (the argparse word)
     return dataclasses.field(default=default, metadata={"help": help})
+
+
+def device_setting():
+    """The ``device`` field of every command that trains or runs a model."""
+    return setting("cpu", "cpu | cuda (CuPy: install the GPU extra, e.g. npgpt[cuda12])")

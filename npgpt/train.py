@@ -37,7 +37,7 @@ from .data import DataError, TextDataset, load_text, shakespeare_path, split_ind
 from .distributed.training import DataParallel, abort, for_rank
 from .nn import GPT, GPTConfig
 from .optim import AdamW, CosineWarmup, clip_grad_norm_, param_groups_for_weight_decay, set_lr
-from .settings import setting
+from .settings import device_setting, setting
 from .tokenizers import BPETokenizer, CharTokenizer, load_tokenizer
 
 VAL_FRACTION = 0.1  # the last 10% of the text is held out for validation
@@ -83,7 +83,7 @@ class TrainConfig:
     eval_interval: int = setting(250, "evaluate, log and checkpoint every this many steps")
     eval_batches: int = setting(20, "fixed batches per split for each evaluation")
     seed: int = setting(1337, "seed for initialisation, batches and dropout")
-    device: str = setting("cpu", "cpu | cuda")
+    device: str = device_setting()
     dtype: str = setting("float32", "float32 | float64")
     sample_chars: int = setting(300, "tokens sampled at the end (characters for char; 0 = none)")
     progress: bool = setting(True, "show a progress bar")

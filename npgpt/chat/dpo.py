@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import no_grad
-from ..settings import setting
+from ..settings import device_setting, setting
 from .common import Log, Trainer
 from .data import batches, load_preferences, pad_batch, pair_examples, shipped
 from .evaluate import accuracy, load_questions
@@ -44,7 +44,7 @@ class DPOConfig:
     eval_questions: int = setting(100, "held-out questions to grade at the end (0 = none)")
     log_every: int = setting(25, "print the loss every this many steps")
     seed: int = setting(1337, "seed for the order of the pairs")
-    device: str = setting("cpu", "cpu | cuda (CuPy; the GPU extra must be installed)")
+    device: str = device_setting()
 
 
 def answer_logprobs(model, examples):

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import no_grad
-from ..settings import setting
+from ..settings import device_setting, setting
 from .common import Log, Trainer
 from .data import batches, load_preferences, pad_ids, pair_examples, shipped
 from .model import RewardModel, add_chat_tokens, load_policy, save
@@ -40,7 +40,7 @@ class RewardConfig:
     grad_clip: float = setting(1.0, "clip the global gradient norm (0 = off)")
     log_every: int = setting(25, "print the loss every this many steps")
     seed: int = setting(1337, "seed for the order of the pairs")
-    device: str = setting("cpu", "cpu | cuda (CuPy; the GPU extra must be installed)")
+    device: str = device_setting()
 
 
 def rewards(rm, examples, batch_size=64):

@@ -37,7 +37,7 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import no_grad
-from ..settings import setting
+from ..settings import device_setting, setting
 from .common import Log, Trainer
 from .data import shipped
 from .evaluate import accuracy, load_questions, sample_batch
@@ -65,7 +65,7 @@ class RLConfig:
     lr: float = setting(1e-4, "learning rate")
     eval_questions: int = setting(100, "held-out questions to grade at the end (0 = none)")
     seed: int = setting(1337, "seed for prompts and sampling")
-    device: str = setting("cpu", "cpu | cuda (CuPy; the GPU extra must be installed)")
+    device: str = device_setting()
 
 
 def kl_penalized_advantages(scores, logp, ref_logp, mask, kl_coef, samples):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..settings import setting
+from ..settings import device_setting, setting
 from .common import Log, Trainer
 from .data import batches, encode_all, load_conversations, pad_batch, shipped
 from .evaluate import accuracy, load_questions
@@ -39,7 +39,7 @@ class SFTConfig:
     eval_questions: int = setting(100, "held-out questions to grade at the end (0 = none)")
     log_every: int = setting(100, "print the loss every this many steps")
     seed: int = setting(1337, "seed for the order of the examples")
-    device: str = setting("cpu", "cpu | cuda (CuPy; the GPU extra must be installed)")
+    device: str = device_setting()
 
 
 def sft(cfg: SFTConfig, log=print):
