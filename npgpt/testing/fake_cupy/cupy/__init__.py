@@ -1,27 +1,22 @@
-"""A stand-in for CuPy, backed by NumPy, that is as strict as CuPy where code goes wrong on a GPU.
+"""A stand-in for CuPy, backed by NumPy, as strict as CuPy where code goes wrong on a GPU.
 
-For the machines without a GPU (CI among them): ``python -m npgpt.testing.fake_gpu`` puts this
-folder first on the path, so ``import cupy`` finds it and ``device="cuda"`` runs on the CPU
-(``tests/test_fake_gpu.py`` runs the CUDA tests so). It
-does not make anything faster, and its numbers are NumPy's. What it checks is the one-code-path
-promise: the things CuPy refuses, it refuses too, with CuPy's messages:
+``python -m npgpt.testing.fake_gpu`` puts this folder first on the path, so ``import cupy`` finds it
+and ``device="cuda"`` runs on the CPU (``npgpt/testing/__init__.py`` says why). Its numbers are
+NumPy's. What CuPy refuses, it refuses too, with CuPy's messages:
 
 - converting a device array to NumPy implicitly (``np.asarray(a)``, ``np.exp(a)``, any NumPy
   function or ufunc given a device array): only ``.get()`` and ``cupy.asnumpy`` copy to the host;
 - mixing a device array and a NumPy array in one operation (``a + np_array``, ``cupy.where(m,
   a, np_array)``); Python and NumPy *scalars* are fine, as in CuPy;
 - reading a device value on the host (``.get()``, ``.item()``, ``float(a)``, ``bool(a)``) inside
-  ``cupyx.allow_synchronize(False)``.
-Device arrays report ``cupy`` as their module, so ``npgpt.backend.get_array_module`` takes them
-for CuPy's. The random generator offers only what CuPy's ``Generator`` has. There is no NCCL:
-``cupy.cuda.nccl`` does not import, as on a CuPy built without it.
+  ``cupyx.allow_synchronize(False)``;
+- a function, array method or random method that CuPy does not have: only the names CuPy 14.2 has
+  are lent (``_names.py``, ``_core.METHODS``, ``random.METHODS``).
 
-- a function, array method or random method that CuPy does not have: the stand-in lends only the
-  names CuPy 14.2 has (``_names.py``, ``_core.METHODS``, ``random.METHODS``).
-
-What it cannot tell: whether CuPy's version of a function behaves as NumPy's in every corner (its
-numbers here are NumPy's), and nothing about kernels, memory or speed. Those need a real GPU
-(``tools/gpu_check.sh``).
+Device arrays report ``cupy`` as their module, so ``npgpt.backend.get_array_module`` takes them for
+CuPy's. There is no NCCL: ``cupy.cuda.nccl`` does not import, as on a CuPy built without it. What it
+cannot tell: whether CuPy's version of a function matches NumPy's in every corner, and nothing about
+kernels, memory or speed; those need a real GPU (``tools/gpu_check.sh``).
 """
 
 from __future__ import annotations
