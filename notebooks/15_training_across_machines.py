@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -173,12 +173,22 @@ one = model.state_dict()
 ranks = {name: [np.load(workdir / f"{name}.rank{r}.npz") for r in range(2)] for name in ("dp", "zero1")}
 
 
-def max_rel_diff(a, b):
-    return max(float(np.max(np.abs(a[k] - b[k])) / np.max(np.abs(b[k]))) for k in b)
+def rel_diff(a, b):
+    # ||a - b|| / ||b|| over all the weights
+    return np.sqrt(sum(((a[k] - b[k]) ** 2).sum() for k in b) / sum((b[k] ** 2).sum() for k in b))
 
 
-dp_error = max_rel_diff(ranks["dp"][0], one)
-print(f"2 ranks x B=4 against 1 process x B=8, after 5 AdamW steps: largest relative difference {dp_error:.1e}")
+# What rounding allows: a sum of n rounded terms is off by at most n u relative (u = eps / 2). The
+# longest sums here: a weight gradient over 8 x 8 tokens, and each layer's 4 x 32-term MLP product.
+# AdamW's step m / sqrt(v) turns a relative error e of the gradient into at most 2e of the step; 5
+# steps; two runs, each that far from the exact one. Measured over all weights together: the few
+# elements whose gradient nearly cancels carry a larger relative error, and AdamW's step hides how
+# small they are, so the largest element-wise difference depends on the BLAS, not on the method.
+u64 = np.finfo(np.float64).eps / 2
+rounding_bound = 2 * 5 * 2 * (8 * 8 + 2 * 4 * 32) * u64
+dp_error = rel_diff(ranks["dp"][0], one)
+print(f"2 ranks x B=4 against 1 process x B=8, after 5 AdamW steps: relative difference {dp_error:.1e}")
+print(f"the bound float64 rounding guarantees: {rounding_bound:.1e}")
 print("the two ranks hold identical weights:", all(np.array_equal(ranks["dp"][0][k], ranks["dp"][1][k]) for k in one))
 
 # %% [markdown]
@@ -409,10 +419,10 @@ print(f"GPT-3 with ZeRO-3 on 1024 GPUs: {zero_bytes(175e9, 1024)['ZeRO-3'] / 1e9
 # the flat buffer, the gradient averaging and this ZeRO-1 step yourself.
 
 # %%
-zero_error = max_rel_diff(ranks["zero1"][0], {k: ranks["dp"][0][k] for k in one})  # the weights only
+zero_error = rel_diff(ranks["zero1"][0], {k: ranks["dp"][0][k] for k in one})  # the weights only
 full_state = int(ranks["dp"][0]["state_bytes"])
 shards = [int(r["state_bytes"]) for r in ranks["zero1"]]
-print(f"ZeRO-1 against plain data parallel: largest relative difference {zero_error:.1e}")
+print(f"ZeRO-1 against plain data parallel: relative difference {zero_error:.1e}")
 print(f"AdamW state per rank: data parallel {full_state:,} bytes, ZeRO-1 {shards} bytes")
 
 # %% [markdown]
@@ -612,8 +622,8 @@ print(
 # </details>
 
 # %%
-assert dp_error < 1e-12, dp_error  # data parallel = one process with the whole batch, to float64 rounding
-assert zero_error < 1e-12, zero_error  # ZeRO-1 = data parallel
+assert dp_error <= rounding_bound, dp_error  # data parallel = one process with the whole batch, to rounding
+assert zero_error <= rounding_bound, zero_error  # ZeRO-1 = data parallel
 assert sum(shards) == full_state and max(shards) <= full_state // 2 + 64  # ZeRO-1 halves the state per rank
 assert max(tp_errors.values()) < 1e-12, tp_errors  # two tensor-parallel halves = the whole layer
 assert abs(bubble - (p - 1) / (m + p - 1)) < 1e-12

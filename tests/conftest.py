@@ -13,6 +13,8 @@
 - ``require_mpi()`` / ``run_mpi(n, argv)``: run a program under ``mpiexec -n n`` (npgpt.distributed);
   a missing mpi4py or mpiexec skips, and fails under CI (``CI=true``, ``NPGPT_REQUIRE_TORCH=1``) or
   ``NPGPT_REQUIRE_MPI=1``.
+- ``rel_diff(a, b)`` / ``training_rounding_bound(dtype, steps, depth)``: the normwise relative
+  difference of two trained parameter sets, and what floating-point arithmetic guarantees for it.
 - ``rng``: fixture, a ``numpy.random.Generator`` seeded with 0. NumPy's global seed is also reset
   before every test, so nothing depends on test order.
 
@@ -128,3 +130,38 @@ def run_mpi(n, argv, timeout=120, threads=1, env=None, check=True):
             f"mpiexec -n {n} python {' '.join(argv)} exited with {res.returncode}:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
         )
     return res
+
+
+# ----------------------------------------------------------------------------- rounding bounds
+def rel_diff(a: dict, b: dict) -> float:
+    """Normwise relative difference ||a - b|| / ||b|| over all arrays of two name -> array dicts (in float64)."""
+    assert a.keys() == b.keys()
+    num = sum(float(np.sum((np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64)) ** 2)) for k in b)
+    den = sum(float(np.sum(np.asarray(b[k], np.float64) ** 2)) for k in b)
+    return (num / den) ** 0.5
+
+
+def training_rounding_bound(dtype, steps: int, depth: int) -> float:
+    """How far two runs of the same AdamW training, summing in different orders, may drift apart.
+
+    Arithmetic, not one run: a sum of ``depth`` rounded terms carries a relative error of at most
+    gamma = depth * u (u = eps / 2, the unit roundoff; Higham, *Accuracy and Stability of Numerical
+    Algorithms*, 2002, ch. 3). ``depth`` is the longest chain of additions one gradient element goes
+    through: the examples x positions summed into a weight gradient, plus each layer's longest inner
+    product. AdamW's step m / sqrt(v) is homogeneous of degree 0 in the gradient: a relative error e
+    in g moves m by e and v by 2e, so the update by at most e + 2e / 2 = 2e, while the update is no
+    larger than the parameter it changes. To first order, errors of successive steps add: 2 gamma
+    per step, ``steps`` steps, and x2 for two runs each that far from the exact one:
+    ``4 * steps * depth * u``.
+
+    Why normwise (||a - b|| / ||b||) and not element by element: the relative error of one sum is
+    gamma times its condition number sum |terms| / |sum|, large for the few elements whose gradient
+    nearly cancels, and AdamW's step, lr * m / sqrt(v), hides how small they are. The largest
+    element-wise difference is theirs and moves with the BLAS and thread count (it broke a
+    "2 x one run's float32 error" bound on a fresh machine, issue 19); the norm is the whole set's.
+    Assumed: no gradient element is so close to 0 that rounding decides its sign (AdamW's first
+    step, lr * sign(g), would then differ by 2 lr). That is a property of the fixed seed and data,
+    the same on every machine. A real bug (a rank's examples dropped, a wrong average) moves every
+    element, far past this bound.
+    """
+    return 4 * steps * depth * float(np.finfo(dtype).eps) / 2

@@ -15,7 +15,7 @@ from pathlib import Path
 import distributed_loop as loop
 import numpy as np
 import pytest
-from conftest import CUDA_AVAILABLE, require_mpi, requires_cuda, run_mpi
+from conftest import CUDA_AVAILABLE, rel_diff, require_mpi, requires_cuda, run_mpi, training_rounding_bound
 
 from npgpt.commands.bench_dist import run_benchmark
 from npgpt.distributed import FlatLayout, launched_world_size
@@ -26,10 +26,12 @@ HERE = Path(__file__).parent
 pytestmark = pytest.mark.mpi
 
 
-def max_rel_diff(a: dict, b: dict) -> float:
-    """Largest |a - b| over each array's largest |b|, over all arrays of two name -> array dicts."""
-    assert a.keys() == b.keys()
-    return max(float(np.max(np.abs(a[k] - b[k])) / np.max(np.abs(b[k]))) for k in b)
+def bound(dtype, n):
+    """What rounding allows between two runs of distributed_loop.py on n ranks (tests/conftest.py):
+    the longest sums are the n * B * T token terms of a weight gradient and, per layer, the
+    4 * n_embd terms of the MLP's second matmul."""
+    depth = n * loop.B * loop.CONFIG.block_size + loop.CONFIG.n_layer * 4 * loop.CONFIG.n_embd
+    return training_rounding_bound(dtype, loop.STEPS, depth)
 
 
 def part(npz, prefix):
@@ -142,35 +144,36 @@ def test_ranks_stay_identical(runs):
 def test_n_ranks_equal_one_process_with_n_times_the_batch_float64(runs, setup):
     n, res = runs
     params, opt_sd = one_process(setup, n)
-    assert max_rel_diff(part(res[setup][0], "param."), params) < 1e-12
-    assert max_rel_diff(part(res[setup][0], "state."), opt_sd["state"]) < 1e-12
+    assert rel_diff(part(res[setup][0], "param."), params) <= bound(np.float64, n)
+    assert rel_diff(part(res[setup][0], "state."), opt_sd["state"]) <= bound(np.float64, n)
     assert int(res[setup][0]["opt_step"]) == loop.STEPS
 
 
 def test_n_ranks_equal_one_process_float32_to_float32_rounding(runs):
-    """float32 sums in another order differ by float32 rounding: no more than float32 itself
-    differs from float64 on the same run."""
+    """float32 sums in another order differ by float32 rounding: within what float32 arithmetic
+    guarantees for this training (``bound``), as float32 itself is from float64, and not bit for bit."""
     n, res = runs
     params32, _ = one_process("dp32", n)
     params64, _ = one_process("dp64", n)
-    rounding = max_rel_diff({k: v.astype(np.float64) for k, v in params32.items()}, params64)
-    dp_vs_one = max_rel_diff(part(res["dp32"][0], "param."), params32)
-    assert res["dp32"][0]["param.transformer.wte.weight"].dtype == np.float32
-    assert 0 < dp_vs_one <= 2 * rounding and rounding < 1e-4
+    dp32 = part(res["dp32"][0], "param.")
+    assert dp32["transformer.wte.weight"].dtype == np.float32
+    assert 0 < rel_diff(dp32, params32) <= bound(np.float32, n)
+    assert rel_diff(params32, params64) <= bound(np.float32, n) / 2  # one run from the exact one: half
+    assert rel_diff(dp32, params64) <= bound(np.float32, n) / 2
 
 
 def test_buckets_give_the_one_message_result(runs):
     n, res = runs
-    assert max_rel_diff(part(res["dp64_buckets"][0], "param."), part(res["dp64"][0], "param.")) < 1e-12
+    assert rel_diff(part(res["dp64_buckets"][0], "param."), part(res["dp64"][0], "param.")) <= bound(np.float64, n)
 
 
 @pytest.mark.parametrize("clip", ["noclip", "clip"])
 def test_zero1_equals_plain_data_parallel(runs, clip):
     n, res = runs
     zero, dp = (res[f"{s}64" + ("_noclip" if clip == "noclip" else "")] for s in ("zero", "dp"))
-    assert max_rel_diff(part(zero[0], "param."), part(dp[0], "param.")) < 1e-12
+    assert rel_diff(part(zero[0], "param."), part(dp[0], "param.")) <= bound(np.float64, n)
     # the state gathered from the shards is the whole AdamW state, as plain data parallel holds it
-    assert max_rel_diff(part(zero[0], "state."), part(dp[0], "state.")) < 1e-12
+    assert rel_diff(part(zero[0], "state."), part(dp[0], "state.")) <= bound(np.float64, n)
     if clip == "noclip" and n == 2:  # a + b = b + a: with two ranks the sums match bit for bit
         for k in part(dp[0], "param."):
             np.testing.assert_array_equal(zero[0]["param." + k], dp[0]["param." + k])

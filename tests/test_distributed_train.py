@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require_mpi, requires_cuda, run_mpi
+from conftest import rel_diff, require_mpi, requires_cuda, run_mpi, training_rounding_bound
 
 from npgpt import cli
 from npgpt.checkpoint import read_checkpoint
@@ -44,8 +44,11 @@ def npgpt_train(**settings):
     return ["-m", "npgpt", "train", *flags(**{**TINY, **settings})]
 
 
-def max_rel_diff(a, b):
-    return max(float(np.max(np.abs(a[k] - b[k])) / np.max(np.abs(b[k]))) for k in b)
+def bound(steps, batch_size):
+    """Rounding allowed between two float64 runs of TINY (tests/conftest.py): the longest sums are the
+    batch_size * block_size token terms of a weight gradient and each layer's 4 * n_embd MLP terms."""
+    depth = batch_size * TINY["block_size"] + TINY["n_layer"] * 4 * TINY["n_embd"]
+    return training_rounding_bound(np.float64, steps, depth)
 
 
 @pytest.mark.slow  # several seconds: a few npgpt processes under mpiexec
@@ -57,9 +60,9 @@ def test_two_ranks_train_the_run_of_one_process_with_twice_the_batch(tmp_path, z
     assert res.stdout.count("step 6: train loss") == 1  # rank 0 alone reports
     train(TrainConfig(**TINY, **run, out_dir=str(tmp_path / "one"), batch_size=6), log=lambda *a: None)
     two, one = (read_checkpoint(tmp_path / d / "checkpoint") for d in ("two", "one"))
-    assert max_rel_diff(two["model"], one["model"]) < 1e-12
+    assert rel_diff(two["model"], one["model"]) <= bound(6, 6)
     # ZeRO-1 gathers its shards: the checkpoint holds the whole AdamW state, as one process's does
-    assert max_rel_diff(two["optimizer"]["state"], one["optimizer"]["state"]) < 1e-12
+    assert rel_diff(two["optimizer"]["state"], one["optimizer"]["state"]) <= bound(6, 6)
     assert two["optimizer"]["scalars"] == one["optimizer"]["scalars"]
     log = [json.loads(line) for line in (tmp_path / "two" / "log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in log] == [0, 3, 6]  # written once, by rank 0
@@ -76,7 +79,7 @@ def test_two_ranks_on_the_gpu_train_the_run_of_one_process(tmp_path):
     run_mpi(2, npgpt_train(out_dir=tmp_path / "two", batch_size=3, **run))
     train(TrainConfig(**TINY, **run, out_dir=str(tmp_path / "one"), batch_size=6), log=lambda *a: None)
     two, one = (read_checkpoint(tmp_path / d / "checkpoint") for d in ("two", "one"))
-    assert max_rel_diff(two["model"], one["model"]) < 1e-10
+    assert rel_diff(two["model"], one["model"]) <= bound(4, 6)
 
 
 def _pid_of_rank(rank, marker, timeout=30):
