@@ -15,6 +15,8 @@
   ``NPGPT_REQUIRE_MPI=1``.
 - ``rel_diff(a, b)`` / ``training_rounding_bound(dtype, steps, depth)``: the normwise relative
   difference of two trained parameter sets, and what floating-point arithmetic guarantees for it.
+- ``logit_rounding_bound(model, T, dtype)``: how far two float implementations of a GPT forward
+  may differ in a logit, from the rounding of each sum along the way.
 - ``rng``: fixture, a ``numpy.random.Generator`` seeded with 0. NumPy's global seed is also reset
   before every test, so nothing depends on test order.
 
@@ -165,3 +167,23 @@ def training_rounding_bound(dtype, steps: int, depth: int) -> float:
     element, far past this bound.
     """
     return 4 * steps * depth * float(np.finfo(dtype).eps) / 2
+
+
+def logit_rounding_bound(model, T: int, dtype) -> float:
+    """Largest |difference| rounding allows between two computations of ``model``'s logits (T positions).
+
+    A logit ends a chain of about ``depth`` rounded additions (per block: two LayerNorms' means and
+    variances 4C, qkv C, scores C / n_head, softmax and mixing 2T, projection C, MLP C + 4C) and is
+    the C-term product of the final LayerNorm's output with a row of the tied head wte. That output
+    is gamma * h + beta with sum |h_i| <= C (its mean square is 1), so the product's terms sum in
+    absolute value to at most C * max|wte| * (max|gamma| + max|beta|). Each computation is within
+    depth * u of that (u = eps / 2) from the exact logit; two of them, twice.
+    """
+    cfg, ln_f = model.config, model.transformer.ln_f
+    C = cfg.n_embd
+    depth = cfg.n_layer * (11 * C + C // cfg.n_head + 2 * T) + 3 * C
+    gain = float(np.abs(ln_f.weight.numpy()).max()) + (
+        float(np.abs(ln_f.bias.numpy()).max()) if ln_f.bias is not None else 0.0
+    )
+    scale = C * float(np.abs(model.transformer.wte.weight.numpy()).max()) * gain
+    return 2 * depth * float(np.finfo(dtype).eps) / 2 * scale
