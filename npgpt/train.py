@@ -32,7 +32,15 @@ import numpy as np
 from . import plots
 from .autograd import no_grad
 from .backend import to_device
-from .checkpoint import CheckpointError, read_checkpoint, resolve, restore_rng, rng_state, save_checkpoint
+from .checkpoint import (
+    LANGUAGE_MODEL,
+    CheckpointError,
+    read_checkpoint,
+    resolve,
+    restore_rng,
+    rng_state,
+    save_checkpoint,
+)
 from .data import DataError, TextDataset, load_text, shakespeare_path, split_index
 from .distributed.training import DataParallel, abort, for_rank
 from .nn import GPT, GPTConfig
@@ -130,11 +138,9 @@ def settings_from_file(path) -> dict:
 
 def saved_settings(checkpoint) -> dict:
     """The TrainConfig settings a checkpoint was made with (its config.json; model settings from "model")."""
-    path = resolve(checkpoint)
-    try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"checkpoint {path} is corrupt: {e}") from None
+    config = read_checkpoint(checkpoint, kind=LANGUAGE_MODEL)["config"]  # verified: checksums, kind, shape
+    if not isinstance(config.get("train", {}), dict):
+        raise CheckpointError(f'checkpoint {resolve(checkpoint)} is corrupt: config.json\'s "train" is not an object')
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     saved = {k: v for k, v in config.get("train", {}).items() if k in known}
     saved.update({k: v for k, v in config.get("model", {}).items() if k in MODEL_SETTINGS})
@@ -317,9 +323,9 @@ def _setup(cfg, resume, overwrite, log):
     out.mkdir(parents=True, exist_ok=True)
     start = None  # the checkpoint this run starts from: its own (resume), another run's (init_from), or none
     if resume:
-        start = read_checkpoint(out / "checkpoint")
+        start = read_checkpoint(out / "checkpoint", kind=LANGUAGE_MODEL)
     elif cfg.init_from:
-        start = read_checkpoint(cfg.init_from)
+        start = read_checkpoint(cfg.init_from, kind=LANGUAGE_MODEL)
     dataset = load_dataset(cfg, start)
     run = build_run(cfg, dataset.vocab_size)
     if resume:

@@ -55,7 +55,8 @@ def test_round_trip(tmp_path):
     model, opt = save(tmp_path / "ck", step=5)
     ck = read_checkpoint(tmp_path / "ck")
     assert ck["path"] == tmp_path / "ck"
-    assert ck["state"]["step"] == 5 and ck["config"] == {"model": CONFIG.to_dict()}
+    assert ck["state"]["step"] == 5 and ck["config"] == {"model": CONFIG.to_dict(), "kind": "language model"}
+    assert ck["kind"] == ckpt.LANGUAGE_MODEL
     sd = model.state_dict()
     assert ck["model"].keys() == sd.keys()
     for k in sd:

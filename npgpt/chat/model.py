@@ -17,7 +17,16 @@ import dataclasses
 import numpy as np
 
 from .. import functional as F
-from ..checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+from ..checkpoint import (
+    LANGUAGE_MODEL,
+    REWARD_MODEL,
+    CheckpointError,
+    checkpoint_dtype,
+    load_weights,
+    model_config,
+    read_checkpoint,
+    save_checkpoint,
+)
 from ..nn import GPT, GPTConfig, Linear, Module
 from ..tokenizers import load_tokenizer
 from .template import CHAT_TOKENS, chat_token_ids
@@ -25,15 +34,13 @@ from .template import CHAT_TOKENS, chat_token_ids
 
 def load_policy(checkpoint):
     """(GPT in train mode, tokenizer, checkpoint dict) from a checkpoint folder."""
-    ck = read_checkpoint(checkpoint)
+    ck = read_checkpoint(checkpoint, kind=LANGUAGE_MODEL)
     if ck["tokenizer_json"] is None:
         raise CheckpointError(f"{ck['path']} holds no tokenizer.json: it cannot turn text into ids")
-    if ck["config"].get("reward_head"):
-        raise CheckpointError(f"{ck['path']} is a reward model, not a language model")
     tok = load_tokenizer(ck["tokenizer_json"])
-    dtype = np.dtype(ck["config"].get("train", {}).get("dtype", "float32"))
-    model = GPT(GPTConfig.from_dict(ck["config"]["model"]), dtype=dtype)
-    model.load_state_dict(ck["model"])
+    dtype = checkpoint_dtype(ck)
+    model = GPT(model_config(ck), dtype=dtype)
+    load_weights(model, ck)
     if tok.vocab_size > model.config.vocab_size:
         raise CheckpointError(
             f"{ck['path']}: the tokenizer has {tok.vocab_size} ids, the model only {model.config.vocab_size}"
@@ -72,9 +79,10 @@ def save(path, model, tokenizer, stage, settings, state=None):
     train = {"stage": stage, **(dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else settings)}
     train.setdefault("dtype", str(np.dtype(next(iter(model.parameters())).dtype)))
     config = {"model": cfg.to_dict(), "train": train}
-    if isinstance(model, RewardModel):
-        config["reward_head"] = True
-    return save_checkpoint(path, model, config, tokenizer, state=state or {})
+    kind = REWARD_MODEL if isinstance(model, RewardModel) else LANGUAGE_MODEL
+    if kind == REWARD_MODEL:
+        config["reward_head"] = True  # what npgpt read before config.json said its kind
+    return save_checkpoint(path, model, config, tokenizer, state=state or {}, kind=kind)
 
 
 def hidden_states(gpt, ids):
@@ -112,10 +120,8 @@ class RewardModel(Module):
 
 def load_reward_model(checkpoint):
     """(RewardModel, tokenizer) from a checkpoint written by ``npgpt reward``."""
-    ck = read_checkpoint(checkpoint)
-    if not ck["config"].get("reward_head"):
-        raise CheckpointError(f"{ck['path']} is not a reward model (train one with `npgpt reward`)")
-    dtype = np.dtype(ck["config"]["train"].get("dtype", "float32"))
-    rm = RewardModel(GPTConfig.from_dict(ck["config"]["model"]), dtype=dtype)
-    rm.load_state_dict(ck["model"])
+    ck = read_checkpoint(checkpoint, kind=REWARD_MODEL)
+    dtype = checkpoint_dtype(ck)
+    rm = RewardModel(model_config(ck), dtype=dtype)
+    load_weights(rm, ck)
     return rm, load_tokenizer(ck["tokenizer_json"])

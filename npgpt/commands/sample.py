@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from ..backend import DeviceError
-from ..checkpoint import CheckpointError, read_checkpoint
+from ..checkpoint import LANGUAGE_MODEL, CheckpointError, checkpoint_dtype, load_weights, model_config, read_checkpoint
 from ..data import DataError
-from ..nn import GPT, GPTConfig
+from ..nn import GPT
 from ..sampling import check_sampling_args
 from ..tokenizers import BPETokenizer
 from ..tokenizers.gpt2 import FILE_PAIRS
@@ -20,11 +20,11 @@ from ..train import tokenizer_from_checkpoint
 
 def load_for_sampling(checkpoint, device="cpu"):
     """(model in eval mode, tokenizer) from a checkpoint folder written by ``npgpt train``."""
-    ck = read_checkpoint(checkpoint)
+    ck = read_checkpoint(checkpoint, kind=LANGUAGE_MODEL)
     tokenizer = tokenizer_from_checkpoint(ck)
-    dtype = np.dtype(ck["config"].get("train", {}).get("dtype", "float32"))
-    model = GPT(GPTConfig.from_dict(ck["config"]["model"]), dtype=dtype)
-    model.load_state_dict(ck["model"])
+    dtype = checkpoint_dtype(ck)
+    model = GPT(model_config(ck), dtype=dtype)
+    load_weights(model, ck)
     model.to(device)
     model.eval()
     return model, tokenizer
