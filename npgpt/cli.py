@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
+import threading
 
 # module that defines ``add_parser(subparsers)`` for each subcommand, in the order --help lists them
 COMMANDS = [
@@ -30,13 +33,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_at_once(signum, frame):
+    """Ctrl-C while the commands are imported: nothing is written yet, so leave at once (raised
+    as a KeyboardInterrupt there, it can land in an import's clean-up, where Python only prints it)."""
+    os.write(2, b"\nnpgpt: interrupted\n")
+    os._exit(130)
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _exit_at_once) if in_main_thread else None
+    try:
+        parser = build_parser()  # imports every command: a Ctrl-C in the first second lands here
+        args = parser.parse_args(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:  # commands that save handle Ctrl-C themselves; elsewhere one line, no traceback
+        print("\nnpgpt: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import sys
 import threading
@@ -29,9 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import checkpoint as ckpt
 from . import plots
 from .autograd import no_grad
-from .backend import to_device
+from .backend import get_array_module, to_device
 from .checkpoint import (
     LANGUAGE_MODEL,
     CheckpointError,
@@ -268,7 +270,7 @@ def load_weights(model, ck):
     if differ:
         have = ", ".join(f"{k}={theirs.get(k)!r}" for k in ("vocab_size", *SHAPE_SETTINGS))
         raise CheckpointError(f"cannot start from {ck['path']} ({have}) with {', '.join(differ)}")
-    model.load_state_dict(ck["model"])
+    ckpt.load_weights(model, ck)
 
 
 def save_run(cfg, run, dataset, out, dp=None):
@@ -277,6 +279,7 @@ def save_run(cfg, run, dataset, out, dp=None):
     if optimizer is None:  # not rank 0
         run.model.set_rng(run.dropout_rng)  # as rank 0 does below
         return
+    check_finite_weights(run.model, run.step)  # nothing non-finite is ever saved
     state = {
         "step": run.step,
         "batch_rng": rng_state(run.batch_rng),
@@ -307,12 +310,21 @@ def _resume(cfg, run, ck):
             f"checkpoint {ck['path']} was made with model settings {ck['config']['model']}, "
             f"which differ from this run's {run.model.config.to_dict()}"
         )
-    run.model.load_state_dict(ck["model"])
-    run.optimizer.load_state_dict(ck["optimizer"])
+    ckpt.load_weights(run.model, ck)
     st = ck["state"]
-    run.step, run.history = st["step"], st.get("history", [])
-    run.batch_rng = restore_rng(st["batch_rng"])
-    run.dropout_rng.bit_generator.state = st["dropout_rng"]  # the model holds this generator
+    try:
+        if ck["optimizer"] is None:
+            raise ValueError("it holds no optimizer state")
+        run.optimizer.load_state_dict(ck["optimizer"])
+        run.step, run.history = st["step"], st.get("history", [])
+        if not isinstance(run.step, int) or not isinstance(run.history, list) or run.step < 0:
+            raise ValueError("its step or history is malformed")
+        if any(not isinstance(e, dict) or not isinstance(e.get("step"), int) for e in run.history):
+            raise ValueError("its history holds a row without a step")
+        run.batch_rng = restore_rng(st["batch_rng"])
+        run.dropout_rng.bit_generator.state = st["dropout_rng"]  # the model holds this generator
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"checkpoint {ck['path']} cannot be resumed: {' '.join(str(e).split())}") from None
     run.model.set_rng(run.dropout_rng)  # and re-seeds its GPU generators from it, as at the save
 
 
@@ -348,14 +360,64 @@ def _setup(cfg, resume, overwrite, log):
 def log_losses(cfg, run, evals, out, lr, seconds, dp=None):
     """Measure both splits; append the entry to the history and log.jsonl; redraw loss.png."""
     tr, va = (evaluate(run.model, evals[s], cfg.device, dp) for s in ("train", "val"))
+    if not (np.isfinite(tr) and np.isfinite(va)):
+        raise Diverged(f"the evaluated loss is {tr if not np.isfinite(tr) else va} after step {run.step}")
     entry = {"step": run.step, "train_loss": tr, "val_loss": va, "lr": lr, "time": round(seconds, 2)}
     run.history.append(entry)
     if dp is not None and not dp.is_root:
         return tr, va
     with open(out / "log.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps(entry) + "\n")
+        f.write(json.dumps(entry, allow_nan=False) + "\n")
     plots.plot_losses(run.history, out / "loss.png")
     return tr, va
+
+
+def rewrite_log(out, history):
+    """log.jsonl as the checkpoint's history says (atomically): a run killed after its last
+    checkpoint logged steps it will do again when resumed, and they must not appear twice."""
+    tmp = out / "log.jsonl.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(e, allow_nan=False) + "\n" for e in history)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, out / "log.jsonl")
+
+
+class Diverged(RuntimeError):
+    """The loss or the weights became NaN or infinite: training stops and saves nothing."""
+
+
+class _FiniteGuard:
+    """Watches the loss of every step for NaN or infinity without waiting for the GPU at each one.
+
+    ``update`` records the first bad step in a device array (no sync); ``check`` reads it (a sync):
+    every step on the CPU, where it costs nothing, and on a GPU every 10 steps and before any save.
+    """
+
+    def __init__(self):
+        self.first_bad = None
+
+    def update(self, loss, step):
+        xp = get_array_module(loss.data)
+        bad = ~xp.isfinite(loss.data)
+        step = xp.asarray(step)
+        self.first_bad = (
+            xp.where(bad, step, -1)
+            if self.first_bad is None
+            else xp.where((self.first_bad < 0) & bad, step, self.first_bad)
+        )
+
+    def check(self):
+        if self.first_bad is not None and int(self.first_bad) >= 0:
+            raise Diverged(f"the loss is not finite (NaN or infinite) at step {int(self.first_bad)}")
+
+
+def check_finite_weights(model, step):
+    """Diverged if any weight is NaN or infinite (one reduction per parameter, then one read)."""
+    for name, p in model.named_parameters():
+        xp = get_array_module(p.data)
+        if not bool(xp.isfinite(p.data).all()):
+            raise Diverged(f"the weight {name} is not finite after step {step}")
 
 
 class _NoBar:
@@ -399,19 +461,25 @@ def train(
         comm.select_gpu()  # before anything is put on a GPU
     if comm is not None and comm.rank != 0:
         log, cfg = _quiet, dataclasses.replace(cfg, progress=False)
-    run, dataset, out = _setup(cfg, resume, overwrite, log)
-    dp = None if comm is None else data_parallel(cfg, run, comm, zero, log)
-    model, opt = run.model, run.optimizer
-    params = [p for g in opt.param_groups for p in g["params"]]
-    get_lr = CosineWarmup(cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.min_lr)
-    evals = eval_batches(cfg, dataset, dp)
-    last = cfg.max_steps if stop_after is None else min(cfg.max_steps, run.step + stop_after)
-    bar, ctrl_c = progress_bar(cfg, last - run.step, log), _DeferCtrlC()
-    t0, prior_time = time.time(), (run.history[-1]["time"] if run.history else 0.0)
-    interrupted = False
-    model.train()
-    try:
-        with ctrl_c:
+    # from the start: a Ctrl-C while the data is read or the model built is held too (raised at an
+    # arbitrary moment, it can land inside an import's clean-up, where Python only prints it)
+    with _DeferCtrlC() as ctrl_c:
+        run, dataset, out = _setup(cfg, resume, overwrite, log)
+        dp = None if comm is None else data_parallel(cfg, run, comm, zero, log)
+        if ctrl_c.pressed and dp is None:
+            raise StartupInterrupted  # before the first step: nothing is written
+        if resume and (dp is None or dp.is_root):
+            rewrite_log(out, run.history)  # steps logged after the checkpoint will be done, and logged, again
+        model, opt = run.model, run.optimizer
+        params = [p for g in opt.param_groups for p in g["params"]]
+        get_lr = CosineWarmup(cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.min_lr)
+        evals = eval_batches(cfg, dataset, dp)
+        last = cfg.max_steps if stop_after is None else min(cfg.max_steps, run.step + stop_after)
+        bar, guard = progress_bar(cfg, last - run.step, log), _FiniteGuard()
+        t0, prior_time = time.time(), (run.history[-1]["time"] if run.history else 0.0)
+        interrupted = False
+        model.train()
+        try:
             if not run.history:  # a fresh run (a run resumed at step 0 has this entry already)
                 log_losses(cfg, run, evals, out, get_lr(0), prior_time, dp)
             while run.step < last:
@@ -421,6 +489,9 @@ def train(
                 set_lr(opt, lr)
                 x, y = get_batch(dataset, "train", cfg, run.batch_rng, dp)
                 _, loss = model(x, y)
+                guard.update(loss, run.step + 1)
+                if cfg.device == "cpu":
+                    guard.check()  # free on the CPU: stop before a NaN reaches the weights
                 opt.zero_grad()
                 loss.backward()
                 if dp is not None:  # several ranks: every rank's gradients become their mean over ranks
@@ -433,26 +504,56 @@ def train(
                 run.step += 1
                 bar.update(1)
                 # every 10 steps: reading the loss waits for the device (a GPU sync)
+                if run.step % 10 == 0 or run.step == last:
+                    guard.check()
                 if cfg.progress and (run.step % 10 == 0 or run.step == last):
                     tok_s = (
                         cfg.batch_size * cfg.block_size * (dp.world_size if dp else 1) / (time.perf_counter() - t_step)
                     )
                     bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.2e}", tok_s=f"{tok_s:,.0f}", refresh=False)
                 if run.step % cfg.eval_interval == 0 or run.step == cfg.max_steps:
+                    guard.check()
                     tr, va = log_losses(cfg, run, evals, out, lr, prior_time + time.time() - t0, dp)
                     save_run(cfg, run, dataset, out, dp)
                     bar.write(f"step {run.step}: train loss {tr:.4f}, val loss {va:.4f}")
-    except KeyboardInterrupt:
-        interrupted = True
-        log(_stop_message(ctrl_c, run, out))
-        if ctrl_c.forced and dp is not None:  # mid-step: the other ranks may wait in a collective
-            abort(comm, f"npgpt train: rank {comm.rank} stopped at once by a second Ctrl-C: ending every rank", 130)
-    finally:
-        bar.close()
-    if not ctrl_c.forced and (interrupted or run.step != (run.history[-1]["step"] if run.history else -1)):
+        except KeyboardInterrupt:
+            interrupted = True
+            log(_stop_message(ctrl_c, run, out))
+            if ctrl_c.forced and dp is not None:  # mid-step: the other ranks may wait in a collective
+                abort(comm, f"npgpt train: rank {comm.rank} stopped at once by a second Ctrl-C: ending every rank", 130)
+        except Diverged as e:
+            bar.close()
+            saved = any((p / "state.json").exists() for p in (out / "checkpoint", out / "checkpoint.old"))
+            kept = f"the last checkpoint in {out / 'checkpoint'} is kept" if saved else "no checkpoint was saved"
+            raise Diverged(f"{e}: training stopped ({kept}); a lower --lr or a --grad-clip may help") from None
+        finally:
+            bar.close()
+        if not ctrl_c.forced and (interrupted or run.step != (run.history[-1]["step"] if run.history else -1)):
+            _final_save(cfg, run, dataset, out, dp, guard, log)
+        h = run.history[-1]
+        return TrainResult(run.step, h["train_loss"], h["val_loss"], time.time() - t0, out, interrupted, run.history)
+
+
+def _final_save(cfg, run, dataset, out, dp, guard, log):
+    """The save after a Ctrl-C (or a run that ended between evaluations). Another Ctrl-C during it
+    stops the save at once: it writes into checkpoint.tmp and swaps folders by renames, so the
+    previous checkpoint stays whole, and ``--resume`` continues from it."""
+    try:
+        guard.check()
         save_run(cfg, run, dataset, out, dp)
-    h = run.history[-1]
-    return TrainResult(run.step, h["train_loss"], h["val_loss"], time.time() - t0, out, interrupted, run.history)
+    except KeyboardInterrupt:
+        log(f"\nanother Ctrl-C: the save was abandoned; the previous checkpoint in {out / 'checkpoint'} is kept")
+        raise SaveInterrupted from None
+    except Diverged as e:
+        raise Diverged(f"{e}: not saved (the last checkpoint in {out / 'checkpoint'} is kept)") from None
+
+
+class StartupInterrupted(KeyboardInterrupt):
+    """Ctrl-C before the first step; nothing was written."""
+
+
+class SaveInterrupted(KeyboardInterrupt):
+    """A second Ctrl-C stopped the final save; the previous checkpoint is whole."""
 
 
 def data_parallel(cfg, run, comm, zero, log):
@@ -476,10 +577,9 @@ def _quiet(*args, **kwargs):
 
 def _stop_message(ctrl_c, run, out):
     if ctrl_c.forced:
-        return (
-            f"\nstopped at once by a second Ctrl-C during step {run.step + 1}: not saved (the last "
-            f"checkpoint in {out / 'checkpoint'} is kept)"
-        )
+        saved = any((p / "state.json").exists() for p in (out / "checkpoint", out / "checkpoint.old"))
+        kept = f"the last checkpoint in {out / 'checkpoint'} is kept" if saved else "no checkpoint was written yet"
+        return f"\nstopped at once by a second Ctrl-C during step {run.step + 1}: not saved ({kept})"
     return f"\ninterrupted at step {run.step}: saving a checkpoint to {out / 'checkpoint'}"
 
 

@@ -21,6 +21,8 @@ from ..train import (
     MODEL_SETTINGS,
     SHAPE_SETTINGS,
     TOKENIZER_SETTINGS,
+    Diverged,
+    SaveInterrupted,
     TrainConfig,
     saved_settings,
     settings_from_file,
@@ -109,9 +111,22 @@ def _train(args, comm=None) -> int:
     try:
         cfg = config_from_args(args)
         res = train(cfg, resume=args.resume, overwrite=args.overwrite, comm=comm, zero=args.zero)
-    except (ValueError, TypeError, DataError, CheckpointError, DeviceError, OSError) as e:
+    except (ValueError, TypeError, DataError, CheckpointError, DeviceError, OSError, Diverged) as e:
         print(f"npgpt train: {e}", file=sys.stderr)
         return 2
+    except SaveInterrupted:
+        return 130  # train() said which checkpoint is kept
+    except KeyboardInterrupt:  # before the first step (reading the checkpoint or the data, building the model)
+        print("npgpt train: interrupted before the first step: nothing was saved", file=sys.stderr)
+        return 130
+    try:
+        return _report(cfg, res, comm)
+    except KeyboardInterrupt:  # during the sample at the end: the run is saved
+        print(f"\nnpgpt train: the sample was interrupted; the run is saved in {res.out_dir}", file=sys.stderr)
+        return 130
+
+
+def _report(cfg, res, comm) -> int:
     if comm is not None and comm.rank != 0:
         return 130 if res.interrupted else 0  # rank 0 reports and samples
     print(
