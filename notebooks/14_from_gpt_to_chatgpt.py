@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -197,7 +197,10 @@ print(f"correct: inputs and targets of {len(shipped_convs)} conversations match 
 
 # %%
 sft_res = sft(
-    SFTConfig(init_from=str(base_ck), out_dir=str(work / "sft"), steps=800, lr=3e-3, eval_questions=0), log=quiet
+    SFTConfig(
+        init_from=str(base_ck), out_dir=str(work / "sft"), max_steps=800, progress=False, lr=3e-3, eval_questions=0
+    ),
+    log=quiet,
 )
 sft_ck = work / "sft" / "checkpoint"
 print(f"SFT answer loss after 800 steps: {sft_res['loss']:.3f} ({sft_res['seconds']:.0f} s)")
@@ -217,7 +220,9 @@ for q in ["In capitals: Good night, sweet prince.", "First word: Now cracks a no
 # pairs prefer the correct answer to a plausible wrong one (another play, the second word, ...).
 
 # %%
-rm_res = train_reward(RewardConfig(init_from=str(sft_ck), out_dir=str(work / "reward"), steps=120, lr=1e-3), log=quiet)
+rm_res = train_reward(
+    RewardConfig(init_from=str(sft_ck), out_dir=str(work / "reward"), max_steps=120, progress=False, lr=1e-3), log=quiet
+)
 print(f"reward model: pairwise accuracy on held-out pairs {rm_res['pairwise_accuracy']:.1%} (chance 50%)")
 
 # %% [markdown]
@@ -239,7 +244,8 @@ rl_res = rl(
         init_from=str(sft_ck),
         reward_model=str(work / "reward" / "checkpoint"),
         out_dir=str(work / "rl"),
-        steps=12,
+        max_steps=12,
+        progress=False,
         eval_questions=0,
     ),
     log=quiet,
@@ -277,7 +283,10 @@ logps = [npgpt.tensor(rng.standard_normal(5) * 3, requires_grad=True) for _ in r
 report = npgpt.gradcheck(lambda *a: F.dpo_loss(*a, beta=0.5), logps)
 print(report)
 
-dpo_res = dpo(DPOConfig(init_from=str(sft_ck), out_dir=str(work / "dpo"), steps=60, eval_questions=0), log=quiet)
+dpo_res = dpo(
+    DPOConfig(init_from=str(sft_ck), out_dir=str(work / "dpo"), max_steps=60, progress=False, eval_questions=0),
+    log=quiet,
+)
 print(f"DPO loss after 60 steps: {dpo_res['loss']:.3f} (log 2 = {np.log(2):.3f} at the start)")
 
 # %% [markdown]

@@ -25,9 +25,16 @@ COMMANDS = [
 ]
 
 
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (``npgpt train: argument --x: ...``), exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="npgpt", description="A GPT built from scratch in NumPy.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = Parser(prog="npgpt", description="A GPT built from scratch in NumPy.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")  # subcommands get this class too
     for name in COMMANDS:
         importlib.import_module(name).add_parser(sub)
     return parser

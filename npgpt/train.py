@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt
-from . import plots
+from . import plots, runs
 from .autograd import no_grad
 from .backend import get_array_module, to_device
 from .checkpoint import (
@@ -47,7 +47,17 @@ from .data import DataError, TextDataset, load_text, shakespeare_path, split_ind
 from .distributed.training import DataParallel, abort, for_rank
 from .nn import GPT, GPTConfig
 from .optim import AdamW, CosineWarmup, clip_grad_norm_, param_groups_for_weight_decay, set_lr
-from .settings import device_setting, setting
+from .settings import (
+    FRACTION,
+    NON_NEGATIVE,
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    SEED,
+    check_settings,
+    device_setting,
+    setting,
+)
 from .tokenizers import BPETokenizer, CharTokenizer, load_tokenizer
 
 VAL_FRACTION = 0.1  # the last 10% of the text is held out for validation
@@ -69,33 +79,35 @@ class TrainConfig:
         None, "checkpoint folder to fine-tune: start from its weights and tokenizer (fresh optimizer and schedule)"
     )
     tokenizer: str = setting("char", "char (one id per character) | bpe (byte-level BPE learned on the training text)")
-    vocab_size: int = setting(1024, "vocabulary of a bpe tokenizer: 256 bytes + merges (char: the text decides)")
+    vocab_size: int = setting(
+        1024, "vocabulary of a bpe tokenizer: 256 bytes + merges (char: the text decides)", POSITIVE_INT
+    )
     # model
-    n_layer: int = setting(4, "transformer blocks")
-    n_head: int = setting(4, "attention heads per block")
-    n_embd: int = setting(128, "width of the residual stream")
-    block_size: int = setting(64, "context length in tokens")
-    dropout: float = setting(0.0, "dropout probability")
+    n_layer: int = setting(4, "transformer blocks", POSITIVE_INT)
+    n_head: int = setting(4, "attention heads per block", POSITIVE_INT)
+    n_embd: int = setting(128, "width of the residual stream", POSITIVE_INT)
+    block_size: int = setting(64, "context length in tokens", POSITIVE_INT)
+    dropout: float = setting(0.0, "dropout probability", FRACTION)
     bias: bool = setting(True, "biases in Linear and LayerNorm layers")
     pos_encoding: str = setting("learned", "learned | sinusoidal | rope")
     attention: str = setting("fused", "fused (one op, fast) | composed (primitive ops, for reading)")
     # optimisation
-    batch_size: int = setting(12, "sequences per step")
-    max_steps: int = setting(2000, "optimizer steps")
-    lr: float = setting(2e-3, "peak learning rate")
-    min_lr: float = setting(2e-4, "learning rate at the end of the cosine decay")
-    warmup_steps: int = setting(100, "linear warmup steps")
-    weight_decay: float = setting(0.1, "AdamW decoupled weight decay (matrices and embeddings only)")
-    beta1: float = setting(0.9, "AdamW beta1")
-    beta2: float = setting(0.99, "AdamW beta2")
-    grad_clip: float = setting(1.0, "clip the global gradient norm to this (0 = off)")
+    batch_size: int = setting(12, "sequences per step", POSITIVE_INT)
+    max_steps: int = setting(2000, "optimizer steps", POSITIVE_INT)
+    lr: float = setting(2e-3, "peak learning rate", POSITIVE)
+    min_lr: float = setting(2e-4, "learning rate at the end of the cosine decay", NON_NEGATIVE)
+    warmup_steps: int = setting(100, "linear warmup steps", NON_NEGATIVE_INT)
+    weight_decay: float = setting(0.1, "AdamW decoupled weight decay (matrices and embeddings only)", NON_NEGATIVE)
+    beta1: float = setting(0.9, "AdamW beta1", FRACTION)
+    beta2: float = setting(0.99, "AdamW beta2", FRACTION)
+    grad_clip: float = setting(1.0, "clip the global gradient norm to this (0 = off)", NON_NEGATIVE)
     # bookkeeping
-    eval_interval: int = setting(250, "evaluate, log and checkpoint every this many steps")
-    eval_batches: int = setting(20, "fixed batches per split for each evaluation")
-    seed: int = setting(1337, "seed for initialisation, batches and dropout")
+    eval_interval: int = setting(250, "evaluate, log and checkpoint every this many steps", POSITIVE_INT)
+    eval_batches: int = setting(20, "fixed batches per split for each evaluation", POSITIVE_INT)
+    seed: int = setting(1337, "seed for initialisation, batches and dropout", SEED)
     device: str = device_setting()
     dtype: str = setting("float32", "float32 | float64")
-    sample_chars: int = setting(300, "tokens sampled at the end (characters for char; 0 = none)")
+    sample_chars: int = setting(300, "tokens sampled at the end (characters for char; 0 = none)", NON_NEGATIVE_INT)
     progress: bool = setting(True, "show a progress bar")
 
     def model_config(self, vocab_size):
@@ -107,23 +119,18 @@ class TrainConfig:
         return cls(**settings_from_file(path))
 
     def validate(self):
-        """Raise ValueError for settings the model and optimizer do not check themselves."""
-        for name in ("eval_interval", "eval_batches", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        """Raise a one-line ValueError for a setting outside its range, or one the model does not check."""
+        check_settings(self)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
         if self.tokenizer not in ("char", "bpe"):
             raise ValueError(f"tokenizer must be char or bpe, got {self.tokenizer!r}")
-        if self.tokenizer == "bpe" and (
-            isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < 257
-        ):
+        if self.tokenizer == "bpe" and self.vocab_size < 257:
             raise ValueError(f"vocab_size must be an integer >= 257 for a bpe tokenizer, got {self.vocab_size!r}")
-        if not self.grad_clip >= 0:
-            raise ValueError(f"grad_clip must be >= 0 (0 = off), got {self.grad_clip!r}")
-        if isinstance(self.sample_chars, bool) or not isinstance(self.sample_chars, int) or self.sample_chars < 0:
-            raise ValueError(f"sample_chars must be an integer >= 0, got {self.sample_chars!r}")
+        if self.min_lr > self.lr:
+            raise ValueError(f"min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
+        if self.warmup_steps >= self.max_steps:
+            raise ValueError(f"warmup_steps ({self.warmup_steps}) must be less than max_steps ({self.max_steps})")
         return self
 
 
@@ -293,16 +300,6 @@ def save_run(cfg, run, dataset, out, dp=None):
     run.model.set_rng(run.dropout_rng)
 
 
-def _start_fresh(out, overwrite):
-    held = [p for p in (out / "checkpoint", out / "checkpoint.old") if (p / "state.json").exists()]
-    if held and not overwrite:
-        raise CheckpointError(
-            f"{out} already holds a training run's checkpoint: continue it with --resume, choose another "
-            "--out-dir, or pass --overwrite to replace it"
-        )
-    (out / "log.jsonl").unlink(missing_ok=True)  # the log describes this run only
-
-
 def _resume(cfg, run, ck):
     """Put the model, optimizer, step, history and generators back as the checkpoint ``ck`` saved them."""
     if ck["config"]["model"] != run.model.config.to_dict():
@@ -328,11 +325,14 @@ def _resume(cfg, run, ck):
     run.model.set_rng(run.dropout_rng)  # and re-seeds its GPU generators from it, as at the save
 
 
-def _setup(cfg, resume, overwrite, log):
-    """The run's folder, data, model and optimizer: new, resumed, or initialised from a checkpoint."""
+def _setup(cfg, resume, overwrite, log, root=True):
+    """The run's folder, data, model and optimizer: new, resumed, or initialised from a checkpoint.
+
+    The folder follows ``npgpt.runs`` (as the chat stages' do); only the ``root`` rank touches it.
+    """
     cfg.validate()
     out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    runs.check_out_dir(out, resume, overwrite, reads={"--init-from": cfg.init_from})
     start = None  # the checkpoint this run starts from: its own (resume), another run's (init_from), or none
     if resume:
         start = read_checkpoint(out / "checkpoint", kind=LANGUAGE_MODEL)
@@ -344,7 +344,8 @@ def _setup(cfg, resume, overwrite, log):
         _resume(cfg, run, start)
         log(f"resumed from {out / 'checkpoint'} at step {run.step}")
     else:
-        _start_fresh(out, overwrite)
+        if root:
+            runs.start_fresh(out)  # the old run's checkpoint and log go before this run writes
         if start is not None:
             load_weights(run.model, start)
             log(f"initialised from {start['path']}: its weights and tokenizer; a fresh optimizer and schedule")
@@ -464,7 +465,7 @@ def train(
     # from the start: a Ctrl-C while the data is read or the model built is held too (raised at an
     # arbitrary moment, it can land inside an import's clean-up, where Python only prints it)
     with _DeferCtrlC() as ctrl_c:
-        run, dataset, out = _setup(cfg, resume, overwrite, log)
+        run, dataset, out = _setup(cfg, resume, overwrite, log, root=comm is None or comm.rank == 0)
         dp = None if comm is None else data_parallel(cfg, run, comm, zero, log)
         if ctrl_c.pressed and dp is None:
             raise StartupInterrupted  # before the first step: nothing is written

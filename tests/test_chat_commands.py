@@ -50,7 +50,7 @@ def tuned(runs):
                 f"{d}/base/checkpoint",
                 "--out-dir",
                 f"{d}/sft",
-                "--steps",
+                "--max-steps",
                 "3",
                 "--eval-questions",
                 "5",
@@ -58,9 +58,9 @@ def tuned(runs):
         )
         == 0
     )
-    assert cli(["reward", "--init-from", f"{d}/sft/checkpoint", "--out-dir", f"{d}/rm", "--steps", "2"]) == 0
+    assert cli(["reward", "--init-from", f"{d}/sft/checkpoint", "--out-dir", f"{d}/rm", "--max-steps", "2"]) == 0
     rl = ["rl", "--init-from", f"{d}/sft/checkpoint", "--reward-model", f"{d}/rm/checkpoint", "--out-dir", f"{d}/rl"]
-    assert cli([*rl, "--steps", "2", "--prompts", "2", "--samples", "2", "--eval-questions", "0"]) == 0
+    assert cli([*rl, "--max-steps", "2", "--prompts", "2", "--samples", "2", "--eval-questions", "0"]) == 0
     assert (
         cli(
             [
@@ -69,7 +69,7 @@ def tuned(runs):
                 f"{d}/sft/checkpoint",
                 "--out-dir",
                 f"{d}/dpo",
-                "--steps",
+                "--max-steps",
                 "2",
                 "--eval-questions",
                 "0",

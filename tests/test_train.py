@@ -377,7 +377,10 @@ def test_cli_flags_override_the_config_file(tmp_path):
         ("eval_batches", 0, "eval_batches must be an integer >= 1"),
         ("batch_size", -2, "batch_size must be an integer >= 1"),
         ("dtype", "float16", "dtype must be float32 or float64"),
-        ("grad_clip", -1.0, "grad_clip must be >= 0"),
+        ("grad_clip", -1.0, "grad_clip must be a finite number >= 0"),
+        ("grad_clip", float("nan"), "grad_clip must be a finite number >= 0"),  # not "off"
+        ("max_steps", 0, "max_steps must be an integer >= 1"),
+        ("lr", float("inf"), "lr must be a finite number > 0"),
         ("sample_chars", -5, "sample_chars must be an integer >= 0"),
     ],
 )

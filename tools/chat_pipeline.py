@@ -77,17 +77,21 @@ def main():
         timed("base", lambda: train(cfg, overwrite=True), times)
         base = str(out / "base" / "checkpoint")
     quiet = {"eval_questions": 0}
-    timed("sft", lambda: sft(SFTConfig(init_from=base, out_dir=str(out / "sft"), **quiet)), times, out)
+    fresh = {"overwrite": True}  # every run replaces the last one's (the base model is kept with --base)
+    timed("sft", lambda: sft(SFTConfig(init_from=base, out_dir=str(out / "sft"), **quiet), **fresh), times, out)
     s = str(out / "sft" / "checkpoint")
-    rm = timed("reward", lambda: train_reward(RewardConfig(init_from=s, out_dir=str(out / "reward"))), times, out)
+    rm = timed(
+        "reward", lambda: train_reward(RewardConfig(init_from=s, out_dir=str(out / "reward")), **fresh), times, out
+    )
     timed(
         "rl",
         lambda: rl(
-            RLConfig(init_from=s, reward_model=str(out / "reward" / "checkpoint"), out_dir=str(out / "rl"), **quiet)
+            RLConfig(init_from=s, reward_model=str(out / "reward" / "checkpoint"), out_dir=str(out / "rl"), **quiet),
+            **fresh,
         ),
         times,
     )
-    timed("dpo", lambda: dpo(DPOConfig(init_from=s, out_dir=str(out / "dpo"), **quiet)), times, out)
+    timed("dpo", lambda: dpo(DPOConfig(init_from=s, out_dir=str(out / "dpo"), **quiet), **fresh), times, out)
 
     questions = load_questions(shipped("chat_val"))
     results = {}

@@ -1,15 +1,18 @@
-"""Pieces every chat-tuning loop shares: the optimizer, one update, the log."""
+"""Pieces every chat-tuning loop shares: the optimizer and one update, checked for NaN."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from ..optim import AdamW, CosineWarmup, clip_grad_norm_, param_groups_for_weight_decay, set_lr
+from ..runs import check_finite
 
 
 class Trainer:
-    """AdamW with warmup + cosine decay and gradient clipping: ``step(loss)`` is one update."""
+    """AdamW with warmup + cosine decay and gradient clipping: ``step(loss, at)`` is one update.
+
+    The loss and the gradient norm are checked before the weights change: a NaN or an infinity
+    stops the run (``npgpt.runs.NonFiniteError`` naming step ``at``) and never reaches the model.
+    ``t`` counts the updates (several per step in RL); it is saved with the optimizer's state.
+    """
 
     def __init__(self, model, lr, steps, warmup=10, weight_decay=0.0, grad_clip=1.0):
         groups = param_groups_for_weight_decay(model.named_parameters(), weight_decay)
@@ -18,27 +21,12 @@ class Trainer:
         self.schedule = CosineWarmup(lr, min(warmup, steps - 1), steps, lr / 10)
         self.grad_clip, self.t = grad_clip, 0
 
-    def step(self, loss):
+    def step(self, loss, at):
+        check_finite("loss", loss.item(), at)
         set_lr(self.opt, self.schedule(self.t))
         self.opt.zero_grad()
         loss.backward()
-        if self.grad_clip > 0:
-            clip_grad_norm_(self.params, self.grad_clip)
+        norm = clip_grad_norm_(self.params, self.grad_clip if self.grad_clip > 0 else float("inf"))
+        check_finite("gradient norm", norm, at)  # clip_grad_norm_ leaves non-finite gradients as they are
         self.opt.step()
         self.t += 1
-
-
-class Log:
-    """Appends one JSON line per record to ``out_dir/log.jsonl`` (started afresh) and prints it."""
-
-    def __init__(self, out_dir, echo=print):
-        self.path = Path(out_dir) / "log.jsonl"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text("", encoding="utf-8")
-        self.echo = echo
-
-    def __call__(self, record: dict, text: str | None = None):
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-        if self.echo and text:
-            self.echo(text)

@@ -25,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checkpoint import rng_state
 from ..data import DataError
+from .tasks import TASKS, task_of
 from .template import ROLES, render
 
 IGNORE_INDEX = -100
@@ -52,13 +54,19 @@ def _records(path):
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise DataError(f"{path}:{n}: not valid JSON ({e.msg} at column {e.colno})") from None
+        except RecursionError:
+            raise DataError(f"{path}:{n}: not a record (its JSON is nested too deeply)") from None
         if not isinstance(obj, dict):
             raise DataError(f"{path}:{n}: expected a JSON object, got {type(obj).__name__}")
         yield n, obj
@@ -78,15 +86,50 @@ def check_messages(messages, where, need_assistant=True):
     return messages
 
 
+def _messages(obj, where, need_assistant=True):
+    if "messages" not in obj:
+        keys = ", ".join(map(str, obj)) or "none"
+        raise DataError(f"{where}: no 'messages' key (keys: {keys:.80})")
+    return check_messages(obj["messages"], where, need_assistant)
+
+
+def check_prompt(messages, where):
+    """A prompt to answer: it has a user turn and does not end with the assistant's."""
+    if not any(m["role"] == "user" for m in messages):
+        raise DataError(f"{where}: the prompt has no user turn, so there is no question to answer")
+    if messages[-1]["role"] == "assistant":
+        raise DataError(f"{where}: the prompt ends with an assistant turn; it must end with the user's")
+
+
 def load_conversations(path) -> list:
     """[(line, messages)] from a JSONL file of ``{"messages": [...]}`` objects."""
-    out = []
-    for n, obj in _records(path):
-        if "messages" not in obj:
-            raise DataError(f"{path}:{n}: no 'messages' key (keys: {', '.join(obj) or 'none'})")
-        out.append((n, check_messages(obj["messages"], f"{path}:{n}")))
+    out = [(n, _messages(obj, f"{path}:{n}", need_assistant=True)) for n, obj in _records(path)]
     if not out:
         raise DataError(f"{path}: no conversations in the file")
+    return out
+
+
+def read_questions(path) -> list:
+    """[(line, (task, prompt messages, gold answer))] from a chat JSONL file.
+
+    Each conversation ends with the assistant's answer (the gold one), after a prompt with a user
+    turn. ``task`` is the record's ``"task"``, else the task its first user message's prefix names
+    (None: graded on the exact answer alone).
+    """
+    out = []
+    for n, obj in _records(path):
+        where = f"{path}:{n}"
+        messages = _messages(obj, where)
+        if messages[-1]["role"] != "assistant":
+            raise DataError(f"{where}: a question must end with the assistant's answer (the gold answer to grade by)")
+        check_prompt(messages[:-1] or messages, where)
+        task = obj.get("task")
+        if task is not None and task not in TASKS:
+            raise DataError(f"{where}: unknown task {task!r} (expected one of {', '.join(TASKS)})")
+        first_user = next(m["content"] for m in messages if m["role"] == "user")
+        out.append((n, (task or task_of(first_user), messages[:-1], messages[-1]["content"])))
+    if not out:
+        raise DataError(f"{path}: no questions in the file")
     return out
 
 
@@ -110,6 +153,7 @@ def load_preferences(path) -> list:
         if isinstance(prompt, str):
             prompt = [{"role": "user", "content": prompt}]
         check_messages(prompt, where, need_assistant=False)
+        check_prompt(prompt, where)
         chosen, rejected = _reply(obj["chosen"], where, "chosen"), _reply(obj["rejected"], where, "rejected")
         if chosen == rejected:
             raise DataError(f"{where}: 'chosen' and 'rejected' are the same reply, so nothing is preferred")
@@ -170,13 +214,44 @@ def pair_examples(pairs, tokenizer, block_size, path="pairs"):
     return chosen, rejected
 
 
+class Batches:
+    """Index arrays covering range(n) in a random order, ``batch_size`` at a time, for ever.
+
+    Each pass is one permutation drawn from ``rng`` (a short last batch is dropped). ``next(b)``
+    is the next batch. ``state_dict()`` is where it stands (the generator's state before this
+    pass's permutation and the position in it), so a resumed run draws the same batches as one
+    that never stopped.
+    """
+
+    def __init__(self, n, batch_size, rng):
+        self.n, self.batch_size, self.rng = n, min(batch_size, n), rng
+        self._new_pass()
+
+    def _new_pass(self):
+        self.pass_start, self.pos = rng_state(self.rng), 0
+        self.order = self.rng.permutation(self.n)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.pos + self.batch_size > self.n:
+            self._new_pass()
+        self.pos += self.batch_size
+        return self.order[self.pos - self.batch_size : self.pos]
+
+    def state_dict(self) -> dict:
+        return {"pass_start": self.pass_start, "pos": self.pos}
+
+    def load_state_dict(self, state):
+        self.rng.bit_generator.state = state["pass_start"]
+        self._new_pass()
+        self.pos = state["pos"]
+
+
 def batches(n, batch_size, rng):
-    """Index arrays covering range(n) in a random order, ``batch_size`` at a time, forever."""
-    batch_size = min(batch_size, n)
-    while True:
-        order = rng.permutation(n)
-        for i in range(0, n - batch_size + 1, batch_size):
-            yield order[i : i + batch_size]
+    """``Batches(n, batch_size, rng)``: random index batches over range(n), for ever."""
+    return Batches(n, batch_size, rng)
 
 
 def pad_ids(examples, pad_id=0):

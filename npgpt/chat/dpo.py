@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .. import functional as F
 from ..autograd import no_grad
-from ..settings import device_setting, setting
-from .common import Log, Trainer
+from ..settings import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, device_setting, setting
+from .common import Trainer
 from .data import batches, load_preferences, pad_batch, pair_examples, shipped
-from .evaluate import accuracy, load_questions
-from .model import add_chat_tokens, load_policy, save
+from .evaluate import held_out, val_questions
+from .loop import Stage, begin, finish, fit
+from .model import add_chat_tokens, load_policy
 
 
 @dataclass
@@ -36,15 +36,18 @@ class DPOConfig:
     data: str = setting("shipped", "JSONL of preference pairs ('shipped' = npgpt/data/prefs_train.jsonl)")
     val_data: str = setting("shipped", "held-out questions for the accuracy at the end ('shipped' = chat_val)")
     out_dir: str = setting("runs/dpo", "folder for the checkpoint and log.jsonl")
-    steps: int = setting(200, "optimizer steps")
-    batch_size: int = setting(16, "pairs per step")
-    beta: float = setting(0.5, "strength of the implicit KL penalty to the reference (dpo_loss defaults to 0.1)")
-    lr: float = setting(1e-4, "peak learning rate")
-    grad_clip: float = setting(1.0, "clip the global gradient norm (0 = off)")
-    eval_questions: int = setting(100, "held-out questions to grade at the end (0 = none)")
-    log_every: int = setting(25, "print the loss every this many steps")
-    seed: int = setting(1337, "seed for the order of the pairs")
+    max_steps: int = setting(200, "optimizer steps", POSITIVE_INT)
+    batch_size: int = setting(16, "pairs per step", POSITIVE_INT)
+    beta: float = setting(
+        0.5, "strength of the implicit KL penalty to the reference (dpo_loss defaults to 0.1)", POSITIVE
+    )
+    lr: float = setting(1e-4, "peak learning rate", POSITIVE)
+    grad_clip: float = setting(1.0, "clip the global gradient norm (0 = off)", NON_NEGATIVE)
+    eval_questions: int = setting(100, "held-out questions to grade at the end (0 = none)", NON_NEGATIVE_INT)
+    eval_interval: int = setting(25, "log the loss and save a checkpoint every this many steps", POSITIVE_INT)
+    seed: int = setting(1337, "seed for the order of the pairs", SEED)
     device: str = device_setting()
+    progress: bool = setting(True, "show a progress bar")
 
 
 def answer_logprobs(model, examples):
@@ -61,43 +64,39 @@ def reference_logprobs(ref, examples, batch_size=64):
         )
 
 
-def dpo(cfg: DPOConfig, log=print):
+def dpo(cfg: DPOConfig, log=print, resume=False, overwrite=False):
+    """Train per ``cfg``; returns a summary dict (final loss, accuracy, seconds)."""
     t0 = time.time()
+    begin(cfg, resume, overwrite, {"--init-from": cfg.init_from})
     policy, tok, _ = load_policy(cfg.init_from)
     policy, tok = add_chat_tokens(policy, tok)
-    policy.to(cfg.device)
     path = shipped("prefs_train") if cfg.data == "shipped" else cfg.data
     chosen, rejected = pair_examples(load_preferences(path), tok, policy.config.block_size, path)
+    questions = val_questions(cfg, tok)  # checked now, not after training
+    policy.to(cfg.device)
     policy.eval()
     ref_c, ref_r = reference_logprobs(policy, chosen), reference_logprobs(policy, rejected)  # pi_ref = the start
-    out = Path(cfg.out_dir)
-    record = Log(out, log)
-    trainer = Trainer(policy, cfg.lr, cfg.steps, warmup=10, grad_clip=cfg.grad_clip)
+    trainer = Trainer(policy, cfg.lr, cfg.max_steps, warmup=10, grad_clip=cfg.grad_clip)
     order = batches(len(chosen), cfg.batch_size, np.random.default_rng(cfg.seed))
-    log(
-        f"dpo: {len(chosen)} pairs from {path}; {cfg.steps} steps of {cfg.batch_size}, beta {cfg.beta}, on {cfg.device}"
-    )
-    policy.train()
-    for step in range(1, cfg.steps + 1):
+
+    def step(n):
         idx = next(order)
         lp = answer_logprobs(policy, [chosen[i] for i in idx] + [rejected[i] for i in idx])  # (2B,)
         B = len(idx)
         loss = F.dpo_loss(lp[:B], lp[B:], ref_c[idx], ref_r[idx], beta=cfg.beta)
-        trainer.step(loss)
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            margin = cfg.beta * ((lp.numpy()[:B] - ref_c[idx]) - (lp.numpy()[B:] - ref_r[idx]))
-            rec = {
-                "step": step,
-                "loss": loss.item(),
-                "reward_margin": float(margin.mean()),
-                "reward_accuracy": float((margin > 0).mean()),
-            }
-            record(rec, f"step {step}: loss {loss.item():.4f}  implicit reward margin {rec['reward_margin']:+.3f}")
-    save(out / "checkpoint", policy, tok, "dpo", cfg, state={"step": cfg.steps})
-    summary = {"stage": "dpo", "loss": loss.item(), "seconds": round(time.time() - t0, 1)}
-    if cfg.eval_questions > 0:
-        vpath = shipped("chat_val") if cfg.val_data == "shipped" else cfg.val_data
-        policy.eval()
-        summary["accuracy"] = a = accuracy(policy, tok, load_questions(vpath, cfg.eval_questions))
-        log(f"held-out: {a['correct']:.1%} correct, {a['format']:.1%} in format and stopped ({a['n']} questions)")
+        trainer.step(loss, n)
+        margin = cfg.beta * ((lp.numpy()[:B] - ref_c[idx]) - (lp.numpy()[B:] - ref_r[idx]))
+        return {
+            "loss": loss.item(),
+            "reward_margin": float(margin.mean()),
+            "reward_accuracy": float((margin > 0).mean()),
+        }
+
+    log(
+        f"dpo: {len(chosen)} pairs from {path}; {cfg.max_steps} steps of {cfg.batch_size}, beta {cfg.beta}, on {cfg.device}"
+    )
+    last = fit(Stage("dpo", cfg, policy, tok, trainer, step, {"order": order}), resume, log)
+    summary = {"stage": "dpo", "loss": last.get("loss"), "seconds": round(time.time() - t0, 1)}
+    if questions:
+        summary["accuracy"] = finish(cfg.out_dir, cfg.max_steps, lambda: held_out(policy, tok, questions, log))
     return summary

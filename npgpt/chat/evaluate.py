@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 from ..autograd import no_grad
 from ..backend import to_device
-from .tasks import grade, task_of
+from ..data import DataError
+from .data import read_questions, shipped
+from .tasks import grade
 from .template import END, chat_token_ids, render
 
 
@@ -59,17 +58,22 @@ def reply_texts(model, tokenizer, conversations, max_new_tokens=60, **sampling):
     return out
 
 
-def load_questions(path, limit=None):
-    """[(task, prompt messages, gold answer)] from a chat JSONL file (the last message is the answer)."""
-    out = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            msgs = r["messages"]
-            out.append((r.get("task") or task_of(msgs[0]["content"]), msgs[:-1], msgs[-1]["content"]))
-    if limit and limit < len(out):  # evenly spread over the file, so every task is represented
-        out = [out[i * len(out) // limit] for i in range(limit)]
-    return out
+def load_questions(path, limit=None, tokenizer=None):
+    """[(task, prompt messages, gold answer)] from a chat JSONL file (``data.read_questions``).
+
+    ``limit``: that many, evenly spread over the file, so every task is represented. With a
+    ``tokenizer``, every prompt must encode with it (a one-line error names the line otherwise).
+    """
+    rows = read_questions(path)
+    if limit and limit < len(rows):
+        rows = [rows[i * len(rows) // limit] for i in range(limit)]
+    if tokenizer is not None:
+        for n, (_, prompt, _) in rows:
+            try:
+                render(prompt, tokenizer, add_generation_prompt=True)
+            except DataError as e:
+                raise DataError(f"{path}:{n}: {e}") from None
+    return [q for _, q in rows]
 
 
 def accuracy(model, tokenizer, questions, max_new_tokens=60):
@@ -78,7 +82,7 @@ def accuracy(model, tokenizer, questions, max_new_tokens=60):
     per_task = {}
     for (task, _, gold), (reply, stopped) in zip(questions, replies):
         c, f = grade(task, reply, gold, stopped)
-        per_task.setdefault(task, []).append((c, f))
+        per_task.setdefault(task or "other", []).append((c, f))
     rows = [r for v in per_task.values() for r in v]
     return {
         "correct": float(np.mean([c for c, _ in rows])),
@@ -86,3 +90,20 @@ def accuracy(model, tokenizer, questions, max_new_tokens=60):
         "tasks": {t: float(np.mean([c for c, _ in v])) for t, v in per_task.items()},
         "n": len(rows),
     }
+
+
+def val_questions(settings, tokenizer) -> list:
+    """The held-out questions a stage grades at the end (``settings.val_data``, at most
+    ``settings.eval_questions``; none for 0), read and checked before training starts."""
+    if settings.eval_questions == 0:
+        return []
+    path = shipped("chat_val") if settings.val_data == "shipped" else settings.val_data
+    return load_questions(path, settings.eval_questions, tokenizer)
+
+
+def held_out(model, tokenizer, questions, log=print) -> dict:
+    """``accuracy`` of ``model`` on ``questions`` (greedy replies), said in one line."""
+    model.eval()
+    acc = accuracy(model, tokenizer, questions)
+    log(f"held-out: {acc['correct']:.1%} correct, {acc['format']:.1%} in format and stopped ({acc['n']} questions)")
+    return acc

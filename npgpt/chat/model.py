@@ -70,10 +70,11 @@ def add_chat_tokens(model, tokenizer):
     return grown, tok
 
 
-def save(path, model, tokenizer, stage, settings, state=None):
+def save(path, model, tokenizer, stage, settings, state=None, optimizer=None):
     """An ordinary npgpt checkpoint (safetensors + JSON, written atomically) of a tuned model.
 
-    ``stage`` (sft, reward, rl, dpo) and the command's settings go in config.json["train"].
+    ``stage`` (sft, reward, rl, dpo) and the command's settings go in config.json["train"];
+    ``optimizer`` and ``state`` (step, generators) make it resumable.
     """
     cfg = model.config if isinstance(model, GPT) else model.gpt.config
     train = {"stage": stage, **(dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else settings)}
@@ -82,7 +83,7 @@ def save(path, model, tokenizer, stage, settings, state=None):
     kind = REWARD_MODEL if isinstance(model, RewardModel) else LANGUAGE_MODEL
     if kind == REWARD_MODEL:
         config["reward_head"] = True  # what npgpt read before config.json said its kind
-    return save_checkpoint(path, model, config, tokenizer, state=state or {}, kind=kind)
+    return save_checkpoint(path, model, config, tokenizer, optimizer, state=state or {}, kind=kind)
 
 
 def hidden_states(gpt, ids):

@@ -31,17 +31,28 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .. import functional as F
 from ..autograd import no_grad
-from ..settings import device_setting, setting
-from .common import Log, Trainer
-from .data import shipped
-from .evaluate import accuracy, load_questions, sample_batch
-from .model import add_chat_tokens, load_policy, load_reward_model, save
+from ..checkpoint import CheckpointError
+from ..data import DataError
+from ..settings import (
+    NON_NEGATIVE,
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    PROBABILITY,
+    SEED,
+    device_setting,
+    setting,
+)
+from .common import Trainer
+from .data import read_questions, shipped
+from .evaluate import held_out, sample_batch, val_questions
+from .loop import Stage, begin, finish, fit
+from .model import add_chat_tokens, load_policy, load_reward_model
 from .tasks import grade
 from .template import END, chat_token_ids, render
 
@@ -53,19 +64,23 @@ class RLConfig:
     data: str = setting("shipped", "JSONL of conversations whose user turns are the prompts ('shipped' = chat_train)")
     val_data: str = setting("shipped", "held-out questions for the accuracy at the end ('shipped' = chat_val)")
     out_dir: str = setting("runs/rl", "folder for the checkpoint and log.jsonl")
-    steps: int = setting(60, "RL steps (sample, score, update)")
-    prompts: int = setting(4, "prompts per step")
-    samples: int = setting(4, "replies sampled per prompt (the baseline is the mean of the others)")
-    max_new_tokens: int = setting(40, "longest reply")
-    temperature: float = setting(1.0, "sampling temperature of the replies")
-    kl_coef: float = setting(0.2, "reward paid per nat of log(pi / pi_sft), per token")
-    clip_eps: float = setting(0.2, "PPO clip range")
-    ppo_epochs: int = setting(2, "gradient steps per batch of samples (1 = REINFORCE with a baseline)")
-    missing_end_penalty: float = setting(1.0, "subtracted from the score of a reply that never ends its turn")
-    lr: float = setting(1e-4, "learning rate")
-    eval_questions: int = setting(100, "held-out questions to grade at the end (0 = none)")
-    seed: int = setting(1337, "seed for prompts and sampling")
+    max_steps: int = setting(60, "RL steps (sample, score, update)", POSITIVE_INT)
+    prompts: int = setting(4, "prompts per step", POSITIVE_INT)
+    samples: int = setting(4, "replies sampled per prompt (the baseline is the mean of the others)", POSITIVE_INT)
+    max_new_tokens: int = setting(40, "longest reply", POSITIVE_INT)
+    temperature: float = setting(1.0, "sampling temperature of the replies", POSITIVE)
+    kl_coef: float = setting(0.2, "reward paid per nat of log(pi / pi_sft), per token", NON_NEGATIVE)
+    clip_eps: float = setting(0.2, "PPO clip range", PROBABILITY)
+    ppo_epochs: int = setting(2, "gradient steps per batch of samples (1 = REINFORCE with a baseline)", POSITIVE_INT)
+    missing_end_penalty: float = setting(
+        1.0, "subtracted from the score of a reply that never ends its turn", NON_NEGATIVE
+    )
+    lr: float = setting(1e-4, "learning rate", POSITIVE)
+    eval_questions: int = setting(100, "held-out questions to grade at the end (0 = none)", NON_NEGATIVE_INT)
+    eval_interval: int = setting(1, "log the step and save a checkpoint every this many steps", POSITIVE_INT)
+    seed: int = setting(1337, "seed for prompts and sampling", SEED)
     device: str = device_setting()
+    progress: bool = setting(True, "show a progress bar")
 
 
 def kl_penalized_advantages(scores, logp, ref_logp, mask, kl_coef, samples):
@@ -81,13 +96,38 @@ def kl_penalized_advantages(scores, logp, ref_logp, mask, kl_coef, samples):
     return ((s - baseline).reshape(-1, 1) - kl_coef * kl_to_go) * mask
 
 
-def _prompt_buckets(questions, tok):
-    """{prompt length: [(prompt ids, task, gold)]}: equal lengths sample as one batch."""
+def _prompt_buckets(rows, tok, block_size, path):
+    """{prompt length: [(prompt ids, task, gold)]}: equal lengths sample as one batch.
+
+    ``rows`` are ``data.read_questions``'s; a prompt that leaves no room for a reply is an error.
+    """
     buckets = {}
-    for task, msgs, gold in questions:
-        ids = render(msgs, tok, add_generation_prompt=True)[0]
+    for n, (task, msgs, gold) in rows:
+        try:
+            ids = render(msgs, tok, add_generation_prompt=True)[0]
+        except DataError as e:
+            raise DataError(f"{path}:{n}: {e}") from None
+        if len(ids) >= block_size:
+            raise DataError(
+                f"{path}:{n}: the prompt is {len(ids)} tokens, which leaves no room for a reply in the "
+                f"model's {block_size}-token context; shorten it or drop it"
+            )
         buckets.setdefault(len(ids), []).append((ids, task, gold))
     return buckets
+
+
+def _check_reward_model(rm, rm_tok, policy, tok, cfg):
+    """The reward model must read the policy's tokens: the same tokenizer, vocabulary and room."""
+    why = None
+    if rm_tok.to_json() != tok.to_json() or rm.gpt.config.vocab_size != policy.config.vocab_size:
+        why = "its tokenizer differs from the policy's, so its scores would be of other text"
+    elif rm.gpt.config.block_size < policy.config.block_size:
+        why = f"its context ({rm.gpt.config.block_size}) is shorter than the policy's ({policy.config.block_size})"
+    if why:
+        raise CheckpointError(
+            f"the reward model {cfg.reward_model} does not fit the policy {cfg.init_from}: {why}; "
+            f"train one from this policy's SFT model with `npgpt reward --init-from {cfg.init_from}`"
+        )
 
 
 def rollout(policy, ref, rm, tok, items, cfg, rng):
@@ -113,27 +153,27 @@ def rollout(policy, ref, rm, tok, items, cfg, rng):
     return x, targets, mask, old_logp, ref_logp, scores, float(np.mean(graded))
 
 
-def rl(cfg: RLConfig, log=print):
+def rl(cfg: RLConfig, log=print, resume=False, overwrite=False):
+    """Train per ``cfg``; returns a summary dict (last reward and KL, accuracy, seconds)."""
     t0 = time.time()
-    policy, tok, _ = load_policy(cfg.init_from)
-    policy, tok = add_chat_tokens(policy, tok)
-    ref, _, _ = load_policy(cfg.init_from)
-    ref, _ = add_chat_tokens(ref, tok)
-    ref.eval()
-    rm, _ = load_reward_model(cfg.reward_model)
-    rm.eval()
+    begin(cfg, resume, overwrite, {"--init-from": cfg.init_from, "--reward-model": cfg.reward_model})
+    policy, tok = add_chat_tokens(*load_policy(cfg.init_from)[:2])
+    ref, _ = add_chat_tokens(*load_policy(cfg.init_from)[:2])  # pi_sft: the start, with the same new rows
+    rm, rm_tok = load_reward_model(cfg.reward_model)
+    _check_reward_model(rm, rm_tok, policy, tok, cfg)
+    path = shipped("chat_train") if cfg.data == "shipped" else cfg.data
+    buckets = _prompt_buckets(read_questions(path), tok, policy.config.block_size, path)
+    questions = val_questions(cfg, tok)  # checked now, not after training
     for m in (policy, ref, rm):
         m.to(cfg.device)
-    path = shipped("chat_train") if cfg.data == "shipped" else cfg.data
-    buckets = _prompt_buckets(load_questions(path), tok)
+    ref.eval()
+    rm.eval()
     lengths = sorted(buckets)
     weights = np.array([len(buckets[n]) for n in lengths], dtype=float)
     rng = np.random.default_rng(cfg.seed)
-    out = Path(cfg.out_dir)
-    record = Log(out, log)
-    trainer = Trainer(policy, cfg.lr, cfg.steps * cfg.ppo_epochs, warmup=0, grad_clip=1.0)
-    log(f"rl: prompts from {path}; {cfg.steps} steps of {cfg.prompts} prompts x {cfg.samples} replies on {cfg.device}")
-    for step in range(1, cfg.steps + 1):
+    trainer = Trainer(policy, cfg.lr, cfg.max_steps * cfg.ppo_epochs, warmup=0, grad_clip=1.0)
+
+    def step(n):
         bucket = buckets[lengths[rng.choice(len(lengths), p=weights / weights.sum())]]
         items = [bucket[i] for i in rng.integers(0, len(bucket), cfg.prompts)]
         x, targets, mask, old_logp, ref_logp, scores, acc = rollout(policy, ref, rm, tok, items, cfg, rng)
@@ -142,15 +182,16 @@ def rl(cfg: RLConfig, log=print):
         for _ in range(cfg.ppo_epochs):
             logp = F.token_logprobs(policy(x)[0], targets)
             loss = F.ppo_clipped_loss(logp, old_logp, adv, mask, clip_eps=cfg.clip_eps)
-            trainer.step(loss)
+            trainer.step(loss, n)
         kl = float(((old_logp - ref_logp) * mask).sum(axis=1).mean())
-        rec = {"step": step, "reward": float(scores.mean()), "kl": kl, "accuracy": acc, "loss": loss.item()}
-        record(rec, f"step {step}: reward {rec['reward']:+.3f}  KL {kl:.3f}  sampled accuracy {acc:.0%}")
-    save(out / "checkpoint", policy, tok, "rl", cfg, state={"step": cfg.steps})
-    summary = {"stage": "rl", "reward": rec["reward"], "kl": kl, "seconds": round(time.time() - t0, 1)}
-    if cfg.eval_questions > 0:
-        vpath = shipped("chat_val") if cfg.val_data == "shipped" else cfg.val_data
-        policy.eval()
-        summary["accuracy"] = a = accuracy(policy, tok, load_questions(vpath, cfg.eval_questions))
-        log(f"held-out: {a['correct']:.1%} correct, {a['format']:.1%} in format and stopped ({a['n']} questions)")
+        return {"reward": float(scores.mean()), "kl": kl, "accuracy": acc, "loss": loss.item()}
+
+    log(
+        f"rl: prompts from {path}; {cfg.max_steps} steps of {cfg.prompts} prompts x {cfg.samples} replies "
+        f"on {cfg.device}"
+    )
+    last = fit(Stage("rl", cfg, policy, tok, trainer, step, {"rng": rng}), resume, log)
+    summary = {"stage": "rl", "reward": last.get("reward"), "kl": last.get("kl"), "seconds": round(time.time() - t0, 1)}
+    if questions:
+        summary["accuracy"] = finish(cfg.out_dir, cfg.max_steps, lambda: held_out(policy, tok, questions, log))
     return summary

@@ -46,7 +46,10 @@ def task_of(question: str) -> str | None:
     return next((name for name, (prefix, _) in TASKS.items() if question.startswith(prefix)), None)
 
 
-def grade(task: str, reply: str, gold: str, stopped: bool) -> tuple[bool, bool]:
-    """(correct, in_format) of ``reply``; ``stopped`` says whether the model ended its turn."""
+def grade(task: str | None, reply: str, gold: str, stopped: bool) -> tuple[bool, bool]:
+    """(correct, in_format) of ``reply``; ``stopped`` says whether the model ended its turn.
+
+    A question of no known task (``task`` None) is in format when the model stopped.
+    """
     r = reply.strip()
-    return r == gold.strip(), bool(stopped and _FORMATS[task](r))
+    return r == gold.strip(), bool(stopped and (task is None or _FORMATS[task](r)))

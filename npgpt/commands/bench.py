@@ -29,7 +29,9 @@ from ..backend import DeviceError, cupy_module
 from ..memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss, tune_malloc
 from ..nn import GPT, GPTConfig
 from ..optim import AdamW
+from ..settings import POSITIVE_INT
 from .bench_tokenizers import tokenizer_rows
+from .flags import help_with_range
 
 CONFIGS = {
     # name: (n_layer, n_head, n_embd, block_size, batch_size)
@@ -260,8 +262,18 @@ def format_row(r):
 def add_parser(sub):
     p = sub.add_parser("bench", help="time npgpt against a PyTorch eager reference (same model and weights)")
     p.add_argument("--configs", nargs="*", default=["tiny", "small", "mid"], choices=list(CONFIGS))
-    p.add_argument("--repeats", type=int, default=3, help="worker processes per library and measurement")
-    p.add_argument("--steps", type=int, default=20, help="timed steps per worker (mid uses a quarter)")
+    p.add_argument(
+        "--repeats",
+        type=POSITIVE_INT.parse,
+        default=3,
+        help=help_with_range("worker processes per library and measurement", POSITIVE_INT, 3),
+    )
+    p.add_argument(
+        "--steps",
+        type=POSITIVE_INT.parse,
+        default=20,
+        help=help_with_range("timed steps per worker (mid uses a quarter, at least 5)", POSITIVE_INT, 20),
+    )
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--json", help="also write the results to this JSON file")
     p.add_argument(

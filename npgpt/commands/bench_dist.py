@@ -33,7 +33,9 @@ from ..distributed.training import DataParallel
 from ..memory import tune_malloc
 from ..nn import GPT, GPTConfig
 from ..optim import AdamW
+from ..settings import POSITIVE_INT
 from .bench import CONFIGS, VOCAB
+from .flags import help_with_range
 
 
 def worker(name, steps, zero):
@@ -111,10 +113,23 @@ def format_row(name, r, zero):
 def add_parser(sub):
     p = sub.add_parser("bench-dist", help="time data-parallel training on 1 and more MPI ranks on this machine")
     p.add_argument("--config", default="mid", choices=list(CONFIGS))
-    p.add_argument("--ranks", type=int, nargs="+", default=[1, 2], help="rank counts to measure (first = baseline)")
-    p.add_argument("--steps", type=int, default=5, help="timed steps per job (after 2 warm-up steps)")
+    p.add_argument(
+        "--ranks",
+        type=POSITIVE_INT.parse,
+        nargs="+",
+        default=[1, 2],
+        help=help_with_range("rank counts to measure (first = baseline)", POSITIVE_INT, "1 2"),
+    )
+    p.add_argument(
+        "--steps",
+        type=POSITIVE_INT.parse,
+        default=5,
+        help=help_with_range("timed steps per job (after 2 warm-up steps)", POSITIVE_INT, 5),
+    )
     p.add_argument("--zero", action="store_true", help="shard the AdamW state (ZeRO-1) instead of plain data parallel")
-    p.add_argument("--threads", type=int, help="BLAS threads per rank (default: CPUs // ranks)")
+    p.add_argument(
+        "--threads", type=POSITIVE_INT.parse, help=f"BLAS threads per rank ({POSITIVE_INT}; default: CPUs // ranks)"
+    )
     p.add_argument("--json", help="also write the results to this JSON file")
     p.set_defaults(func=main)
 

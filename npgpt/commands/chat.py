@@ -12,16 +12,31 @@ from ..chat.template import chat_token_ids
 from ..checkpoint import CheckpointError
 from ..data import DataError
 from ..sampling import check_sampling_args
+from ..settings import NON_NEGATIVE, POSITIVE_INT, PROBABILITY, SEED
+from .flags import help_with_range
 
 
 def add_parser(sub):
     p = sub.add_parser("chat", help="talk to a chat-tuned model (after `npgpt sft`); Ctrl-D or Ctrl-C quits")
     p.add_argument("--checkpoint", default="runs/sft/checkpoint", help="chat-tuned checkpoint (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default: %(default)s)")
-    p.add_argument("--top-k", type=int, default=None, help="sample only from the k most likely tokens")
-    p.add_argument("--top-p", type=float, default=None, help="sample only from the smallest set with probability >= p")
-    p.add_argument("--seed", type=int, default=None, help="seed for reproducible replies")
-    p.add_argument("--max-new-tokens", type=int, default=200, help="longest reply (default: %(default)s)")
+    p.add_argument(
+        "--temperature", type=NON_NEGATIVE.parse, default=0.8, help=help_with_range("0 = greedy", NON_NEGATIVE, 0.8)
+    )
+    p.add_argument(
+        "--top-k", type=POSITIVE_INT.parse, help=f"sample only from the k most likely tokens ({POSITIVE_INT})"
+    )
+    p.add_argument(
+        "--top-p",
+        type=PROBABILITY.parse,
+        help=f"sample only from the smallest set with probability >= p ({PROBABILITY})",
+    )
+    p.add_argument("--seed", type=SEED.parse, help=f"seed for reproducible replies ({SEED})")
+    p.add_argument(
+        "--max-new-tokens",
+        type=POSITIVE_INT.parse,
+        default=200,
+        help=help_with_range("longest reply", POSITIVE_INT, 200),
+    )
     p.add_argument("--system", default="", help="a system message put before the conversation")
     p.add_argument(
         "--device", default="cpu", choices=["cpu", "cuda"], help="where the model runs (default: %(default)s)"

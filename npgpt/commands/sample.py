@@ -13,9 +13,11 @@ from ..checkpoint import LANGUAGE_MODEL, CheckpointError, checkpoint_dtype, load
 from ..data import DataError
 from ..nn import GPT
 from ..sampling import check_sampling_args
+from ..settings import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, PROBABILITY, SEED
 from ..tokenizers import BPETokenizer
 from ..tokenizers.gpt2 import FILE_PAIRS
 from ..train import tokenizer_from_checkpoint
+from .flags import help_with_range
 
 
 def load_for_sampling(checkpoint, device="cpu"):
@@ -114,13 +116,27 @@ def add_parser(sub):
         help="sample from a HuggingFace GPT-2 folder instead, with GPT-2's tokenizer",
     )
     p.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
-    p.add_argument("--max-new-tokens", type=int, default=500, help="tokens to generate (default: %(default)s)")
     p.add_argument(
-        "--temperature", type=float, default=0.8, help="0 = greedy; higher = more random (default: %(default)s)"
+        "--max-new-tokens",
+        type=NON_NEGATIVE_INT.parse,
+        default=500,
+        help=help_with_range("tokens to generate", NON_NEGATIVE_INT, 500),
     )
-    p.add_argument("--top-k", type=int, default=None, help="sample only from the k most likely tokens")
-    p.add_argument("--top-p", type=float, default=None, help="sample only from the smallest set with probability >= p")
-    p.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
+    p.add_argument(
+        "--temperature",
+        type=NON_NEGATIVE.parse,
+        default=0.8,
+        help=help_with_range("0 = greedy; higher = more random", NON_NEGATIVE, 0.8),
+    )
+    p.add_argument(
+        "--top-k", type=POSITIVE_INT.parse, help=f"sample only from the k most likely tokens ({POSITIVE_INT})"
+    )
+    p.add_argument(
+        "--top-p",
+        type=PROBABILITY.parse,
+        help=f"sample only from the smallest set with probability >= p ({PROBABILITY})",
+    )
+    p.add_argument("--seed", type=SEED.parse, help=f"seed for reproducible samples ({SEED})")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.set_defaults(func=main)
 

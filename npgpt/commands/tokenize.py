@@ -10,7 +10,9 @@ import sys
 import time
 
 from ..data import DataError, load_text
+from ..settings import Range
 from ..tokenizers import BPETokenizer, load_tokenizer
+from .flags import help_with_range
 
 
 def show_tokens(tok, ids) -> str:
@@ -61,15 +63,18 @@ def _read(path):
     return load_text(path)
 
 
+VOCAB = Range(int, low=256)  # the 256 bytes, then merges and special tokens
+
+
 def add_parser(sub):
     p = sub.add_parser("tokenize", help="train a BPE tokenizer, or show how a tokenizer cuts text into tokens")
     train = p.add_argument_group("train a byte-level BPE tokenizer")
     train.add_argument("--train", metavar="FILE", help="UTF-8 text file to learn merges from")
     train.add_argument(
         "--vocab-size",
-        type=int,
+        type=VOCAB.parse,
         default=1024,
-        help="tokens in all: 256 bytes + merges + specials (default: %(default)s)",
+        help=help_with_range("tokens in all: 256 bytes + merges + specials", VOCAB, 1024),
     )
     train.add_argument(
         "--pattern", default="gpt2", help="pre-split regex: gpt2, gpt4 or a regex (default: %(default)s)"
