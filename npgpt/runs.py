@@ -71,7 +71,9 @@ def check_out_dir(out, resume=False, overwrite=False, reads=None):
                 "(even with --overwrite); choose another --out-dir"
             )
     if resume and not holds_checkpoint(out):
-        raise CheckpointError(f"nothing to resume: {out} holds no checkpoint (start the run without --resume)")
+        raise CheckpointError(
+            f"nothing to resume: no checkpoint at {out / CHECKPOINT} (start the run without --resume)"
+        )
     if not resume and not overwrite and holds_checkpoint(out):
         raise CheckpointError(
             f"{out} already holds a run's checkpoint: continue it with --resume, choose another --out-dir, "
