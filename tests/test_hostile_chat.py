@@ -378,8 +378,11 @@ def test_rl_from_a_base_model_gives_its_reference_the_chat_tokens(runs, tmp_path
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["sft", "--init-from", "{d}/rm/checkpoint"], "is a reward model, not a language model"),
-        (["rl", "--reward-model", "{d}/sft/checkpoint"], "is not a reward model"),
+        (["sft", "--init-from", "{d}/rm/checkpoint"], "is a reward model checkpoint, but a language model is needed"),
+        (
+            ["rl", "--reward-model", "{d}/sft/checkpoint"],
+            "is a language model checkpoint, but a reward model is needed",
+        ),
         (["dpo", "--init-from", "{d}/nowhere"], "no checkpoint at"),
     ],
 )

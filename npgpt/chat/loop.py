@@ -22,7 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from ..backend import get_array_module
-from ..checkpoint import CheckpointError, read_checkpoint, resolve, rng_state
+from ..checkpoint import (
+    LANGUAGE_MODEL,
+    REWARD_MODEL,
+    CheckpointError,
+    load_weights,
+    read_checkpoint,
+    resolve,
+    rng_state,
+)
 from ..runs import (
     DeferCtrlC,
     Interrupted,
@@ -78,7 +86,7 @@ def saved_stage_settings(out_dir) -> dict:
 
 def _restore(stage, out) -> int:
     """Put model, optimizer, update count and generators back as the checkpoint saved them; its step."""
-    ck = read_checkpoint(out / "checkpoint")
+    ck = read_checkpoint(out / "checkpoint", kind=REWARD_MODEL if stage.name == "reward" else LANGUAGE_MODEL)
     saved, st = ck["config"].get("train", {}), ck["state"]
     if saved.get("stage") != stage.name:
         kind = f"an `npgpt {saved['stage']}`" if saved.get("stage") else "a base model's"
@@ -96,7 +104,7 @@ def _restore(stage, out) -> int:
     if ck["optimizer"] is None or not isinstance(st.get("rngs"), dict):
         raise CheckpointError(f"{ck['path']} holds no optimizer state or generators: it cannot be resumed exactly")
     try:
-        stage.model.load_state_dict(ck["model"])
+        load_weights(stage.model, ck)
         stage.trainer.opt.load_state_dict(ck["optimizer"])
         for name, obj in stage.rngs.items():
             if isinstance(obj, np.random.Generator):
