@@ -4,9 +4,9 @@ A ``tasks.toml`` names the assignment and, for each task, the contract a student
 the reference (inputs, outputs, shapes, where the notebook explains it; never the formula)::
 
     title = "Layer normalization"
-    notebook = "05_layer_normalization"
+    notebook = "06_layer_normalization"
 
-    [tasks."5.1"]
+    [tasks."6.1"]
     title = "normalize"
     contract = "normalize(x, eps) -> (xhat, rstd) for x (..., C); rstd keeps the reduced axis (..., 1)."
 
@@ -16,7 +16,7 @@ functions that already do the task (a fast version kept beside the readable one)
 scores a region that calls one of them zero, as it does a region that imports torch.
 
 Task ids are ``<assignment number>.<n>``. A task's points are the sum of the ``points`` of the
-graded tests marked ``@pytest.mark.task("5.1", points=...)``.
+graded tests marked ``@pytest.mark.task("6.1", points=...)``.
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ class Task:
     id: str
     title: str
     contract: str
-    assignment: str  # folder name, e.g. "a05_layernorm"
+    assignment: str  # folder name, e.g. "a06_layernorm"
     cumulative: bool = False  # graded on everything written before (a capstone): it has no region
     forbidden: tuple[str, ...] = ()  # library functions the task's code may not call (they do the task)
 
 
 @dataclass(frozen=True)
 class Assignment:
-    name: str  # folder name, e.g. "a05_layernorm"
+    name: str  # folder name, e.g. "a06_layernorm"
     title: str
     notebook: str
     tasks: dict[str, Task] = field(default_factory=dict)
@@ -87,7 +87,7 @@ def all_tasks(lessons_dir: Path = LESSONS_DIR) -> dict[str, Task]:
 
 
 def find_assignment(name: str, lessons_dir: Path = LESSONS_DIR) -> Assignment:
-    """``a05``, ``5`` or ``a05_layernorm`` -> the assignment."""
+    """``a06``, ``5`` or ``a06_layernorm`` -> the assignment."""
     key = name.strip().lower().lstrip("a")
     for a in load_assignments(lessons_dir):
         if a.name == name or (key.isdigit() and a.number == int(key)):

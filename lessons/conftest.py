@@ -1,10 +1,10 @@
 """What the graders share: the ``task`` marker, ``--task`` to run one task, and the honesty check.
 
-    python -m lessons.grade --task 5.2        # points per task (see lessons/grade.py)
-    pytest lessons --task 5.2                 # the same tests with pytest's own report
+    python -m lessons.grade --task 6.2        # points per task (see lessons/grade.py)
+    pytest lessons --task 6.2                 # the same tests with pytest's own report
 
-Each graded test is marked ``@pytest.mark.task("5.2", points=3)``. Before a task's tests run, the
-code in its regions (``### BEGIN YOUR CODE 5.2`` in a handout, ``### BEGIN SOLUTION 5.2`` here) is
+Each graded test is marked ``@pytest.mark.task("6.2", points=3)``. Before a task's tests run, the
+code in its regions (``### BEGIN YOUR CODE 6.2`` in a handout, ``### BEGIN SOLUTION 6.2`` here) is
 read: a task whose code imports a ready-made implementation (torch, jax, transformers, npgpt's
 PyTorch reference, ...) fails every one of its tests with a message that says so.
 """

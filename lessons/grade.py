@@ -1,11 +1,11 @@
 """Grade a handout: run the graded tests, print points per task, write Gradescope's results.json.
 
     python -m lessons.grade                       # every assignment present
-    python -m lessons.grade --task 5.2            # one task (exit 0 only if all its tests pass)
-    python -m lessons.grade --assignment a05 --results results.json
+    python -m lessons.grade --task 6.2            # one task (exit 0 only if all its tests pass)
+    python -m lessons.grade --assignment a06 --results results.json
     python -m lessons.grade --hidden INSTRUCTOR_REPO/lessons   # add instructor-only tests
 
-Each graded test carries ``@pytest.mark.task("5.2", points=3)``. A test function's points are
+Each graded test carries ``@pytest.mark.task("6.2", points=3)``. A test function's points are
 shared equally by its parametrized cases; a task's points are the sum over its test functions.
 """
 
@@ -25,7 +25,7 @@ from lessons.assignments import LESSONS_DIR, all_tasks, find_assignment
 
 
 def _task_mark(decorator) -> tuple[str, float] | None:
-    """("5.2", 3.0) from the AST of ``@pytest.mark.task("5.2", points=3)``; None for other decorators."""
+    """("6.2", 3.0) from the AST of ``@pytest.mark.task("6.2", points=3)``; None for other decorators."""
     if not (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)):
         return None
     if decorator.func.attr != "task" or not decorator.args:
@@ -99,7 +99,7 @@ def gradescope(cases) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m lessons.grade", description="grade the assignments present")
-    p.add_argument("--assignment", help="only this assignment (a05, 5 or a05_layernorm)")
+    p.add_argument("--assignment", help="only this assignment (a06, 5 or a06_layernorm)")
     p.add_argument("--task", help="only this task, e.g. 5.2")
     p.add_argument("--results", type=Path, help="write Gradescope's results.json here")
     p.add_argument("--hidden", type=Path, help="a folder with instructor-only tests: <it>/aNN_topic/hidden/test_*.py")

@@ -12,9 +12,9 @@ You are rebuilding npgpt, a GPT written from scratch in NumPy, one graded task a
 library in `npgpt/` is complete except for the tasks below: each is a region
 
 ```python
-### BEGIN YOUR CODE 5.2
-raise NotImplementedError("Task 5.2: what to write, its inputs, outputs and shapes")
-### END YOUR CODE 5.2
+### BEGIN YOUR CODE 6.2
+raise NotImplementedError("Task 6.2: what to write, its inputs, outputs and shapes")
+### END YOUR CODE 6.2
 ```
 
 Replace the `raise` line by your code, between the two markers (keep the markers: the grader and
@@ -29,7 +29,7 @@ python -m lessons.grade
 ```
 
 `python -m lessons.grade` runs every graded test and prints a table of your points per task.
-`python -m lessons.grade --task 5.2` runs one task's tests; `python -m pytest lessons -x -q` runs
+`python -m lessons.grade --task 6.2` runs one task's tests; `python -m pytest lessons -x -q` runs
 them with pytest's full output.
 
 ## Reading a failing test
@@ -54,7 +54,7 @@ pattern: ACTUAL = -DESIRED is a sign error; a constant factor (2, 1/n, C) is a m
 mean or sum; all zeros is a gradient never written; wrong only along one axis is a missing sum over
 broadcast axes or a `keepdims`. Each task is graded on its own: a later task's tests use the
 reference for the earlier parts, so a mistake costs only its own task's points.
-`python -m pytest lessons -x -q --task 5.2` stops at the first failure with the full message.
+`python -m pytest lessons -x -q --task 6.2` stops at the first failure with the full message.
 
 ## Rules
 

@@ -3,7 +3,7 @@
 Each assignment lists them in ``lessons/aNN_topic/plants.toml`` (instructor-only, never handed out)::
 
     [[plant]]
-    task = "5.2"
+    task = "6.2"
     find = "dx -= a"            # text of the task's reference region (it must occur there once)
     replace = "dx += a"
     why = "the sign of the mean term"

@@ -4,18 +4,18 @@ A task's reference code sits in the library (or, for a warm-up, in a module of t
 folder) between two marker lines, in the convention of nbgrader::
 
     def backward(ctx, g):
-        ### BEGIN SOLUTION 5.2
+        ### BEGIN SOLUTION 6.2
         xhat, rstd, gamma = ctx.saved_tensors
         ...
-        ### END SOLUTION 5.2
+        ### END SOLUTION 6.2
 
 The same markers may stand inside a docstring, around the lines that would give the answer away
 (a derivation, a formula). The release tool (``python -m lessons.release``) turns each region of a
 task being handed out into
 
-    ### BEGIN YOUR CODE 5.2
-    raise NotImplementedError("Task 5.2: <the task's contract from lessons/aNN_*/tasks.toml>")
-    ### END YOUR CODE 5.2
+    ### BEGIN YOUR CODE 6.2
+    raise NotImplementedError("Task 6.2: <the task's contract from lessons/aNN_*/tasks.toml>")
+    ### END YOUR CODE 6.2
 
 (for a region in a docstring, one line that says the derivation is the student's to do), fills the
 regions of earlier tasks with the reference, or with a student's own earlier work, and keeps the

@@ -1,11 +1,11 @@
 """Write a student handout: a self-contained, history-free repository with the solutions taken out.
 
-    python -m lessons.release --assignment a05 OUT          # hand out assignment 5
+    python -m lessons.release --assignment a06 OUT          # hand out assignment 6
     python -m lessons.release --all OUT                     # every assignment at once
-    python -m lessons.release --assignment a06 OUT --from STUDENT_REPO   # a course in sequence
+    python -m lessons.release --assignment a08 OUT --from STUDENT_REPO   # a course in sequence
 
 What OUT holds: ``npgpt/`` (the library) with the regions of the assignment's tasks, and of every
-later assignment's, replaced by stubs that raise ``NotImplementedError("Task 5.2: <contract>")``;
+later assignment's, replaced by stubs that raise ``NotImplementedError("Task 6.2: <contract>")``;
 the regions of earlier assignments filled with the reference (or, with ``--from``, with the
 student's own code from their previous handout); ``lessons/`` with the graders of the assignment
 (their points in ``@pytest.mark.task``), the grading tools and the written questions without their
@@ -164,7 +164,7 @@ def release(
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m lessons.release", description=__doc__.split("\n\n")[0])
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--assignment", help="the assignment to hand out: a05, 5 or a05_layernorm")
+    which.add_argument("--assignment", help="the assignment to hand out: a06, 5 or a06_layernorm")
     which.add_argument("--all", action="store_true", help="every assignment, every task a stub")
     p.add_argument("out", type=Path, help="a new folder for the handout")
     p.add_argument("--from", dest="previous", type=Path, help="a student's previous handout: carry their code over")

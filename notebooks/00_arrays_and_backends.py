@@ -408,7 +408,7 @@ except npgpt.DeviceError as e:
 
 # %% [markdown]
 # Inside one op all inputs must live on one device (npgpt raises a `DeviceError` naming the op
-# otherwise), and `t.to("cuda")` / `t.to("cpu")` are differentiable copies. Notebook 12 runs a whole
+# otherwise), and `t.to("cuda")` / `t.to("cpu")` are differentiable copies. Notebook 16 runs a whole
 # model on the GPU.
 #
 # ## 6. A measured result: what float64 costs

@@ -265,7 +265,7 @@ print(report)  # the full table of the last check
 # ## 6. `ignore_index`: positions that do not count
 #
 # Batches often contain positions that should not be scored: padding after a short sequence, or, when
-# fine-tuning a chat model (notebook 14, *from GPT to ChatGPT*), the prompt tokens, so that only the
+# fine-tuning a chat model (notebook 15, *from GPT to ChatGPT*), the prompt tokens, so that only the
 # answer is learned. Their target is set to `ignore_index` (default `-100`, as in PyTorch). Such a row
 # contributes nothing to the loss, the mean is over the counted rows only, and its gradient row is
 # exactly zero.
@@ -306,7 +306,7 @@ if torch is not None:
 #
 # 1. Show with `F.softmax` that adding 1000 to every logit changes nothing, but multiplying every logit
 #    by 10 does. (Dividing logits by a *temperature* before the softmax is how sampling is made more or
-#    less adventurous, notebook 10.)
+#    less adventurous, notebook 11.)
 #
 # <details><summary>Hint</summary>
 #

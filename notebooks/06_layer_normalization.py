@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 05 · Layer normalization
+# # 06 · Layer normalization
 #
 # Every block of a GPT normalises its input twice (`ln_1`, `ln_2`) and the model normalises once more
 # before the output head (`ln_f`). Layer normalization (Ba, Kiros and Hinton, 2016) rescales **each
@@ -388,7 +388,7 @@ assert np.abs(normed - normed[0]).max() < 1e-2, "rows differing by an offset and
 #
 # </details>
 #
-# Assignment `lessons/a05_layernorm` asks you to write this backward yourself.
+# Assignment `lessons/a06_layernorm` asks you to write this backward yourself.
 
 # %% [markdown]
 # ## Papers

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 06 · Positional encoding
+# # 08 · Positional encoding
 #
 # Attention (notebook 07) compares every token with every other token by dot products and then averages.
 # Nothing in that computation knows *where* a token sits: shuffle the tokens and the outputs are

@@ -14,9 +14,9 @@
 # ---
 
 # %% [markdown]
-# # 08 · The GPT block and model
+# # 09 · The GPT block and model
 #
-# Notebooks 04-07 built the parts. Here they are assembled into GPT (`npgpt/nn/gpt.py`), the same
+# Notebooks 04-08 built the parts. Here they are assembled into GPT (`npgpt/nn/gpt.py`), the same
 # architecture as GPT-2 with the same parameter names:
 #
 # $$\begin{aligned}
@@ -151,7 +151,7 @@ assert post_norms[-1] > 1.5 * pre_norms[-1] and pre_norms[0] > 1.5 * pre_norms[-
 # GELU weights its input by the probability that a standard normal variable is below it,
 # $\mathrm{GELU}(x) = x\,\Phi(x)$. GPT-2 uses the tanh approximation
 # $$\mathrm{GELU}(x) \approx \tfrac{1}{2}x\Big(1 + \tanh\!\big(\sqrt{2/\pi}\,(x + 0.044715\,x^3)\big)\Big),$$
-# and so does npgpt (`F.gelu(x, approximate="tanh")`); loading GPT-2's weights (notebook 11) needs the
+# and so does npgpt (`F.gelu(x, approximate="tanh")`); loading GPT-2's weights (notebook 13) needs the
 # same form.
 
 # %%
@@ -477,7 +477,7 @@ print(f"parameters with a nonzero gradient after one backward: {n_with_grad} of 
 # fine-tuned in the way OpenAI described for InstructGPT (Ouyang et al., 2022): first **supervised
 # fine-tuning** on examples of good answers written by people, then **reinforcement learning from human
 # feedback** (RLHF): a reward model is trained on human rankings of answers, and the language model is
-# optimised against it. Notebook 14, *from GPT to ChatGPT*, takes these steps on npgpt.
+# optimised against it. Notebook 15, *from GPT to ChatGPT*, takes these steps on npgpt.
 #
 # ## 7. A gradient check of a whole GPT
 #

@@ -14,9 +14,9 @@
 # ---
 
 # %% [markdown]
-# # 09 · Training on Shakespeare
+# # 10 · Training on Shakespeare
 #
-# Notebooks 04-08 built every piece of a GPT. Now we train one. A GPT is trained as a **causal
+# Notebooks 04-09 built every piece of a GPT. Now we train one. A GPT is trained as a **causal
 # language model**: given the characters $x_0, \dots, x_t$ it predicts the next one, $x_{t+1}$. That is
 # the *only* objective. Every parameter (embeddings, attention, MLPs, LayerNorms, the tied output head)
 # is updated together, by backpropagation from that one loss: the model is trained **end to end**, not
@@ -125,7 +125,7 @@ assert abs(loss0.item() - np.log(ds.vocab_size)) < 0.1, "a fresh model should st
 
 
 def sample(model, prompt="\n", n=250, seed=0):
-    # temperature 0.8: a little sharper than the model's distribution (notebook 10)
+    # temperature 0.8: a little sharper than the model's distribution (notebook 11)
     out = model.generate(np.array([tok.encode(prompt)]), n, temperature=0.8, rng=seed)
     return tok.decode(out[0])
 
@@ -429,7 +429,7 @@ print(
         )
     },
 )
-workdir = Path(tempfile.mkdtemp(prefix="npgpt-nb09-"))
+workdir = Path(tempfile.mkdtemp(prefix="npgpt-nb10-"))
 quick = TrainConfig(
     out_dir=str(workdir / "run"),
     n_layer=2,
@@ -532,7 +532,7 @@ assert best[0] < 300 and curve[-1, 2] > best[2] + 0.05, "the val loss should tur
 # <details><summary>Hint</summary>
 #
 # About $\log 200 \approx 5.3$. A loss far above $\log V$ means the initial logits are large and
-# confidently wrong: check the initialisation scale (notebook 08).
+# confidently wrong: check the initialisation scale (notebook 09).
 #
 # </details>
 #

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 10 · Sampling
+# # 11 · Sampling
 #
 # A trained GPT gives, for a context $x_0 \dots x_t$, logits $z \in \mathbb{R}^V$ for the next token.
 # Generating text is a loop: turn the last position's logits into a distribution, draw a token from it,
@@ -48,12 +48,12 @@ tune_malloc()
 np.set_printoptions(precision=4, suppress=True)
 
 # %% [markdown]
-# First a model to sample from: the library's `train()` (notebook 09) on a short schedule, a small GPT
+# First a model to sample from: the library's `train()` (notebook 10) on a short schedule, a small GPT
 # with a context of 64 characters, about 10-30 s. `load_for_sampling` reads the checkpoint back, as
 # `npgpt sample` does.
 
 # %%
-workdir = Path(tempfile.mkdtemp(prefix="npgpt-nb10-"))
+workdir = Path(tempfile.mkdtemp(prefix="npgpt-nb11-"))
 cfg = TrainConfig(
     out_dir=str(workdir / "run"),
     n_layer=2,

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 13 · Tokenization
+# # 12 · Tokenization
 #
 # Our Shakespeare model reads characters. GPT-2, GPT-3 and ChatGPT do not: they read **tokens**,
 # pieces of text a few characters long, made by **byte-level byte-pair encoding (BPE)**. The model

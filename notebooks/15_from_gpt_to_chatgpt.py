@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 14 · From GPT to ChatGPT
+# # 15 · From GPT to ChatGPT
 #
 # A GPT trained on Shakespeare continues text. Ask it a question and it writes more Shakespeare.
 # ChatGPT answers. What happened in between? Popular articles say:
@@ -70,7 +70,7 @@ quiet = lambda *a: None  # noqa: E731  (the stages print progress; here we show 
 # ## 1. A base model
 #
 # A small GPT (2 layers, width 64, 64-character context) trained for a few hundred steps on the
-# shipped Shakespeare: the same `npgpt train` as notebook 09, only smaller, so the notebook stays fast.
+# shipped Shakespeare: the same `npgpt train` as notebook 10, only smaller, so the notebook stays fast.
 
 # %%
 base_cfg = TrainConfig(

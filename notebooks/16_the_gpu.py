@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 12 · The GPU
+# # 16 · The GPU
 #
 # Notebook 00 introduced the **array module** idea: an op never calls `numpy` directly, it asks its
 # inputs which module holds them (`xp = get_array_module(x)`) and calls `xp.exp`, `xp.matmul`, ...
@@ -412,11 +412,11 @@ for name, (c, B) in sizes.items():
 # %% [markdown]
 # Finally a short training run on the GPU with the library's `train()`: `TrainConfig(device="cuda")` is
 # all it takes (`npgpt train --device cuda` on the command line). On a CPU-only machine this cell only
-# says so; section 8 of notebook 09 runs the CPU version.
+# says so; section 8 of notebook 10 runs the CPU version.
 
 # %%
 if HAVE_GPU:
-    workdir = Path(tempfile.mkdtemp(prefix="npgpt-nb12-"))
+    workdir = Path(tempfile.mkdtemp(prefix="npgpt-nb16-"))
     run = {}
     for device in ("cpu", "cuda"):
         res = train(
@@ -467,7 +467,7 @@ else:
 # holds a stand-in for CuPy built on NumPy that refuses what CuPy refuses (a NumPy call on a device
 # array, a NumPy array mixed into a device operation, a host read inside
 # `cupyx.allow_synchronize(False)`, a function CuPy does not have).
-# `cd notebooks && python -m npgpt.testing.fake_gpu 12_the_gpu.py` runs the notebook's code on it; the
+# `cd notebooks && python -m npgpt.testing.fake_gpu 16_the_gpu.py` runs the notebook's code on it; the
 # "speed-ups" it prints are NumPy against NumPy, about 1x. The test suite runs every CUDA test this way
 # (`tests/test_fake_gpu.py`), so a slip in the GPU path shows up on a machine without one.
 #
@@ -554,7 +554,7 @@ assert all(checks.values()), f"failed: {[what for what, ok in checks.items() if 
 #
 # </details>
 #
-# Assignment `lessons/a12_gpu` has you write the `ToDevice` op (the copy and its backward) and
+# Assignment `lessons/a16_gpu` has you write the `ToDevice` op (the copy and its backward) and
 # `Module.to` yourself; it is graded on the CuPy stand-in, so it needs no GPU.
 
 # %% [markdown]

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 15 · Training across machines
+# # 17 · Training across machines
 #
 # Every notebook so far trained a GPT in one process. GPT-3 was trained on thousands of GPUs at
 # once. This notebook shows why that is necessary and how it is done:
@@ -415,7 +415,7 @@ print(f"GPT-3 with ZeRO-3 on 1024 GPUs: {zero_bytes(175e9, 1024)['ZeRO-3'] / 1e9
 # npgpt implements stage 1 (`npgpt/distributed/zero.py`, the `--zero` flag of `npgpt train`): its
 # AdamW update runs on the pieces of the parameters in the rank's shard. The two-rank run above
 # also trained with ZeRO-1. It gives the same weights as plain data parallelism, and each rank held
-# half of the optimizer state (printed below). Assignment `lessons/a15_data_parallel` has you write
+# half of the optimizer state (printed below). Assignment `lessons/a17_data_parallel` has you write
 # the flat buffer, the gradient averaging and this ZeRO-1 step yourself.
 
 # %%

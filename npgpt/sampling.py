@@ -38,17 +38,17 @@ def filter_logits(logits, temperature=1.0, top_k=None, top_p=None):
 def top_k_filter(z, k):
     """Logits z (B, V) with all but the k largest of each row set to -inf (ties at the k-th all stay)."""
     xp = get_array_module(z)
-    ### BEGIN SOLUTION 10.1
+    ### BEGIN SOLUTION 11.1
     V = z.shape[-1]
     kth = xp.partition(z, V - k, axis=-1)[:, V - k, None]
     return xp.where(z < kth, -np.inf, z)
-    ### END SOLUTION 10.1
+    ### END SOLUTION 11.1
 
 
 def top_p_filter(z, top_p):
     """Logits z (B, V) with -inf outside the nucleus: the fewest most likely tokens reaching top_p."""
     xp = get_array_module(z)
-    ### BEGIN SOLUTION 10.2
+    ### BEGIN SOLUTION 11.2
     order = xp.argsort(-z, axis=-1)
     zs = xp.take_along_axis(z, order, axis=-1)
     ps = xp.exp(zs - zs[:, :1])
@@ -61,18 +61,18 @@ def top_p_filter(z, top_p):
     drop = xp.zeros_like(drop_sorted)
     xp.put_along_axis(drop, order, drop_sorted, axis=-1)
     return xp.where(drop, -np.inf, z)
-    ### END SOLUTION 10.2
+    ### END SOLUTION 11.2
 
 
 def draw(z, u):
     """Token ids (B,) drawn from softmax(z) (B, V) with uniform numbers u (B, 1) in [0, 1)."""
     xp = get_array_module(z)
-    ### BEGIN SOLUTION 10.3
+    ### BEGIN SOLUTION 11.3
     p = xp.exp(z - z.max(axis=-1, keepdims=True))
     cdf = xp.cumsum(p, axis=-1)
     ids = (cdf <= u * cdf[:, -1:]).sum(axis=-1)  # first index whose cumulative mass exceeds u
     return xp.minimum(ids, z.shape[-1] - 1)
-    ### END SOLUTION 10.3
+    ### END SOLUTION 11.3
 
 
 def sample_next(logits, temperature=1.0, top_k=None, top_p=None, rng=None):

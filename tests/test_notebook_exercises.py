@@ -59,7 +59,7 @@ PLANTS = {
     "04_softmax_and_cross_entropy": [
         [("return (z - m) - np.log", "return z - np.log", "the maximum subtracted inside the log only")]
     ],
-    "05_layer_normalization": [
+    "06_layer_normalization": [
         [
             (
                 "(g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True))",
@@ -68,7 +68,7 @@ PLANTS = {
             )
         ]
     ],
-    "06_positional_encoding": [
+    "08_positional_encoding": [
         [("10000.0 ** (-np.arange(0, d, 2) / d)", "10000.0 ** (-np.arange(d // 2) / d)", "the exponent i, not 2i")],
         [
             ("[-x[..., h:], x[..., :h]]", "[x[..., h:], -x[..., :h]]", "the minus on the wrong half"),
@@ -76,35 +76,35 @@ PLANTS = {
         ],
     ],
     "07_attention": [[("return j > i", "return j >= i", "the diagonal masked too")]],
-    "08_the_gpt_block_and_model": [
+    "09_the_gpt_block_and_model": [
         [("return 0.5 * (1 + th) + 0.5 * x", "return 0.5 * x", "the first term of the product rule dropped")]
     ],
-    "09_training_on_shakespeare": [
+    "10_training_on_shakespeare": [
         [("w = w * (1 - lr * weight_decay)", "w = w", "no weight decay"), ("1 - b1**t", "1 - b1", "no bias correction")]
     ],
-    "10_sampling": [
+    "11_sampling": [
         [
             ("[:, -k][:, None]", "[:, k][:, None]", "the k-th smallest, not the k-th largest"),
             ("my_top_k(logits / temperature, k)", "my_top_k(logits * temperature, k)", "times the temperature"),
         ]
     ],
-    "11_loading_gpt2": [
+    "13_loading_gpt2": [
         [("array = array.T", "array = array", "Conv1D weights not transposed")],
         [("+ t.wpe.weight.numpy()[:T]", "", "no position embeddings")],
     ],
-    "12_the_gpu": [
+    "16_the_gpu": [
         [
             ("xp.minimum(max_norm / (total + eps), 1.0)", "max_norm / (total + eps)", "scaled up when under max_norm"),
             ("return total", "return float(total)", "a float(): the CPU waits for the GPU"),
         ]
     ],
-    "13_tokenization": [
+    "12_tokenization": [
         [
             ("zip(ids, ids[1:])", "zip(ids, ids[2:])", "pairs two apart"),
             ("            i += 2\n", "            i += 1\n", "the merged pair's second token kept"),
         ]
     ],
-    "14_from_gpt_to_chatgpt": [
+    "15_from_gpt_to_chatgpt": [
         [
             (
                 "np.where(mask[1:], ids[1:], IGNORE_INDEX)",
@@ -114,7 +114,7 @@ PLANTS = {
         ],
         [("np.logaddexp(0.0, -z)", "np.log1p(np.exp(-z))", "overflows for large |z|")],
     ],
-    "15_training_across_machines": [[("sum(same_param) / n_ranks", "sum(same_param)", "a sum where the mean belongs")]],
+    "17_training_across_machines": [[("sum(same_param) / n_ranks", "sum(same_param)", "a sum where the mean belongs")]],
 }
 
 

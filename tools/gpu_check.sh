@@ -3,10 +3,10 @@
 #
 #   bash tools/gpu_check.sh [OUT]          # OUT: where the record goes (default gpu-results/)
 #
-# Correctness comes first: every CUDA test (on a GPU none of them may skip), then notebook 12 on
+# Correctness comes first: every CUDA test (on a GPU none of them may skip), then notebook 16 on
 # the GPU (its source is plain Python and fails if one of its checks is wrong), then the speed of
 # npgpt against PyTorch on the same GPU. OUT gets machine.txt (date, GPU, driver, versions, commit)
-# and one log per step: the record notebook 12 quotes. npgpt needs no install: it runs from here.
+# and one log per step: the record notebook 16 quotes. npgpt needs no install: it runs from here.
 set -u -o pipefail
 out=${1:-gpu-results}
 py=${PYTHON:-python3}
@@ -37,6 +37,6 @@ if grep -q "skipped" "$out/cuda_tests.log"; then
     echo "== cuda_tests: a CUDA test skipped on a GPU machine (see the reasons above)"
     status=1
 fi
-step notebook12 bash -c "cd notebooks && '$py' 12_the_gpu.py"
+step notebook12 bash -c "cd notebooks && '$py' 16_the_gpu.py"
 step bench_cuda "$py" -m npgpt bench --device cuda --json "$out/bench_cuda.json"
 exit $status

@@ -1,1 +1,1 @@
-"""Assignment 9: the optimizer (AdamW, the learning-rate schedule, gradient clipping)."""
+"""Assignment 5: the optimizer (AdamW, the learning-rate schedule, gradient clipping)."""

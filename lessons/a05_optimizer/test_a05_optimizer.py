@@ -1,7 +1,7 @@
-"""Grader of assignment 9 (training): 9.1 the AdamW update, 9.2 warmup + cosine schedule, 9.3 clipping.
+"""Grader of assignment 5 (training): 5.1 the AdamW update, 5.2 warmup + cosine schedule, 5.3 clipping.
 
-    python -m lessons.grade --assignment a09        # points per task
-    pytest lessons/a09_optimizer --task 9.1         # one task, pytest's report
+    python -m lessons.grade --assignment a05        # points per task
+    pytest lessons/a05_optimizer --task 5.1         # one task, pytest's report
 
 Each task is compared with the grader's own NumPy copy of the rule (written out below, the way the
 papers and PyTorch's documentation state it), never with another task's code: the AdamW tests set
@@ -25,7 +25,7 @@ class P:
         self.data, self.grad = data, None
 
 
-# ----------------------------------------------------------------------------- 9.1 AdamW
+# ----------------------------------------------------------------------------- 5.1 AdamW
 def adamw_reference(ps, grads_per_step, lr, betas, eps, wd):
     """Loshchilov & Hutter's AdamW as torch states it, step by step in float64 (the grader's copy)."""
     b1, b2 = betas
@@ -61,7 +61,7 @@ def problem(seed=0, shapes=((3, 4), (5,)), steps=6):
     return ps, grads
 
 
-@pytest.mark.task("9.1", points=4)
+@pytest.mark.task("5.1", points=4)
 @pytest.mark.parametrize(
     "hyper",
     [
@@ -80,7 +80,7 @@ def test_adamw_matches_the_rule_over_several_steps(hyper):
         assert_close(p.data, want[i], f"parameter {i} after {len(grads)} AdamW steps", rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.task("9.1", points=2)
+@pytest.mark.task("5.1", points=2)
 def test_weight_decay_is_decoupled_from_the_gradient():
     # a zero gradient leaves m = v = 0: only the decay moves p, by the factor (1 - lr * wd) exactly;
     # L2 regularisation (wd * p added to g) would go through m / sqrt(v) and move p by about lr
@@ -89,7 +89,7 @@ def test_weight_decay_is_decoupled_from_the_gradient():
     assert_close(params[0].data, p0 * (1 - 0.1 * 0.5), "p after one step with g = 0 (decoupled decay only)")
 
 
-@pytest.mark.task("9.1", points=2)
+@pytest.mark.task("5.1", points=2)
 def test_the_first_step_moves_each_weight_by_about_lr():
     # bias correction: at t = 1, mhat = g and vhat = g * g, so the step is lr * g / (|g| + eps)
     g = np.array([1e-3, -2.0, 50.0, -0.1])
@@ -97,7 +97,7 @@ def test_the_first_step_moves_each_weight_by_about_lr():
     assert_close(params[0].data, -0.01 * g / (np.abs(g) + 1e-8), "p after the first step from 0", rtol=1e-9)
 
 
-@pytest.mark.task("9.1", points=1)
+@pytest.mark.task("5.1", points=1)
 def test_adamw_works_in_place_and_keeps_float32():
     rng = np.random.default_rng(3)
     data = rng.standard_normal((4, 3)).astype(np.float32)
@@ -111,7 +111,7 @@ def test_adamw_works_in_place_and_keeps_float32():
     assert opt.state[0]["exp_avg"].dtype == np.float32 and opt.state[0]["exp_avg_sq"].dtype == np.float32
 
 
-# ----------------------------------------------------------------------------- 9.2 the schedule
+# ----------------------------------------------------------------------------- 5.2 the schedule
 def schedule_reference(step, max_lr, warmup, max_steps, min_lr):
     if step < warmup:
         return max_lr * (step + 1) / warmup
@@ -121,7 +121,7 @@ def schedule_reference(step, max_lr, warmup, max_steps, min_lr):
     return min_lr + 0.5 * (1 + math.cos(math.pi * r)) * (max_lr - min_lr)
 
 
-@pytest.mark.task("9.2", points=2)
+@pytest.mark.task("5.2", points=2)
 def test_warmup_is_linear_and_reaches_max_lr():
     sched = CosineWarmup(max_lr=6e-4, warmup_steps=10, max_steps=100, min_lr=6e-5)
     got = [sched(s) for s in range(10)]
@@ -129,7 +129,7 @@ def test_warmup_is_linear_and_reaches_max_lr():
     assert_close(got, [6e-4 * (s + 1) / 10 for s in range(10)], "lr during warmup (steps 0..9)")
 
 
-@pytest.mark.task("9.2", points=3)
+@pytest.mark.task("5.2", points=3)
 @pytest.mark.parametrize("warmup,max_steps,min_lr", [(10, 100, 6e-5), (0, 7, 0.0), (3, 4, 1e-4)])
 def test_cosine_decay_after_warmup(warmup, max_steps, min_lr):
     sched = CosineWarmup(max_lr=1e-3, warmup_steps=warmup, max_steps=max_steps, min_lr=min_lr)
@@ -140,14 +140,14 @@ def test_cosine_decay_after_warmup(warmup, max_steps, min_lr):
     assert all(isinstance(x, float) for x in got), "the learning rate must be a Python float"
 
 
-@pytest.mark.task("9.2", points=1)
+@pytest.mark.task("5.2", points=1)
 def test_the_midpoint_is_halfway_between_max_and_min():
     sched = CosineWarmup(max_lr=1.0, warmup_steps=4, max_steps=24, min_lr=0.2)
     assert_close(sched(14), 0.6, "lr halfway through the decay (cos(pi/2) = 0)")
     assert_close(sched(24), 0.2, "lr at max_steps")
 
 
-# ----------------------------------------------------------------------------- 9.3 clipping
+# ----------------------------------------------------------------------------- 5.3 clipping
 def grads_of(scale, seed=5):
     rng = np.random.default_rng(seed)
     return [rng.standard_normal((3, 4)) * scale, rng.standard_normal(5) * scale, rng.standard_normal((2, 2, 2)) * scale]
@@ -160,7 +160,7 @@ def params_with(grads):
     return ps
 
 
-@pytest.mark.task("9.3", points=3)
+@pytest.mark.task("5.3", points=3)
 @pytest.mark.parametrize("max_norm", [1.0, 0.05])
 def test_large_gradients_are_scaled_to_max_norm(max_norm):
     grads = grads_of(10.0)
@@ -173,7 +173,7 @@ def test_large_gradients_are_scaled_to_max_norm(max_norm):
         assert_close(g, b * coef, f"gradient {i} after clipping (one common factor for all)", rtol=1e-12)
 
 
-@pytest.mark.task("9.3", points=1)
+@pytest.mark.task("5.3", points=1)
 def test_small_gradients_and_missing_ones_are_left_alone():
     grads = grads_of(0.01)
     before = [g.copy() for g in grads]
@@ -184,7 +184,7 @@ def test_small_gradients_and_missing_ones_are_left_alone():
         assert_close(g, b, f"gradient {i}, whose global norm is below max_norm, must not change", rtol=0, atol=0)
 
 
-@pytest.mark.task("9.3", points=1)
+@pytest.mark.task("5.3", points=1)
 def test_a_non_finite_norm_leaves_the_gradients():
     grads = grads_of(1.0)
     grads[1][2] = np.inf

@@ -1,1 +1,1 @@
-"""Assignment 5: layer normalization (exercises.py to fill in, graded by test_a05_layernorm.py)."""
+"""Assignment 6: layer normalization (exercises.py to fill in, graded by test_a06_layernorm.py)."""

@@ -1,11 +1,11 @@
-"""Grader of assignment 5 (layer normalization): tasks 5.1 (forward) and 5.2 (backward dx).
+"""Grader of assignment 6 (layer normalization): tasks 6.1 (forward) and 6.2 (backward dx).
 
-    python -m lessons.grade --assignment a05        # points per task
-    pytest lessons/a05_layernorm --task 5.2         # one task, pytest's report
+    python -m lessons.grade --assignment a06        # points per task
+    pytest lessons/a06_layernorm --task 6.2         # one task, pytest's report
 
 The forward is compared with the formula written out here in NumPy, on rows chosen to expose the
 usual mistakes (a mean far from 0, a variance below eps, few features, a constant row). The
-backward is called directly on saved values computed here, so task 5.2 is graded even when 5.1 is
+backward is called directly on saved values computed here, so task 6.2 is graded even when 6.1 is
 not done, and compared with central finite differences of the NumPy forward in float64.
 """
 
@@ -41,7 +41,7 @@ def params(C, seed):
     return 1 + 0.3 * rng.standard_normal(C), 0.3 * rng.standard_normal(C)
 
 
-@pytest.mark.task("5.1", points=3)
+@pytest.mark.task("6.1", points=3)
 @pytest.mark.parametrize("eps", [1e-5, 1e-2])
 def test_forward_matches_the_formula(eps):
     x = rows()
@@ -50,7 +50,7 @@ def test_forward_matches_the_formula(eps):
     assert_close(y, reference(x, gamma, beta, eps), f"LayerNorm(x) with eps={eps}", rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.task("5.1", points=2)
+@pytest.mark.task("6.1", points=2)
 @pytest.mark.parametrize("shape", [(2, 3, 5), (1, 7), (2, 2, 2, 4)], ids=str)
 def test_forward_any_leading_axes(shape):
     x = np.random.default_rng(2).standard_normal(shape) * 2 + 1
@@ -66,7 +66,7 @@ def saved_values(x, gamma, eps=1e-5):
     return (x - mu) * rstd, rstd, gamma
 
 
-@pytest.mark.task("5.2", points=4)
+@pytest.mark.task("6.2", points=4)
 @pytest.mark.parametrize("shape", [(4, 6), (2, 3, 5), (1, 7), (3, 2)], ids=str)
 def test_dx_matches_finite_differences(shape):
     rng = np.random.default_rng(4)
@@ -77,7 +77,7 @@ def test_dx_matches_finite_differences(shape):
     assert_close(dx, expected, f"dx for x of shape {shape}", rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.task("5.2", points=2)
+@pytest.mark.task("6.2", points=2)
 def test_dx_of_a_constant_row_is_finite():
     # var = 0: xhat = 0, and dx = rstd * (ghat - mean(ghat)) with rstd = 1/sqrt(eps)
     x, g = np.full((1, 6), 0.5), np.random.default_rng(6).standard_normal((1, 6))
@@ -88,7 +88,7 @@ def test_dx_of_a_constant_row_is_finite():
     assert_close(dx[0], (ghat - ghat.mean()) / np.sqrt(1e-5), "dx of a constant row", rtol=1e-8, atol=1e-8)
 
 
-@pytest.mark.task("5.2", points=1)
+@pytest.mark.task("6.2", points=1)
 def test_dx_keeps_float32():
     rng = np.random.default_rng(8)
     x, g = rng.standard_normal((2, 3, 4)).astype(np.float32), rng.standard_normal((2, 3, 4)).astype(np.float32)

@@ -1,1 +1,1 @@
-"""Assignment 6: positional encodings (the sinusoidal table, RoPE's tables, forward and backward)."""
+"""Assignment 8: positional encodings (the sinusoidal table, RoPE's tables, forward and backward)."""

@@ -1,10 +1,10 @@
-"""Grader of assignment 6: 6.1 the sinusoidal table, 6.2 RoPE's tables, 6.3 RoPE forward, 6.4 backward.
+"""Grader of assignment 8: 8.1 the sinusoidal table, 8.2 RoPE's tables, 8.3 RoPE forward, 8.4 backward.
 
-    python -m lessons.grade --assignment a06        # points per task
-    pytest lessons/a06_positional_encoding --task 6.3
+    python -m lessons.grade --assignment a08        # points per task
+    pytest lessons/a08_positional_encoding --task 8.3
 
 Every task is compared with the grader's own NumPy copy of the rule. The RoPE forward and backward
-get tables built here (not by task 6.2), and the backward is called on them directly and compared
+get tables built here (not by task 8.2), and the backward is called on them directly and compared
 with central finite differences of the grader's forward.
 """
 
@@ -17,7 +17,7 @@ from npgpt.nn.positional import apply_rope_composed, sinusoidal_table
 from npgpt.ops.rope import RoPE, rope_tables
 
 
-# ----------------------------------------------------------------------------- 6.1 sinusoidal
+# ----------------------------------------------------------------------------- 8.1 sinusoidal
 def sinusoidal_reference(T, C):
     pe = np.zeros((T, C))
     for pos in range(T):
@@ -28,7 +28,7 @@ def sinusoidal_reference(T, C):
     return pe
 
 
-@pytest.mark.task("6.1", points=3)
+@pytest.mark.task("8.1", points=3)
 @pytest.mark.parametrize("T,C", [(9, 8), (5, 7), (3, 2)])
 def test_sinusoidal_table_matches_the_paper(T, C):
     pe = sinusoidal_table(T, C)
@@ -36,7 +36,7 @@ def test_sinusoidal_table_matches_the_paper(T, C):
     assert_close(pe, sinusoidal_reference(T, C), f"sinusoidal table ({T}, {C})")
 
 
-@pytest.mark.task("6.1", points=1)
+@pytest.mark.task("8.1", points=1)
 def test_sinusoidal_parity_and_slowest_frequency():
     pe = sinusoidal_table(50, 16)
     assert_close(pe[0], np.tile([0.0, 1.0], 8), "position 0: sin 0 = 0 on even features, cos 0 = 1 on odd")
@@ -44,7 +44,7 @@ def test_sinusoidal_parity_and_slowest_frequency():
     assert_close(pe[:, 15], np.cos(np.arange(50) / 10000 ** (14 / 16)), "feature 15: the slowest frequency")
 
 
-# ----------------------------------------------------------------------------- 6.2 RoPE tables
+# ----------------------------------------------------------------------------- 8.2 RoPE tables
 def rope_reference(T, D, base=10000.0, offset=0):
     cos, sin = np.zeros((T, D)), np.zeros((T, D))
     for t in range(T):
@@ -55,7 +55,7 @@ def rope_reference(T, D, base=10000.0, offset=0):
     return cos, sin
 
 
-@pytest.mark.task("6.2", points=3)
+@pytest.mark.task("8.2", points=3)
 @pytest.mark.parametrize("T,D,base,offset", [(5, 8, 10000.0, 0), (4, 6, 100.0, 7), (1, 2, 10000.0, 3)])
 def test_rope_tables(T, D, base, offset):
     cos, sin = rope_tables(T, D, base=base, offset=offset, dtype=np.float64)
@@ -64,14 +64,14 @@ def test_rope_tables(T, D, base, offset):
     assert_close(sin, want_sin, f"sin table (T={T}, D={D}, base={base}, offset={offset})")
 
 
-@pytest.mark.task("6.2", points=1)
+@pytest.mark.task("8.2", points=1)
 def test_rope_tables_dtype():
     cos, sin = rope_tables(3, 4, dtype=np.float32)
     assert cos.dtype == np.float32 and sin.dtype == np.float32, f"tables must be float32, got {cos.dtype}"
     assert_close(cos, rope_reference(3, 4)[0].astype(np.float32), "float32 cos table", rtol=1e-6, atol=1e-7)
 
 
-# ----------------------------------------------------------------------------- 6.3 RoPE forward
+# ----------------------------------------------------------------------------- 8.3 RoPE forward
 def rotate_pairs(x, cos, sin):
     """Each pair (x_i, x_{i + D/2}) turned by its angle, written as a 2-D rotation (the grader's copy)."""
     h = x.shape[-1] // 2
@@ -81,12 +81,12 @@ def rotate_pairs(x, cos, sin):
 
 
 def tables(T, D, seed=0):
-    a = np.random.default_rng(seed).uniform(-3, 3, (T, D // 2))  # any angles, not task 6.2's
+    a = np.random.default_rng(seed).uniform(-3, 3, (T, D // 2))  # any angles, not task 8.2's
     a = np.concatenate([a, a], axis=-1)
     return np.cos(a), np.sin(a)
 
 
-@pytest.mark.task("6.3", points=2)
+@pytest.mark.task("8.3", points=2)
 @pytest.mark.parametrize("shape", [(2, 3, 5, 4), (4, 6)], ids=str)
 def test_rope_forward_rotates_each_pair(shape):
     x = np.random.default_rng(1).standard_normal(shape)
@@ -95,7 +95,7 @@ def test_rope_forward_rotates_each_pair(shape):
     assert_close(y, rotate_pairs(x, cos, sin), f"RoPE(x) for x of shape {shape}")
 
 
-@pytest.mark.task("6.3", points=1)
+@pytest.mark.task("8.3", points=1)
 def test_composed_rope_gives_the_same_numbers():
     x = np.random.default_rng(2).standard_normal((2, 2, 3, 6))
     cos, sin = tables(3, 6, seed=3)
@@ -103,7 +103,7 @@ def test_composed_rope_gives_the_same_numbers():
     assert_close(y, rotate_pairs(x, cos, sin), "apply_rope_composed(x)")
 
 
-@pytest.mark.task("6.3", points=1)
+@pytest.mark.task("8.3", points=1)
 def test_rope_scores_depend_only_on_the_distance():
     rng = np.random.default_rng(4)
     q, k = rng.standard_normal(8), rng.standard_normal(8)
@@ -117,8 +117,8 @@ def test_rope_scores_depend_only_on_the_distance():
     assert_close(score(5, 2), score(10, 7), "q_5 . k_2 and q_10 . k_7 (both 3 apart)", rtol=1e-9)
 
 
-# ----------------------------------------------------------------------------- 6.4 RoPE backward
-@pytest.mark.task("6.4", points=3)
+# ----------------------------------------------------------------------------- 8.4 RoPE backward
+@pytest.mark.task("8.4", points=3)
 @pytest.mark.parametrize("shape", [(2, 3, 5, 4), (4, 6), (1, 2)], ids=str)
 def test_rope_backward_matches_finite_differences(shape):
     rng = np.random.default_rng(5)

@@ -1,1 +1,1 @@
-"""Assignment 8: the GPT block's forward and the parameter count."""
+"""Assignment 9: the GPT block's forward and the parameter count."""

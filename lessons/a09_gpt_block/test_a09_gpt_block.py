@@ -1,12 +1,12 @@
-"""Grader of assignment 8: 8.1 the block's forward, 8.2 the parameter count.
+"""Grader of assignment 9: 9.1 the block's forward, 9.2 the parameter count.
 
-    python -m lessons.grade --assignment a08
-    pytest lessons/a08_gpt_block --task 8.2
+    python -m lessons.grade --assignment a09
+    pytest lessons/a09_gpt_block --task 9.2
 
-Task 8.1 is the block's wiring, so it is graded on the wiring alone: the block's four sublayers
+Task 9.1 is the block's wiring, so it is graded on the wiring alone: the block's four sublayers
 are replaced by the grader's stand-ins (each a different map written here in NumPy, with its own
 backward), which record what they read. A mistake in an earlier assignment (LayerNorm, attention)
-or the KV cache of assignment 10 cannot cost 8.1 its points. The count is compared with GPT-2
+or the KV cache of assignment 11 cannot cost 9.1 its points. The count is compared with GPT-2
 small's published 124,439,808 and with the parameters the library actually allocates.
 """
 
@@ -22,7 +22,7 @@ from npgpt.nn.config import parameter_count
 from npgpt.nn.module import Module
 
 
-# ----------------------------------------------------------------------------- 8.1 the block
+# ----------------------------------------------------------------------------- 9.1 the block
 class Sublayer(Function):
     """y = tanh(x @ w): a stand-in sublayer's op, forward and backward written here."""
 
@@ -84,7 +84,7 @@ def what_was_read(blk):
     return "; ".join(f"{m.name} read {len(m.read)} time(s)" for m in (blk.ln_1, blk.attn, blk.ln_2, blk.mlp))
 
 
-@pytest.mark.task("8.1", points=3)
+@pytest.mark.task("9.1", points=3)
 @pytest.mark.parametrize("shape", [(2, 5, C), (1, 1, C)], ids=str)
 def test_block_forward_wires_the_sublayers(shape):
     blk = stand_in_block()
@@ -97,7 +97,7 @@ def test_block_forward_wires_the_sublayers(shape):
     assert_close(y, block_of_stand_ins(x), f"Block(x) for x of shape {shape}", rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.task("8.1", points=1)
+@pytest.mark.task("9.1", points=1)
 def test_block_passes_the_cache_to_attn():
     blk, cache = stand_in_block(), object()
     with npgpt.no_grad():
@@ -105,7 +105,7 @@ def test_block_passes_the_cache_to_attn():
     assert getattr(blk.attn, "cache", None) is cache, "Block.forward(x, cache) must hand the cache to self.attn"
 
 
-@pytest.mark.task("8.1", points=1)
+@pytest.mark.task("9.1", points=1)
 def test_block_gradient_reaches_the_input():
     # built from Tensor ops, the block is differentiable: dL/dx through both residual paths
     blk = stand_in_block()
@@ -117,14 +117,14 @@ def test_block_gradient_reaches_the_input():
     assert_close(xt.grad, numerical_vjp(block_of_stand_ins, x, g), "dL/dx through the block", rtol=1e-6, atol=1e-8)
 
 
-# ----------------------------------------------------------------------------- 8.2 parameter count
-@pytest.mark.task("8.2", points=2)
+# ----------------------------------------------------------------------------- 9.2 parameter count
+@pytest.mark.task("9.2", points=2)
 def test_gpt2_small_has_124_439_808_parameters():
     n = parameter_count(GPTConfig.preset("gpt2"))
     assert n == 124_439_808, f"parameter_count(GPT-2 small) = {n:,}, the published model has 124,439,808"
 
 
-@pytest.mark.task("8.2", points=3)
+@pytest.mark.task("9.2", points=3)
 @pytest.mark.parametrize(
     "kw",
     [
@@ -144,7 +144,7 @@ def test_count_equals_the_allocated_parameters(kw):
     )
 
 
-@pytest.mark.task("8.2", points=1)
+@pytest.mark.task("9.2", points=1)
 def test_gpt1_has_no_final_layernorm():
     cfg = GPTConfig(vocab_size=13, block_size=9, n_layer=2, n_head=2, n_embd=8)
     assert parameter_count(cfg, arch="gpt1") == parameter_count(cfg) - 2 * 8, "GPT-1: the final LayerNorm less"

@@ -1,1 +1,1 @@
-"""Assignment 16: the capstone: a character GPT trained on Shakespeare with your own code."""
+"""Assignment 10: the capstone: a character GPT trained on Shakespeare with your own code."""

@@ -1,10 +1,12 @@
 """Grader of the capstone: train the character GPT on the shipped Shakespeare with YOUR code.
 
-    python -m lessons.grade --assignment a16
+    python -m lessons.grade --assignment a10
 
-Everything this run touches was written by you in the earlier assignments: LayerNorm (a05), the
-positional encodings (a06), the GPT block (a08), AdamW, the schedule and clipping (a09), the
-sampler and the KV cache (a10). The test trains a small model for a fixed number of steps (about a
+Everything this run touches was written by you in the earlier assignments: LayerNorm (a06), the
+positional encodings (a08), the GPT block (a09), AdamW, the schedule and clipping (a05), on top of
+the autograd, softmax and cross-entropy of a01-a04. The text it writes at the end is greedy and
+without a KV cache, so nothing passes through the sampler and the cache of a11, which come after
+the capstone (in an a10 handout they are stubs). The test trains a small model for a fixed number of steps (about a
 minute on two CPU cores) and passes when the validation loss falls below VAL_BOUND; a model that
 learns only letter frequencies stays near 3.3 nats, an untrained one at ln(vocabulary size) > 4.
 """
@@ -46,7 +48,7 @@ def train(steps=STEPS):
     return model, data
 
 
-@pytest.mark.task("16.1", points=10)
+@pytest.mark.task("10.1", points=10)
 @pytest.mark.slow
 def test_your_gpt_learns_shakespeare():
     start = time.perf_counter()
@@ -56,8 +58,7 @@ def test_your_gpt_learns_shakespeare():
     seconds = time.perf_counter() - start
     print(f"validation loss {val:.3f} nats after {STEPS} steps ({seconds:.0f} s)")
     assert val < VAL_BOUND, f"validation loss {val:.3f} after {STEPS} steps; it must fall below {VAL_BOUND}"
-    ids = model.generate(
-        np.array([data.tokenizer.encode("ROMEO:")]), 40, temperature=0.8, top_k=20, rng=np.random.default_rng(2)
-    )
+    # greedy and without a cache: the forward pass alone (the sampler and the KV cache are a11's)
+    ids = model.generate(np.array([data.tokenizer.encode("ROMEO:")]), 40, temperature=0, use_cache=False)
     text = data.tokenizer.decode(ids[0].tolist())
-    assert text.startswith("ROMEO:") and len(text) == 46, f"generation with your sampler gave {text!r}"
+    assert text.startswith("ROMEO:") and len(text) == 46, f"generation with your model gave {text!r}"

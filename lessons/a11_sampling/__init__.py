@@ -1,1 +1,1 @@
-"""Assignment 10: sampling (top-k, top-p, the draw) and the KV cache."""
+"""Assignment 11: sampling (top-k, top-p, the draw) and the KV cache."""

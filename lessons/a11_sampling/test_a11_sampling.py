@@ -1,7 +1,7 @@
-"""Grader of assignment 10: 10.1 top-k, 10.2 top-p, 10.3 the draw, 10.4 the KV cache.
+"""Grader of assignment 11: 11.1 top-k, 11.2 top-p, 11.3 the draw, 11.4 the KV cache.
 
-    python -m lessons.grade --assignment a10        # points per task
-    pytest lessons/a10_sampling --task 10.2         # one task, pytest's report
+    python -m lessons.grade --assignment a11        # points per task
+    pytest lessons/a11_sampling --task 11.2         # one task, pytest's report
 
 Each filter and the draw is called on its own with logits built here and compared with the
 grader's own NumPy rule; the KV cache is checked against the full forward pass of a tiny float64
@@ -27,8 +27,8 @@ def softmax(z):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-# ----------------------------------------------------------------------------- 10.1 top-k
-@pytest.mark.task("10.1", points=3)
+# ----------------------------------------------------------------------------- 11.1 top-k
+@pytest.mark.task("11.1", points=3)
 @pytest.mark.parametrize("k", [1, 3, 9])
 def test_top_k_keeps_the_k_largest(k):
     z = logits()
@@ -39,7 +39,7 @@ def test_top_k_keeps_the_k_largest(k):
         assert_close(got[b], want, f"row {b} with k={k} (kept logits unchanged, the rest -inf)")
 
 
-@pytest.mark.task("10.1", points=1)
+@pytest.mark.task("11.1", points=1)
 def test_top_k_keeps_ties_and_dtype():
     z = np.array([[1.0, 2.0, 2.0, 0.0, -1.0], [3.0, 3.0, 3.0, 3.0, 0.5]], dtype=np.float32)
     got = top_k_filter(z.copy(), 2)
@@ -48,7 +48,7 @@ def test_top_k_keeps_ties_and_dtype():
     assert_close(got, want, "top-2 of rows with ties at the 2nd largest (all tied entries stay)")
 
 
-# ----------------------------------------------------------------------------- 10.2 top-p
+# ----------------------------------------------------------------------------- 11.2 top-p
 def nucleus_reference(z, p):
     """Keep the most likely tokens until their probability reaches p (the grader's copy)."""
     out = np.full_like(z, -np.inf)
@@ -61,7 +61,7 @@ def nucleus_reference(z, p):
     return out
 
 
-@pytest.mark.task("10.2", points=3)
+@pytest.mark.task("11.2", points=3)
 @pytest.mark.parametrize("top_p,kept", [(0.8, 2), (0.81, 3), (0.1, 1), (1e-16, 1), (0.97, 4)])
 def test_top_p_on_known_probabilities(top_p, kept):
     probs = np.array([0.15, 0.5, 0.05, 0.3])  # sorted: 0.5, 0.3, 0.15, 0.05; 0.5 + 0.3 reaches 0.8
@@ -73,15 +73,15 @@ def test_top_p_on_known_probabilities(top_p, kept):
     assert_close(got[0], want, f"top_p={top_p} on probabilities {probs.tolist()}: keep {kept}")
 
 
-@pytest.mark.task("10.2", points=2)
+@pytest.mark.task("11.2", points=2)
 @pytest.mark.parametrize("top_p", [0.3, 0.9])
 def test_top_p_matches_the_rule_on_random_rows(top_p):
     z = logits((4, 12), seed=2)
     assert_close(top_p_filter(z.copy(), top_p), nucleus_reference(z, top_p), f"top_p={top_p} on random rows")
 
 
-# ----------------------------------------------------------------------------- 10.3 the draw
-@pytest.mark.task("10.3", points=2)
+# ----------------------------------------------------------------------------- 11.3 the draw
+@pytest.mark.task("11.3", points=2)
 def test_draw_inverts_the_cumulative_distribution():
     z = logits((2, 6), seed=3)
     u = np.linspace(0, 1, 101, endpoint=False)
@@ -92,7 +92,7 @@ def test_draw_inverts_the_cumulative_distribution():
         assert np.array_equal(got, want), f"row {b}: ids for u = 0, 0.01, ..., 0.99\n got  {got}\n want {want}"
 
 
-@pytest.mark.task("10.3", points=1)
+@pytest.mark.task("11.3", points=1)
 def test_draw_never_picks_a_filtered_token():
     z = np.array([[0.0, -np.inf, 1.0, -np.inf], [-np.inf, -np.inf, -np.inf, 2.0]])
     for x in [0.0, 0.2, 0.5, 0.8, 0.999999]:
@@ -100,7 +100,7 @@ def test_draw_never_picks_a_filtered_token():
         assert ids[0] in (0, 2) and ids[1] == 3, f"u={x}: drew {ids.tolist()}, a token with logit -inf"
 
 
-@pytest.mark.task("10.3", points=1)
+@pytest.mark.task("11.3", points=1)
 def test_draw_frequencies_follow_softmax():
     z = np.log(np.array([[0.1, 0.6, 0.3]]))
     u = np.random.default_rng(4).random((20000, 1))
@@ -109,7 +109,7 @@ def test_draw_frequencies_follow_softmax():
     assert np.allclose(freq, [0.1, 0.6, 0.3], atol=0.015), f"frequencies {freq}, expected [0.1, 0.6, 0.3]"
 
 
-# ----------------------------------------------------------------------------- 10.4 the KV cache
+# ----------------------------------------------------------------------------- 11.4 the KV cache
 @pytest.fixture
 def grader_mask(monkeypatch):
     """Task 7.1's causal mask replaced by the grader's own (query i at position i + Tk - Tq), so
@@ -128,7 +128,7 @@ def full_logits(model, ids):
         return model(ids)[0].numpy()
 
 
-@pytest.mark.task("10.4", points=3)
+@pytest.mark.task("11.4", points=3)
 @pytest.mark.parametrize("pos_encoding", ["learned", "rope"])
 def test_token_by_token_with_the_cache_equals_the_full_forward(grader_mask, pos_encoding):
     model = tiny_gpt(pos_encoding)
@@ -142,7 +142,7 @@ def test_token_by_token_with_the_cache_equals_the_full_forward(grader_mask, pos_
     assert [c.length for c in cache] == [9, 9], f"cache lengths {[c.length for c in cache]}, expected 9 per layer"
 
 
-@pytest.mark.task("10.4", points=1)
+@pytest.mark.task("11.4", points=1)
 def test_several_new_tokens_at_once_against_the_cache(grader_mask):
     model = tiny_gpt("rope")
     ids = np.random.default_rng(6).integers(0, 11, size=(1, 8))

@@ -1,1 +1,1 @@
-"""Assignment 13: byte-pair encoding (merge, the training loop, encoding)."""
+"""Assignment 12: byte-pair encoding (merge, the training loop, encoding)."""

@@ -1,11 +1,11 @@
-"""Grader of assignment 13 (byte-pair encoding): 13.1 merge, 13.2 the training loop, 13.3 encode.
+"""Grader of assignment 12 (byte-pair encoding): 12.1 merge, 12.2 the training loop, 12.3 encode.
 
-    python -m lessons.grade --assignment a13
-    pytest lessons/a13_bpe --task 13.2
+    python -m lessons.grade --assignment a12
+    pytest lessons/a12_bpe --task 12.2
 
 Each task is compared with the grader's own copy of the rule. The training loop and the encoder
-call ``merge``; their tests put the grader's ``merge`` in its place, so a mistake in 13.1 costs
-13.1's points only.
+call ``merge``; their tests put the grader's ``merge`` in its place, so a mistake in 12.1 costs
+12.1's points only.
 """
 
 import random
@@ -63,8 +63,8 @@ def grader_merge(monkeypatch):
     monkeypatch.setattr(M, "merge", merge_reference)
 
 
-# ----------------------------------------------------------------------------- 13.1 merge
-@pytest.mark.task("13.1", points=2)
+# ----------------------------------------------------------------------------- 12.1 merge
+@pytest.mark.task("12.1", points=2)
 @pytest.mark.parametrize(
     "ids,pair,want",
     [
@@ -82,7 +82,7 @@ def test_merge_examples(ids, pair, want):
     assert ids == before, "merge must return a new list and leave its input as it was"
 
 
-@pytest.mark.task("13.1", points=1)
+@pytest.mark.task("12.1", points=1)
 def test_merge_random_sequences():
     rng = random.Random(0)
     for _ in range(200):
@@ -91,7 +91,7 @@ def test_merge_random_sequences():
         assert M.merge(list(ids), pair, 99) == merge_reference(ids, pair, 99), f"merge({ids}, {pair}, 99)"
 
 
-# ----------------------------------------------------------------------------- 13.2 training
+# ----------------------------------------------------------------------------- 12.2 training
 def words_of(text):
     counts = {}
     for w in text.split():
@@ -100,14 +100,14 @@ def words_of(text):
     return counts
 
 
-@pytest.mark.task("13.2", points=2)
+@pytest.mark.task("12.2", points=2)
 def test_training_on_a_small_corpus(grader_merge):
     words = words_of("low low low low lower lower newest newest newest widest widest the the hug pug")
     got = M.train_simple(words, 12)
     assert got == train_reference(words, 12), f"merges learned:\n got  {got}\n want {train_reference(words, 12)}"
 
 
-@pytest.mark.task("13.2", points=2)
+@pytest.mark.task("12.2", points=2)
 def test_word_counts_weigh_pairs_and_ties_go_to_the_smallest_pair(grader_merge):
     # (1, 2) appears once in a word seen 5 times; (3, 4) twice in a word seen once; (7, 8) ties (2, 9)
     words = {(1, 2): 5, (3, 4, 3, 4): 1, (7, 8): 3, (2, 9): 3}
@@ -116,15 +116,15 @@ def test_word_counts_weigh_pairs_and_ties_go_to_the_smallest_pair(grader_merge):
     assert got == train_reference(words, 4, first_id=100), f"merges {got}"
 
 
-@pytest.mark.task("13.2", points=1)
+@pytest.mark.task("12.2", points=1)
 def test_training_stops_when_no_pair_is_left_and_numbers_new_ids(grader_merge):
     words = {(1, 2, 3): 1}
     got = M.train_simple(words, 10, first_id=50)
     assert got == [(1, 2), (50, 3)], f"two merges, the second using the first's new id 50; got {got}"
 
 
-# ----------------------------------------------------------------------------- 13.3 encoding
-@pytest.mark.task("13.3", points=2)
+# ----------------------------------------------------------------------------- 12.3 encoding
+@pytest.mark.task("12.3", points=2)
 def test_encode_applies_the_earliest_learned_pair_first(grader_merge):
     # (2, 3) was learned before (1, 2): 1 2 3 -> 1 (2 3), not (1 2) 3
     ranks = {(2, 3): 256, (1, 2): 257, (1, 256): 258}
@@ -134,7 +134,7 @@ def test_encode_applies_the_earliest_learned_pair_first(grader_merge):
     assert M.bpe_encode_simple([7], ranks) == [7]
 
 
-@pytest.mark.task("13.3", points=2)
+@pytest.mark.task("12.3", points=2)
 def test_encode_matches_the_rule_on_learned_merges(grader_merge):
     words = words_of("low low low lower lower newest newest widest the the the hug pug thug")
     ranks = {pair: 256 + k for k, pair in enumerate(train_reference(words, 15))}

@@ -1,1 +1,1 @@
-"""Assignment 11: loading GPT-2 (a checkpoint's names and layouts, its config.json)."""
+"""Assignment 13: loading GPT-2 (a checkpoint's names and layouts, its config.json)."""

@@ -1,14 +1,14 @@
-"""Grader of assignment 11 (loading GPT-2): 11.1 a checkpoint's names and layouts, 11.2 config.json.
+"""Grader of assignment 13 (loading GPT-2): 13.1 a checkpoint's names and layouts, 13.2 config.json.
 
-    python -m lessons.grade --assignment a11
-    pytest lessons/a11_loading_gpt2 --task 11.1
+    python -m lessons.grade --assignment a13
+    pytest lessons/a13_loading_gpt2 --task 13.1
 
 No file, torch or transformers is needed: the grader writes GPT-2 checkpoints itself, as the dict of
 NumPy arrays that ``safetensors.numpy.load_file`` returns, in HuggingFace's naming (both layouts in
 circulation) for tiny configs with random values, and compares what the student's code returns
 with the state dict it started from (its own copy of the mapping). Sizes are chosen so that no
 two of V, T, C, 3C, 4C are equal: a weight in the wrong orientation cannot pass by accident. The
-two tasks are separate functions: 11.1's tests build their GPTConfig directly, never through 11.2.
+two tasks are separate functions: 13.1's tests build their GPTConfig directly, never through 13.2.
 """
 
 import numpy as np
@@ -40,7 +40,7 @@ def refusal(fn, *args, what):
     raise AssertionError(f"{what} was accepted: it must raise ValueError")
 
 
-# ----------------------------------------------------------------------------- 11.1 the state dict
+# ----------------------------------------------------------------------------- 13.1 the state dict
 def npgpt_shapes(config):
     """npgpt's name -> shape for a GPT-2 config (the grader's own count: (out, in) Linear weights)."""
     C, V, T = config.n_embd, config.vocab_size, config.block_size
@@ -88,7 +88,7 @@ def assert_same_state(got, want, what):
         assert np.array_equal(b, a), f"{what}: {name} holds other numbers than the file's entry"
 
 
-@pytest.mark.task("11.1", points=3)
+@pytest.mark.task("13.1", points=3)
 @pytest.mark.parametrize("n_layer", [1, 2])
 def test_save_pretrained_layout(n_layer):
     config = GPTConfig(**{**CFG, "n_layer": n_layer})
@@ -97,7 +97,7 @@ def test_save_pretrained_layout(n_layer):
     assert_same_state(got, want, f"save_pretrained's layout, {n_layer} block(s)")
 
 
-@pytest.mark.task("11.1", points=2)
+@pytest.mark.task("13.1", points=2)
 @pytest.mark.parametrize("prefix", ["", "transformer."], ids=["hub", "prefixed"])
 @pytest.mark.parametrize("n_layer", [2, 12])  # h.10.attn.bias: a buffer, whatever the block's number of digits
 def test_hub_layout_with_mask_buffers_and_a_tied_head(prefix, n_layer):
@@ -107,7 +107,7 @@ def test_hub_layout_with_mask_buffers_and_a_tied_head(prefix, n_layer):
     assert_same_state(got, want, f"names {prefix!r}h.0..., with attn.bias/attn.masked_bias buffers and lm_head")
 
 
-@pytest.mark.task("11.1", points=1)
+@pytest.mark.task("13.1", points=1)
 def test_values_are_contiguous_and_keep_the_file_dtype():
     config = GPTConfig(**CFG)
     weights, want = checkpoint(config, seed=4, dtype=np.float16)
@@ -127,7 +127,7 @@ def problem_lines(message):
     return found
 
 
-@pytest.mark.task("11.1", points=2)
+@pytest.mark.task("13.1", points=2)
 def test_a_file_that_does_not_fit_lists_every_problem():
     config = GPTConfig(**CFG)
     weights, _ = checkpoint(config, seed=5, prefix="", extras=True)
@@ -151,7 +151,7 @@ def test_a_file_that_does_not_fit_lists_every_problem():
         )
 
 
-@pytest.mark.task("11.1", points=1)
+@pytest.mark.task("13.1", points=1)
 def test_a_missing_key_alone_is_an_error():
     config = GPTConfig(**CFG)
     weights, _ = checkpoint(config, seed=6)
@@ -160,7 +160,7 @@ def test_a_missing_key_alone_is_an_error():
     assert "h.0.attn.c_attn.bias" in problem_lines(message).get("missing", ""), f"not named as missing:\n{message}"
 
 
-@pytest.mark.task("11.1", points=1)
+@pytest.mark.task("13.1", points=1)
 def test_an_untied_head_is_refused():
     config = GPTConfig(**CFG)
     weights, _ = checkpoint(config, seed=7, prefix="", extras=True)
@@ -169,7 +169,7 @@ def test_an_untied_head_is_refused():
     assert "lm_head.weight" in message, f"the error must name lm_head.weight:\n{message}"
 
 
-# ----------------------------------------------------------------------------- 11.2 config.json
+# ----------------------------------------------------------------------------- 13.2 config.json
 def config_json(**change):
     """A GPT-2 config.json as save_pretrained writes it (a tiny model), with ``change`` applied
     (a value of None removes the key)."""
@@ -211,7 +211,7 @@ ACCEPTED = {
 }
 
 
-@pytest.mark.task("11.2", points=3)
+@pytest.mark.task("13.2", points=3)
 @pytest.mark.parametrize("case", sorted(ACCEPTED))
 def test_a_gpt2_config_gives_its_gptconfig(case):
     hf, change = ACCEPTED[case]
@@ -239,7 +239,7 @@ REFUSED = {
 }
 
 
-@pytest.mark.task("11.2", points=3)
+@pytest.mark.task("13.2", points=3)
 @pytest.mark.parametrize("case", sorted(REFUSED))
 def test_a_config_npgpt_cannot_compute_is_refused_by_name(case):
     hf, keys = REFUSED[case]

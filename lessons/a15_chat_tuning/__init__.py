@@ -1,1 +1,1 @@
-"""Assignment 14: from GPT to ChatGPT: the SFT loss mask and the DPO loss."""
+"""Assignment 15: from GPT to ChatGPT: the SFT loss mask and the DPO loss."""

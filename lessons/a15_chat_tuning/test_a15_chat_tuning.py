@@ -1,11 +1,11 @@
-"""Grader of assignment 14 (from GPT to ChatGPT): 14.1 the loss mask, 14.2 the SFT targets, 14.3 and
-14.4 the DPO loss forward and backward.
+"""Grader of assignment 15 (from GPT to ChatGPT): 15.1 the loss mask, 15.2 the SFT targets, 15.3 and
+15.4 the DPO loss forward and backward.
 
-    python -m lessons.grade --assignment a14
-    pytest lessons/a14_chat_tuning --task 14.2
+    python -m lessons.grade --assignment a15
+    pytest lessons/a15_chat_tuning --task 15.2
 
-Each task is compared with the grader's own copy of the rule; 14.2 gets its examples from the grader,
-not from the template, and 14.4 gets z from the grader, so one mistake costs one task's points.
+Each task is compared with the grader's own copy of the rule; 15.2 gets its examples from the grader,
+not from the template, and 15.4 gets z from the grader, so one mistake costs one task's points.
 """
 
 import numpy as np
@@ -43,7 +43,7 @@ def mask_reference(messages):
     return out
 
 
-@pytest.mark.task("14.1", points=4)
+@pytest.mark.task("15.1", points=4)
 @pytest.mark.parametrize("k", range(len(CONVERSATIONS)))
 def test_mask_marks_the_answers_and_their_end(k):
     ids, mask = render(CONVERSATIONS[k], TOK)
@@ -52,7 +52,7 @@ def test_mask_marks_the_answers_and_their_end(k):
     assert [bool(m) for m in mask] == expected, f"mask {mask} for conversation {k}, expected {expected}"
 
 
-@pytest.mark.task("14.1", points=1)
+@pytest.mark.task("15.1", points=1)
 def test_the_generation_prompt_is_not_learned():
     ids, mask = render(CONVERSATIONS[0][:1], TOK, add_generation_prompt=True)
     assert [bool(m) for m in mask] == [False] * len(ids), "a prompt for a reply has nothing to learn"
@@ -77,7 +77,7 @@ def targets_reference(exs):
     return y
 
 
-@pytest.mark.task("14.2", points=4)
+@pytest.mark.task("15.2", points=4)
 def test_targets_are_the_next_learned_tokens():
     x, y = pad_batch(examples())
     expected = targets_reference(examples())
@@ -85,7 +85,7 @@ def test_targets_are_the_next_learned_tokens():
     assert np.array_equal(y, expected), f"y =\n{y}\nexpected\n{expected}"
 
 
-@pytest.mark.task("14.2", points=2)
+@pytest.mark.task("15.2", points=2)
 def test_the_sft_loss_counts_only_the_answer():
     x, y = pad_batch(examples())
     logits = np.random.default_rng(0).standard_normal((*x.shape, 10))
@@ -106,7 +106,7 @@ def logps(seed, B=6, scale=4.0):
     return [rng.standard_normal(B) * scale for _ in range(4)]
 
 
-@pytest.mark.task("14.3", points=3)
+@pytest.mark.task("15.3", points=3)
 @pytest.mark.parametrize("beta", [0.1, 0.5, 2.0])
 def test_dpo_loss_matches_the_formula(beta):
     args = logps(1)
@@ -114,7 +114,7 @@ def test_dpo_loss_matches_the_formula(beta):
     assert_close(loss, dpo_reference(*args, beta), f"DPO loss with beta={beta}")
 
 
-@pytest.mark.task("14.3", points=1)
+@pytest.mark.task("15.3", points=1)
 def test_dpo_loss_is_stable_for_large_margins():
     pc, pr, rc, rr = (np.array([400.0, -400.0]), np.zeros(2), np.zeros(2), np.zeros(2))
     loss = DPOLoss.apply(*map(tensor, (pc, pr, rc, rr)), beta=1.0).item()
@@ -122,7 +122,7 @@ def test_dpo_loss_is_stable_for_large_margins():
     assert_close(loss, dpo_reference(pc, pr, rc, rr, 1.0), "DPO loss at margins +-400")
 
 
-@pytest.mark.task("14.4", points=4)
+@pytest.mark.task("15.4", points=4)
 @pytest.mark.parametrize("beta", [0.1, 0.5])
 def test_dpo_backward_matches_finite_differences(beta):
     args = logps(2)

@@ -1,1 +1,1 @@
-"""Assignment 12: one code path for the CPU and the GPU (moving tensors and models between devices)."""
+"""Assignment 16: one code path for the CPU and the GPU (moving tensors and models between devices)."""

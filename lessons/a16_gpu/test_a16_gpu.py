@@ -1,13 +1,13 @@
-"""Grader of assignment 12 (the GPU): 12.1 the ToDevice op, 12.2 Module.to.
+"""Grader of assignment 16 (the GPU): 16.1 the ToDevice op, 16.2 Module.to.
 
-    python -m lessons.grade --assignment a12        # points per task
-    pytest lessons/a12_gpu --task 12.1              # one task, pytest's report
+    python -m lessons.grade --assignment a16        # points per task
+    pytest lessons/a16_gpu --task 16.1              # one task, pytest's report
 
 No GPU is needed: every test runs on ``npgpt.testing``'s stand-in for CuPy, a NumPy-backed
 ``cupy`` that refuses what CuPy refuses (a device array handed to NumPy, a NumPy array mixed into a
 device operation). It is put on the path for each test and taken away after, so nothing else in
-the session sees it. 12.1 calls the op's forward and backward directly and then once through
-autograd; 12.2 moves the grader's own module tree, never a GPT.
+the session sees it. 16.1 calls the op's forward and backward directly and then once through
+autograd; 16.2 moves the grader's own module tree, never a GPT.
 """
 
 import sys
@@ -51,7 +51,7 @@ def on_cpu(a):
     return isinstance(a, np.ndarray)
 
 
-# ----------------------------------------------------------------------------- 12.1 ToDevice
+# ----------------------------------------------------------------------------- 16.1 ToDevice
 ARRAYS = [
     np.arange(12.0).reshape(3, 4) / 7,
     np.arange(10).reshape(2, 5),  # token ids: integers move too
@@ -59,7 +59,7 @@ ARRAYS = [
 ]
 
 
-@pytest.mark.task("12.1", points=1.5)
+@pytest.mark.task("16.1", points=1.5)
 @pytest.mark.parametrize("x", ARRAYS, ids=["float64", "int64", "float32"])
 def test_forward_copies_to_the_device_and_remembers_the_input_device(cupy, x):
     ctx = Context()
@@ -79,7 +79,7 @@ def test_forward_copies_to_the_device_and_remembers_the_input_device(cupy, x):
     assert on_cpu(same) and np.array_equal(same, x) and ctx.in_device == "cpu", "cpu -> cpu must keep x's values"
 
 
-@pytest.mark.task("12.1", points=1.5)
+@pytest.mark.task("16.1", points=1.5)
 def test_backward_returns_the_gradient_on_the_input_device(cupy):
     g = np.random.default_rng(0).standard_normal((3, 4))
     (dx,) = call_backward(ToDevice, (), cupy.asarray(g), (True,), in_device="cpu")
@@ -90,7 +90,7 @@ def test_backward_returns_the_gradient_on_the_input_device(cupy):
     assert_close(cupy.asnumpy(dx), g, "the gradient of x (input on cuda, output on cpu)")
 
 
-@pytest.mark.task("12.1", points=1)
+@pytest.mark.task("16.1", points=1)
 def test_a_loss_on_the_gpu_reaches_a_parameter_on_the_cpu(cupy):
     w = tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     c = np.random.default_rng(1).standard_normal((2, 3))
@@ -103,7 +103,7 @@ def test_a_loss_on_the_gpu_reaches_a_parameter_on_the_cpu(cupy):
     assert_close(w.grad, c, "dL/dw for L = sum(w.to('cuda') * c)")
 
 
-# ----------------------------------------------------------------------------- 12.2 Module.to
+# ----------------------------------------------------------------------------- 16.2 Module.to
 class Leaf(Module):
     def __init__(self, seed):
         super().__init__()
@@ -134,7 +134,7 @@ def buffers(model):
     return [(m, name) for m in model.modules() for name in m._buffers]
 
 
-@pytest.mark.task("12.2", points=2)
+@pytest.mark.task("16.2", points=2)
 def test_every_parameter_moves_and_stays_the_same_object(cupy):
     model = Tree()
     before = [(id(p), p.data.copy()) for p in model.parameters()]
@@ -148,7 +148,7 @@ def test_every_parameter_moves_and_stays_the_same_object(cupy):
     assert all(on_cpu(p.data) for p in model.parameters()), "model.to('cpu') left parameters on the device"
 
 
-@pytest.mark.task("12.2", points=1.5)
+@pytest.mark.task("16.2", points=1.5)
 def test_existing_gradients_move_with_their_parameters(cupy):
     model = Tree()
     params = list(model.parameters())
@@ -163,7 +163,7 @@ def test_existing_gradients_move_with_their_parameters(cupy):
             assert_close(cupy.asnumpy(p.grad), np.full(p.shape, float(i + 1)), f"the gradient of parameter {i}")
 
 
-@pytest.mark.task("12.2", points=2)
+@pytest.mark.task("16.2", points=2)
 def test_buffers_move_in_the_registry_and_in_the_attribute(cupy):
     model = Tree()
     want = {(id(m), name): (None if b is None else b.copy()) for m in model.modules() for name, b in m._buffers.items()}
@@ -179,7 +179,7 @@ def test_buffers_move_in_the_registry_and_in_the_attribute(cupy):
         assert b.dtype == expected.dtype and np.array_equal(cupy.asnumpy(b), expected), f"{where} changed its values"
 
 
-@pytest.mark.task("12.2", points=0.5)
+@pytest.mark.task("16.2", points=0.5)
 def test_a_dtype_conversion_goes_through_the_same_code(cupy):
     model = Tree().to("cuda").to(np.float32)
     assert all(p.dtype == np.float32 and on_gpu(p.data) for p in model.parameters()), "parameters after .to(float32)"

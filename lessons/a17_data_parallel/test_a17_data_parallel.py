@@ -1,15 +1,15 @@
-"""Grader of assignment 15 (data parallelism): 15.1 the flat buffer, 15.2 gradient averaging, 15.3 ZeRO-1.
+"""Grader of assignment 17 (data parallelism): 17.1 the flat buffer, 17.2 gradient averaging, 17.3 ZeRO-1.
 
-    python -m lessons.grade --assignment a15           # points per task
-    pytest lessons/a15_data_parallel --task 15.2       # one task, pytest's report
+    python -m lessons.grade --assignment a17           # points per task
+    pytest lessons/a17_data_parallel --task 17.2       # one task, pytest's report
 
 No MPI: N ranks are simulated by N threads of this process (``World``), each with its own copy of
 the parameters and its own gradients, talking through a communicator with the methods of
 ``npgpt.distributed.Communicator`` (``all_reduce_``, ``reduce_scatter``, ``all_gather_``, ...) that
 also records every call, so the grader sees how much each rank sent. The answer to compare with
 is computed here in one process: the mean of the ranks' gradients (the gradient of the whole
-batch) and the optimizer's rule applied to it. Tasks 15.2 and 15.3 use the grader's own flat
-layout (``GraderLayout``), so a mistake in 15.1 costs 15.1's points only.
+batch) and the optimizer's rule applied to it. Tasks 17.2 and 17.3 use the grader's own flat
+layout (``GraderLayout``), so a mistake in 17.1 costs 17.1's points only.
 """
 
 import math
@@ -182,8 +182,8 @@ def address(a):
     return a.__array_interface__["data"][0]
 
 
-# ----------------------------------------------------------------------------- 15.1 the flat buffer
-@pytest.mark.task("15.1", points=2)
+# ----------------------------------------------------------------------------- 17.1 the flat buffer
+@pytest.mark.task("17.1", points=2)
 @pytest.mark.parametrize("multiple_of", [1, 4, 37, 8])
 def test_offsets_numel_and_padding(multiple_of):
     params = [P(v) for v in values()]
@@ -198,7 +198,7 @@ def test_offsets_numel_and_padding(multiple_of):
     assert layout.zeros().shape == (padded,), f"zeros() has shape {layout.zeros().shape}, expected ({padded},)"
 
 
-@pytest.mark.task("15.1", points=2)
+@pytest.mark.task("17.1", points=2)
 def test_view_is_the_parameters_part_and_shares_memory():
     params = [P(v) for v in values()]
     layout = flat_buffer.FlatLayout(params, multiple_of=8)
@@ -214,7 +214,7 @@ def test_view_is_the_parameters_part_and_shares_memory():
         start += n
 
 
-@pytest.mark.task("15.1", points=2)
+@pytest.mark.task("17.1", points=2)
 def test_pack_grads_with_missing_ones_and_pack_data():
     data, grads = values(seed=1), values(seed=2)
     params = [P(d, None if i in (1, 3) else g) for i, (d, g) in enumerate(zip(data, grads))]
@@ -229,7 +229,7 @@ def test_pack_grads_with_missing_ones_and_pack_data():
     assert_close(buf2[:37], np.concatenate([d.ravel() for d in data]), "the packed parameter values")
 
 
-@pytest.mark.task("15.1", points=2)
+@pytest.mark.task("17.1", points=2)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_unpack_data_writes_into_the_existing_arrays(dtype):
     data = values(seed=3, dtype=dtype)
@@ -247,7 +247,7 @@ def test_unpack_data_writes_into_the_existing_arrays(dtype):
     assert_close(got, new, f"the parameters after unpack_data (then the buffer reused), {np.dtype(dtype).name}")
 
 
-# ----------------------------------------------------------------------------- 15.2 averaging
+# ----------------------------------------------------------------------------- 17.2 averaging
 def rank_grads(n_ranks, shapes=SHAPES, dtype=np.float64, missing=(3,)):
     """grads[r][i]: rank r's gradient of parameter i (None for parameters in ``missing`` on rank 0)."""
     out = []
@@ -276,7 +276,7 @@ def average_on(n_ranks, grads, bucket_bytes=None, dtype=np.float64):
     return world, world.run(rank)
 
 
-@pytest.mark.task("15.2", points=4)
+@pytest.mark.task("17.2", points=4)
 @pytest.mark.parametrize("n_ranks", [1, 2, 3])
 def test_every_rank_gets_the_mean_gradient(grader_layout, n_ranks):
     grads = rank_grads(n_ranks)
@@ -287,7 +287,7 @@ def test_every_rank_gets_the_mean_gradient(grader_layout, n_ranks):
             assert_close(p.grad, want[i], f"rank {r}: grad of parameter {i} {SHAPES[i]}, {n_ranks} ranks (the mean)")
 
 
-@pytest.mark.task("15.2", points=2)
+@pytest.mark.task("17.2", points=2)
 def test_the_grads_are_views_of_the_buffer_and_one_all_reduce_moves_it(grader_layout):
     world, results = average_on(2, rank_grads(2))
     for r, (params, averager) in enumerate(results):
@@ -305,7 +305,7 @@ def test_the_grads_are_views_of_the_buffer_and_one_all_reduce_moves_it(grader_la
         )
 
 
-@pytest.mark.task("15.2", points=3)
+@pytest.mark.task("17.2", points=3)
 @pytest.mark.parametrize(
     "dtype,bucket_bytes,limit", [(np.float64, 80, 10), (np.float32, 48, 12), (np.float64, 300, 37), (np.float32, 3, 1)]
 )
@@ -337,7 +337,7 @@ def test_buckets_cover_the_buffer_in_order(grader_layout, dtype, bucket_bytes, l
             )
 
 
-# ----------------------------------------------------------------------------- 15.3 ZeRO-1
+# ----------------------------------------------------------------------------- 17.3 ZeRO-1
 def sgd_reference(start, means_per_step, lrs, momentum, weight_decay):
     """SGD with momentum and L2 decay (torch.optim.SGD) on the mean gradients, in one process."""
     ps = [v.copy() for v in start]
@@ -383,7 +383,7 @@ def zero_run(n_ranks, steps=3, lrs=(0.1, 0.05, 0.02)):
     return world, results, {i: want[k] for k, i in enumerate(order)}, means
 
 
-@pytest.mark.task("15.3", points=2)
+@pytest.mark.task("17.3", points=2)
 @pytest.mark.parametrize("n_ranks", [2, 3])
 def test_each_rank_gets_its_shard_of_the_mean_gradient(grader_layout, n_ranks):
     _, results, _, means = zero_run(n_ranks)
@@ -399,7 +399,7 @@ def test_each_rank_gets_its_shard_of_the_mean_gradient(grader_layout, n_ranks):
             )
 
 
-@pytest.mark.task("15.3", points=4)
+@pytest.mark.task("17.3", points=4)
 @pytest.mark.parametrize("n_ranks", [1, 2, 3])
 def test_zero_trains_like_one_process_on_the_whole_batch(grader_layout, n_ranks):
     _, results, want, _ = zero_run(n_ranks)
@@ -413,7 +413,7 @@ def test_zero_trains_like_one_process_on_the_whole_batch(grader_layout, n_ranks)
             )
 
 
-@pytest.mark.task("15.3", points=2)
+@pytest.mark.task("17.3", points=2)
 def test_zero_sends_one_reduce_scatter_and_one_all_gather_per_step(grader_layout):
     world, results, _, _ = zero_run(3)
     for r, (_, opt, _) in enumerate(results):

@@ -197,10 +197,10 @@ def pad_batch(examples, pad_id=0):
     for b, (ids, mask) in enumerate(examples):
         ids = np.asarray(ids)
         x[b, : len(ids) - 1] = ids[:-1]
-        ### BEGIN SOLUTION 14.2
+        ### BEGIN SOLUTION 15.2
         keep = np.asarray(mask[1:], dtype=bool)
         y[b, : len(ids) - 1] = np.where(keep, ids[1:], IGNORE_INDEX)
-        ### END SOLUTION 14.2
+        ### END SOLUTION 15.2
     return x, y
 
 

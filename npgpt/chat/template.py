@@ -53,10 +53,10 @@ def render(messages, tokenizer, add_generation_prompt=False):
             raise ChatTemplateError(f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
         body = list(tokenizer.encode(content))
         ids += [special[ROLES[role]]] + body + [special[END]]
-        ### BEGIN SOLUTION 14.1
+        ### BEGIN SOLUTION 15.1
         learn = role == "assistant"
         mask += [False] + [learn] * len(body) + [learn]
-        ### END SOLUTION 14.1
+        ### END SOLUTION 15.1
     if add_generation_prompt:
         ids.append(special[ASSISTANT])
         mask.append(False)

@@ -10,11 +10,11 @@ After the average every rank holds the same gradient, takes the same optimizer s
 replicas stay identical without ever sending parameters.
 
 One step's communication here:
-### BEGIN SOLUTION 15.2
+### BEGIN SOLUTION 17.2
 all gradients are packed into one flat buffer (see
 flat_buffer.py), summed over ranks in place by ONE all-reduce, divided by N, and each ``p.grad``
 becomes a view into the buffer.
-### END SOLUTION 15.2
+### END SOLUTION 17.2
 Optionally the buffer goes out in several buckets; here the
 buckets only bound the size of each message: they overlap with nothing (PyTorch's DDP starts each
 bucket while backward is still computing the earlier layers' gradients; npgpt's backward does not
@@ -53,16 +53,16 @@ class GradientAverager:
         self.comm = comm
         self.buffer = self.layout.zeros()
         n = self.layout.numel
-        ### BEGIN SOLUTION 15.2
+        ### BEGIN SOLUTION 17.2
         step = n if not bucket_bytes else max(1, int(bucket_bytes) // self.layout.dtype.itemsize)
         self.buckets = [(a, min(a + step, n)) for a in range(0, n, step)]
-        ### END SOLUTION 15.2
+        ### END SOLUTION 17.2
         self.comm_seconds = 0.0
 
     def average_(self):
         """Pack the gradients, all-reduce (sum) them, divide by the number of ranks; ``p.grad``
         of each parameter is then a view of its part of the buffer."""
-        ### BEGIN SOLUTION 15.2
+        ### BEGIN SOLUTION 17.2
         layout, buf = self.layout, self.buffer
         layout.pack_grads(buf)
         for i, p in enumerate(layout.params):
@@ -71,7 +71,7 @@ class GradientAverager:
             for a, b in self.buckets:  # one after another: nothing else runs meanwhile
                 self.comm.all_reduce_(buf[a:b])
         buf /= self.comm.world_size
-        ### END SOLUTION 15.2
+        ### END SOLUTION 17.2
 
 
 def broadcast_parameters(params, comm, root=0):

@@ -5,11 +5,11 @@ the model's size) and every rank computes the same update. ZeRO-1 cuts the work 
 N: lay all parameters end to end in one flat buffer (flat_buffer.py), cut it into N equal shards,
 and let rank r own shard r::
 
-### BEGIN SOLUTION 15.3
+### BEGIN SOLUTION 17.3
     grads:  reduce-scatter   rank r gets the sum over ranks of shard r of the gradients, / N
     update: AdamW            rank r updates shard r of the parameters with its shard of the state
     params: all-gather       every rank gets every updated shard
-### END SOLUTION 15.3
+### END SOLUTION 17.3
 
 A reduce-scatter plus an all-gather move as many bytes as one all-reduce, so communication costs
 the same as plain data parallelism, while the optimizer state per rank falls from 2 x params to
@@ -92,12 +92,12 @@ class ZeroRedundancyOptimizer:
 
     def reduce_scatter_grads(self):
         """``grad_shard`` <- this rank's shard of the gradients, averaged over ranks."""
-        ### BEGIN SOLUTION 15.3
+        ### BEGIN SOLUTION 17.3
         self.layout.pack_grads(self.flat_grads)
         with timed(self):
             self.comm.reduce_scatter(self.flat_grads, self.grad_shard)
         self.grad_shard /= self.comm.world_size
-        ### END SOLUTION 15.3
+        ### END SOLUTION 17.3
 
     def clip_grad_norm_(self, max_norm, eps=1e-6):
         """As ``npgpt.optim.clip_grad_norm_`` on the averaged gradients: ``total = sqrt(sum of g^2)``
@@ -117,14 +117,14 @@ class ZeroRedundancyOptimizer:
         for outer, inner in zip(self.optimizer.param_groups, self.shard_optimizer.param_groups):
             inner.update({k: v for k, v in outer.items() if k != "params"})  # lr from the schedule
         self.optimizer._step_count += 1
-        ### BEGIN SOLUTION 15.3
+        ### BEGIN SOLUTION 17.3
         for pc in self.pieces:  # the shard's current values (they may have been loaded since)
             pc.data[...] = self.layout.params[pc.index].data.reshape(-1)[pc.start : pc.stop]
         self.shard_optimizer.step()
         with timed(self):
             self.comm.all_gather_(self.flat_params)
         self.layout.unpack_data(self.flat_params)
-        ### END SOLUTION 15.3
+        ### END SOLUTION 17.3
 
     # ----- checkpoints: the unsharded format, gathered from / cut into shards ---------------
     def state_dict(self):

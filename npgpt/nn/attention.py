@@ -173,6 +173,12 @@ class CausalSelfAttention(Module):
             else None
         )
 
+    def _rotate(self, x, offset):
+        """x (B, H, T, hs) rotated by RoPE at positions offset .. offset + T - 1; unchanged without RoPE."""
+        if self.rope is None:
+            return x
+        return self.rope(x, offset, composed=self.attention == "composed")
+
     def forward(self, x, cache=None):
         if x.ndim != 3 or x.shape[-1] != self.n_embd:
             raise ValueError(f"CausalSelfAttention: expected x (B, T, {self.n_embd}), got {x.shape}")
@@ -181,15 +187,14 @@ class CausalSelfAttention(Module):
         # (B, T, 3C) -> (B, T, 3, H, hs) -> (3, B, H, T, hs): q, k, v with the heads split off
         qkv = self.c_attn(x).reshape(B, T, 3, H, hs).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, H, T, hs)
-        ### BEGIN SOLUTION 10.4
-        offset = cache.length if cache is not None else 0
-        if self.rope is not None:
-            composed = self.attention == "composed"
-            q = self.rope(q, offset, composed=composed)
-            k = self.rope(k, offset, composed=composed)
-        if cache is not None:
+        if cache is None:  # a full forward (training): the tokens sit at positions 0 .. T-1
+            q, k = self._rotate(q, 0), self._rotate(k, 0)
+        else:
+            ### BEGIN SOLUTION 11.4
+            offset = cache.length
+            q, k = self._rotate(q, offset), self._rotate(k, offset)
             k, v = cache.append(k, v)  # (B, H, offset + T, hs)
-        ### END SOLUTION 10.4
+            ### END SOLUTION 11.4
 
         drop = self.attn_dropout
         dropout_p = drop.p if drop.active() else 0.0

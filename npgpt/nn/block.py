@@ -1,13 +1,13 @@
 """One transformer block, pre-LayerNorm (GPT-2, GPT-3):
 
-### BEGIN SOLUTION 8.1
+### BEGIN SOLUTION 9.1
     x = x + attn(ln_1(x))      tokens exchange information
     x = x + mlp(ln_2(x))       each token is processed on its own
 
 The residual stream x is never normalised itself, only the copies entering each sublayer; this
 keeps a clean gradient path from the loss to the embeddings and is what makes deep stacks train
 stably. (GPT-1 and the original Transformer were post-LN: x = LN(x + sublayer(x)).)
-### END SOLUTION 8.1
+### END SOLUTION 9.1
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ class Block(Module):
         self.mlp = MLP(config, dtype=dtype, device=device, rng=rng)
 
     def forward(self, x, cache=None):
-        ### BEGIN SOLUTION 8.1
+        ### BEGIN SOLUTION 9.1
         x = x + self.attn(self.ln_1(x), cache=cache)
         x = x + self.mlp(self.ln_2(x))
-        ### END SOLUTION 8.1
+        ### END SOLUTION 9.1
         return x

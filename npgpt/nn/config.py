@@ -16,9 +16,9 @@ embedding. GPT-1 differs in where LayerNorm sits (it is *post-LN*, GPT-2 and GPT
 and has no final LayerNorm; GPT-2 and GPT-3 have a final ``ln_f``. npgpt builds the pre-LN model;
 ``parameter_count(cfg, arch="gpt1")`` counts GPT-1 as it was. (GPT-3 also alternated dense and
 locally banded sparse attention, which changes no count.)
-### BEGIN SOLUTION 8.1
+### BEGIN SOLUTION 9.1
 Post-LN: x = LN(x + sublayer(x)); pre-LN: x = x + sublayer(LN(x)).
-### END SOLUTION 8.1
+### END SOLUTION 9.1
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ class GPTConfig:
 def parameter_count(config, arch="gpt2"):
     """Exact number of parameters of ``config``, counted analytically (nothing is allocated).
 
-    ### BEGIN SOLUTION 8.2
+    ### BEGIN SOLUTION 9.2
     Per block (C = n_embd; biases only with ``bias``):
         ln_1, ln_2        2 * (C + C)                  LayerNorm gain and bias
         attn.c_attn       C * 3C + 3C                  fused q, k, v projection
@@ -127,11 +127,11 @@ def parameter_count(config, arch="gpt2"):
     Plus the token embedding V * C (also the tied output head: counted once), the learned
     positions T * C (none for sinusoidal or rope), and the final LayerNorm (arch "gpt2"; GPT-1,
     ``arch="gpt1"``, has none).
-    ### END SOLUTION 8.2
+    ### END SOLUTION 9.2
     """
     if arch not in ("gpt2", "gpt1"):
         raise ValueError(f"arch must be 'gpt2' (pre-LN, final LayerNorm) or 'gpt1' (post-LN, none), got {arch!r}")
-    ### BEGIN SOLUTION 8.2
+    ### BEGIN SOLUTION 9.2
     C, b = config.n_embd, 1 if config.bias else 0
     ln = C + b * C
     block = 2 * ln + (3 * C * C + b * 3 * C) + (C * C + b * C) + (4 * C * C + b * 4 * C) + (4 * C * C + b * C)
@@ -141,4 +141,4 @@ def parameter_count(config, arch="gpt2"):
     if arch == "gpt2":
         n += ln
     return n
-    ### END SOLUTION 8.2
+    ### END SOLUTION 9.2

@@ -10,7 +10,7 @@ weights (``gpt2``, ``gpt2-medium`` ...) in a local HuggingFace folder load as th
 
 Three differences in the file layout, handled here:
 
-### BEGIN SOLUTION 11.1
+### BEGIN SOLUTION 13.1
 * HF's GPT-2 uses ``Conv1D`` layers, whose weights are stored input-major (in, out); npgpt's
   Linear (like ``torch.nn.Linear``) stores (out, in). ``c_attn``, ``c_proj`` and ``c_fc`` weights
   are transposed on the way in and out.
@@ -18,7 +18,7 @@ Three differences in the file layout, handled here:
   original hub files). ``attn.bias`` / ``attn.masked_bias`` (old causal-mask buffers) are skipped.
 * The output head is tied to ``wte``: a ``lm_head.weight`` in the file must equal ``wte`` and is
   not stored by ``save_hf`` (transformers re-ties it).
-### END SOLUTION 11.1
+### END SOLUTION 13.1
 
 Only safetensors files are read. PyTorch's ``pytorch_model.bin`` / ``.pt`` are pickles: loading
 one can execute arbitrary code, so npgpt refuses them (see ``PICKLE_REFUSAL``).
@@ -58,13 +58,13 @@ def _is_conv1d(name):
 def config_from_hf(hf):
     """``GPTConfig`` from a GPT-2 ``config.json`` dict; ValueError for anything npgpt cannot build.
 
-    ### BEGIN SOLUTION 11.2
+    ### BEGIN SOLUTION 13.2
     n_embd -> n_embd, n_layer, n_head, n_positions -> block_size, vocab_size,
     layer_norm_epsilon -> ln_eps. Dropout rates are not carried over (0: inference; set
     ``model.config``/dropout yourself to fine-tune with dropout).
-    ### END SOLUTION 11.2
+    ### END SOLUTION 13.2
     """
-    ### BEGIN SOLUTION 11.2
+    ### BEGIN SOLUTION 13.2
     mt = hf.get("model_type", "gpt2")
     if mt != "gpt2":
         raise ValueError(f"from_hf: model_type {mt!r} is not GPT-2; npgpt loads only model_type 'gpt2'")
@@ -100,7 +100,7 @@ def config_from_hf(hf):
         pos_encoding="learned",
         ln_eps=float(hf.get("layer_norm_epsilon", 1e-5)),
     )
-    ### END SOLUTION 11.2
+    ### END SOLUTION 13.2
 
 
 def config_to_hf(config):
@@ -203,13 +203,13 @@ def read_hf_weights(folder):
 def hf_to_npgpt_state(weights, config):
     """Map HF GPT-2 arrays (name -> array) to npgpt's names and layouts for ``config``.
 
-    ### BEGIN SOLUTION 11.1
+    ### BEGIN SOLUTION 13.1
     Strip ``transformer.``, drop mask buffers and the tied ``lm_head.weight`` (checked equal to wte),
     transpose Conv1D weights (in, out) -> (out, in).
-    ### END SOLUTION 11.1
+    ### END SOLUTION 13.1
     Raises ValueError listing every missing, unexpected or mis-shaped key (``mismatch_report``).
     """
-    ### BEGIN SOLUTION 11.1
+    ### BEGIN SOLUTION 13.1
     state, unexpected, mis_shaped = {}, [], []
     lm_head = None
     for key, a in weights.items():
@@ -246,7 +246,7 @@ def hf_to_npgpt_state(weights, config):
             "output head to the token embedding and cannot hold a separate one"
         )
     return state
-    ### END SOLUTION 11.1
+    ### END SOLUTION 13.1
 
 
 def _expected_shapes(config):

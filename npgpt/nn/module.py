@@ -191,7 +191,7 @@ class Module:
                 raise TypeError(f"Module.to: parameters must stay floating point, got {dt}")
             conv = lambda a: a if a.dtype == dt else a.astype(dt)  # noqa: E731
             conv_buffer = lambda a: conv(a) if a.dtype.kind == "f" else a  # noqa: E731  (int buffers stay)
-        ### BEGIN SOLUTION 12.2
+        ### BEGIN SOLUTION 16.2
         for p in self.parameters():
             p.data = conv(p.data)
             if p.grad is not None:
@@ -202,7 +202,7 @@ class Module:
                     b = conv_buffer(b)
                     m._buffers[name] = b
                     object.__setattr__(m, name, b)
-        ### END SOLUTION 12.2
+        ### END SOLUTION 16.2
         return self
 
     def float(self):

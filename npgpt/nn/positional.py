@@ -5,9 +5,9 @@ Attention alone is permutation-invariant (it sees a set of tokens), so position 
 * ``LearnedPositionalEmbedding`` (GPT-1, GPT-2, GPT-3): a trained table, one C-vector per position,
   added to the token embeddings. Its Parameter is ``weight`` (block_size, C) ("wpe" in GPT-2).
 * ``SinusoidalPositionalEncoding`` (the original Transformer, Vaswani et al. 2017): a fixed table,
-### BEGIN SOLUTION 6.1
+### BEGIN SOLUTION 8.1
   PE[pos, 2i] = sin(pos / 10000^(2i/C)), PE[pos, 2i+1] = cos(pos / 10000^(2i/C)); nothing learned.
-### END SOLUTION 6.1
+### END SOLUTION 8.1
 * ``RotaryEmbedding`` (RoPE; GPT-NeoX, LLaMA): nothing added to the embeddings; instead each
   attention head rotates its queries and keys by position-dependent angles (see ``npgpt/ops/rope.py``).
 
@@ -57,20 +57,20 @@ class LearnedPositionalEmbedding(Module):
 def sinusoidal_table(block_size, n_embd):
     """The fixed (block_size, n_embd) float64 table: sin on even features, cos on odd ones.
 
-    ### BEGIN SOLUTION 6.1
+    ### BEGIN SOLUTION 8.1
     Feature pair (2i, 2i+1) shares the angle pos / 10000^(2i/C), so frequencies fall geometrically
     from 1 (i = 0) to about 1/10000 (i = C/2): short wavelengths tell neighbours apart, long ones
     encode coarse position.
-    ### END SOLUTION 6.1
+    ### END SOLUTION 8.1
     """
-    ### BEGIN SOLUTION 6.1
+    ### BEGIN SOLUTION 8.1
     pos = np.arange(block_size, dtype=np.float64)[:, None]
     two_i = np.arange(0, n_embd, 2, dtype=np.float64)[None, :]  # 2i for every even feature
     angle = pos / 10000.0 ** (two_i / n_embd)  # (block_size, ceil(C/2))
     pe = np.empty((block_size, n_embd))
     pe[:, 0::2] = np.sin(angle)
     pe[:, 1::2] = np.cos(angle[:, : n_embd // 2])
-    ### END SOLUTION 6.1
+    ### END SOLUTION 8.1
     return pe
 
 
@@ -128,14 +128,14 @@ class RotaryEmbedding(Module):
 def apply_rope_composed(x, cos, sin):
     """RoPE from primitive ops (getitem, neg, concat, mul, add): the numbers of the ``RoPE`` op.
 
-    ### BEGIN SOLUTION 6.3
+    ### BEGIN SOLUTION 8.3
     x * cos + [-x2, x1] * sin (x1, x2 = halves of the last axis).
-    ### END SOLUTION 6.3
+    ### END SOLUTION 8.3
     """
     xp = get_array_module(x.data)
-    ### BEGIN SOLUTION 6.3
+    ### BEGIN SOLUTION 8.3
     h = x.shape[-1] // 2
     x1, x2 = x[..., :h], x[..., h:]
     rotated = F.concat([-x2, x1], axis=-1)
     return x * xp.asarray(cos) + rotated * xp.asarray(sin)
-    ### END SOLUTION 6.3
+    ### END SOLUTION 8.3

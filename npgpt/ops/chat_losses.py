@@ -105,16 +105,16 @@ class DPOLoss(Function):
     reference model's (rc, rr), each summed over the answer tokens. With the implicit rewards
     r_hat = beta * (log pi - log pi_ref):
 
-    ### BEGIN SOLUTION 14.3
+    ### BEGIN SOLUTION 15.3
         z_b = beta * ((pc_b - rc_b) - (pr_b - rr_b)) = r_hat_chosen - r_hat_rejected
         loss = (1/B) sum_b -log sigmoid(z_b)
-    ### END SOLUTION 14.3
+    ### END SOLUTION 15.3
 
     Backward:
-    ### BEGIN SOLUTION 14.4
+    ### BEGIN SOLUTION 15.4
     dloss/dz_b = -sigmoid(-z_b) / B, so
         dpc = -beta sigmoid(-z) / B,  dpr = +beta sigmoid(-z) / B   (and minus those for rc, rr).
-    ### END SOLUTION 14.4
+    ### END SOLUTION 15.4
     sigmoid(-z) = sigmoid(r_hat_rejected - r_hat_chosen) is the weight of each pair: pairs the
     policy already ranks right (z >> 0) barely move it; pairs it ranks wrong pull hardest.
     """
@@ -122,10 +122,10 @@ class DPOLoss(Function):
     @staticmethod
     def forward(ctx, pc, pr, rc, rr, beta=0.1):
         xp = get_array_module(pc)
-        ### BEGIN SOLUTION 14.3
+        ### BEGIN SOLUTION 15.3
         z = beta * ((pc - rc) - (pr - rr))
         loss = -_log_sigmoid(xp, z).mean()
-        ### END SOLUTION 14.3
+        ### END SOLUTION 15.3
         ctx.save_for_backward(z)
         ctx.beta = beta
         return loss.astype(pc.dtype)
@@ -134,10 +134,10 @@ class DPOLoss(Function):
     def backward(ctx, g):
         (z,) = ctx.saved_tensors
         b = ctx.beta
-        ### BEGIN SOLUTION 14.4
+        ### BEGIN SOLUTION 15.4
         dz = -g * _sigmoid(get_array_module(z), -z) / z.size
         grads = (b * dz, -b * dz, -b * dz, b * dz)  # d/dpc, d/dpr, d/drc, d/drr
-        ### END SOLUTION 14.4
+        ### END SOLUTION 15.4
         return tuple(d if need else None for d, need in zip(grads, ctx.needs_input_grad))
 
 

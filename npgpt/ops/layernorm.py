@@ -9,7 +9,7 @@ Over the last axis (C features) of x (..., C), with gain gamma (C,) and bias bet
     y    = xhat * gamma + beta
 
 Backward, with dxhat = g * gamma, and means taken over the C features:
-### BEGIN SOLUTION 5.2
+### BEGIN SOLUTION 6.2
 
     dgamma = sum over rows of g * xhat,    dbeta = sum over rows of g
     dx     = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
@@ -17,7 +17,7 @@ Backward, with dxhat = g * gamma, and means taken over the C features:
 Derivation: xhat depends on x directly and through mu and rstd. d mu/dx_j = 1/C removes the mean
 of dxhat; d rstd/dx_j = -rstd^3 (x_j - mu)/C, which with rstd^2 (x_j - mu)^2 = xhat_j^2 gives the
 last term. A constant row (var = 0) is fine: xhat = 0 and dx = rstd * (dxhat - mean(dxhat)).
-### END SOLUTION 5.2
+### END SOLUTION 6.2
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ class LayerNorm(Function):
         C = x.shape[-1]
         if gamma.shape != (C,):
             raise ValueError(f"gamma has shape {tuple(gamma.shape)}, expected ({C},) for inputs with {C} features")
-        ### BEGIN SOLUTION 5.1
+        ### BEGIN SOLUTION 6.1
         xc = x - x.mean(axis=-1, keepdims=True)
         var = (xc * xc).mean(axis=-1, keepdims=True)
         rstd = 1.0 / xp.sqrt(var + eps)
         xhat = xc
         xhat *= rstd  # reuse xc's buffer: the centred input is not needed again
-        ### END SOLUTION 5.1
+        ### END SOLUTION 6.1
         y = xhat * gamma
         if beta is not None:
             y += beta
@@ -59,7 +59,7 @@ class LayerNorm(Function):
         dbeta = g2.sum(axis=0) if ctx.has_beta and ctx.needs_input_grad[2] else None
         dx = None
         if ctx.needs_input_grad[0]:
-            ### BEGIN SOLUTION 5.2
+            ### BEGIN SOLUTION 6.2
             dxhat = g * gamma
             a = dxhat.mean(axis=-1, keepdims=True)
             b = (dxhat * xhat).mean(axis=-1, keepdims=True)
@@ -67,5 +67,5 @@ class LayerNorm(Function):
             dx -= a
             dx -= xhat * b
             dx *= rstd
-            ### END SOLUTION 5.2
+            ### END SOLUTION 6.2
         return (dx, dgamma, dbeta) if ctx.has_beta else (dx, dgamma)

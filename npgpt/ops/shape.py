@@ -135,23 +135,23 @@ class ToDevice(Function):
     """y = x copied to ``device`` ("cpu": a NumPy array, "cuda": a CuPy array); x's device is kept
     in ``ctx.in_device`` for the backward.
 
-    ### BEGIN SOLUTION 12.1
+    ### BEGIN SOLUTION 16.1
     A copy changes where the numbers live, not their values: dy/dx is the identity, so
     dx = dy copied back to x's device.
-    ### END SOLUTION 12.1
+    ### END SOLUTION 16.1
     """
 
     allow_int = True
 
     @staticmethod
     def forward(ctx, x, device):
-        ### BEGIN SOLUTION 12.1
+        ### BEGIN SOLUTION 16.1
         ctx.in_device = device_of(x)
         return to_device(x, device)
-        ### END SOLUTION 12.1
+        ### END SOLUTION 16.1
 
     @staticmethod
     def backward(ctx, g):
-        ### BEGIN SOLUTION 12.1
+        ### BEGIN SOLUTION 16.1
         return (to_device(g, ctx.in_device),)
-        ### END SOLUTION 12.1
+        ### END SOLUTION 16.1

@@ -12,7 +12,7 @@ class AdamW(Optimizer):
 
     For each parameter ``p`` with gradient ``g``, at its step ``t = 1, 2, ...``::
 
-    ### BEGIN SOLUTION 9.1
+    ### BEGIN SOLUTION 5.1
         p = p * (1 - lr * weight_decay)         # decoupled decay: not in m, v
         m = beta1 * m + (1 - beta1) * g         # 1st moment (mean)
         v = beta2 * v + (1 - beta2) * g * g     # 2nd moment (uncentred variance)
@@ -21,7 +21,7 @@ class AdamW(Optimizer):
 
     ``m`` and ``v`` start at zero, so early on they are biased towards zero;
     dividing by ``1 - beta**t`` (bias correction) undoes that.
-    ### END SOLUTION 9.1
+    ### END SOLUTION 5.1
 
     Decay usually applies only to matrices and embeddings, not to biases
     and LayerNorm parameters: build the groups with
@@ -67,7 +67,7 @@ class AdamW(Optimizer):
         t = state["step"]
         m, v, s = state["exp_avg"], state["exp_avg_sq"], self._scratch_for(p)
 
-        ### BEGIN SOLUTION 9.1
+        ### BEGIN SOLUTION 5.1
         if wd != 0.0 and lr != 0.0:
             p.data *= 1.0 - lr * wd
         # m += (1 - b1) * (g - m): torch's m.lerp_(g, 1 - b1)
@@ -89,7 +89,7 @@ class AdamW(Optimizer):
         s += eps / step_size
         xp.divide(m, s, out=s)
         p.data -= s
-        ### END SOLUTION 9.1
+        ### END SOLUTION 5.1
 
 
 def param_groups_for_weight_decay(named_params, weight_decay):

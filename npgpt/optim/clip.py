@@ -10,11 +10,11 @@ from ..backend import get_array_module
 def clip_grad_norm_(params, max_norm, eps=1e-6):
     """Scale all gradients together so their global L2 norm is at most ``max_norm``.
 
-    ### BEGIN SOLUTION 9.3
+    ### BEGIN SOLUTION 5.3
     ``total = sqrt(sum over params of sum(g**2))`` (grads that are None are
     skipped). With ``coef = max_norm / (total + eps)``, every grad is
     multiplied in place by ``coef`` when ``coef < 1`` (torch clamps it to 1).
-    ### END SOLUTION 9.3
+    ### END SOLUTION 5.3
     Scaling all grads by one factor keeps the update direction and only
     shortens it, which tames rare loss spikes.
 
@@ -31,7 +31,7 @@ def clip_grad_norm_(params, max_norm, eps=1e-6):
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return 0.0
-    ### BEGIN SOLUTION 9.3
+    ### BEGIN SOLUTION 5.3
     xp = get_array_module(grads[0])
     total = 0.0
     for g in grads:
@@ -51,4 +51,4 @@ def clip_grad_norm_(params, max_norm, eps=1e-6):
         for g in grads:
             g *= coef
     return total
-    ### END SOLUTION 9.3
+    ### END SOLUTION 5.3

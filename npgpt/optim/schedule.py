@@ -7,12 +7,12 @@ import numbers
 class CosineWarmup:
     """``sched(step) -> lr`` for step = 0, 1, 2, ...::
 
-    ### BEGIN SOLUTION 9.2
+    ### BEGIN SOLUTION 5.2
         step <  warmup_steps:  lr = max_lr * (step + 1) / warmup_steps
         step <= max_steps:     r  = (step - warmup_steps) / (max_steps - warmup_steps)
                                lr = min_lr + 0.5 * (1 + cos(pi * r)) * (max_lr - min_lr)
         step >  max_steps:     lr = min_lr
-    ### END SOLUTION 9.2
+    ### END SOLUTION 5.2
 
     Warmup keeps the first updates small while Adam's second-moment
     estimates are still noisy; the cosine then anneals from ``max_lr`` to
@@ -38,7 +38,7 @@ class CosineWarmup:
     def __call__(self, step):
         if not isinstance(step, numbers.Integral) or step < 0:
             raise ValueError(f"invalid step: {step!r} (must be an integer >= 0)")
-        ### BEGIN SOLUTION 9.2
+        ### BEGIN SOLUTION 5.2
         if step < self.warmup_steps:
             return self.max_lr * (step + 1) / self.warmup_steps
         if step > self.max_steps:
@@ -46,7 +46,7 @@ class CosineWarmup:
         ratio = (step - self.warmup_steps) / (self.max_steps - self.warmup_steps)
         coeff = 0.5 * (1.0 + math.cos(math.pi * ratio))
         return self.min_lr + coeff * (self.max_lr - self.min_lr)
-        ### END SOLUTION 9.2
+        ### END SOLUTION 5.2
 
     def __repr__(self):
         return (

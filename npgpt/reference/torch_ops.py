@@ -1,6 +1,6 @@
 """PyTorch versions of npgpt ops whose few lines would answer a classroom task.
 
-``npgpt.gradcheck_cases`` cross-checks RoPE (task 6.3) and the DPO loss (task 14.3) against these
+``npgpt.gradcheck_cases`` cross-checks RoPE (task 8.3) and the DPO loss (task 15.3) against these
 (``tests/test_torch_ops.py`` runs them). They live here rather than beside the cases because a
 student handout (``python -m lessons.release``) leaves ``npgpt/reference`` out. Each function takes
 the torch module ``t`` first, so importing this module does not import torch.

@@ -6,7 +6,7 @@ operation, a host read inside ``cupyx.allow_synchronize(False)``, a name CuPy do
 the folder first on the path and ``device="cuda"`` runs, on the CPU, through the same code a GPU
 would run, so a slip in the GPU path shows up without a GPU. Nothing imports it by itself:
 
-    python -m npgpt.testing.fake_gpu notebooks/12_the_gpu.py     # a script, on the stand-in
+    python -m npgpt.testing.fake_gpu notebooks/16_the_gpu.py     # a script, on the stand-in
     python -m npgpt.testing.fake_gpu -m pytest -m cuda tests      # the CUDA tests, on the stand-in
 
 It checks how code treats device arrays, not CuPy's numbers or its speed (``tools/gpu_check.sh``

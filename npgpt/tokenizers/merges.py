@@ -28,7 +28,7 @@ def merge(ids, pair, new_id):
 
     merge([1, 1, 1, 2], (1, 1), 9) -> [9, 1, 2]: occurrences do not overlap; the leftmost wins.
     """
-    ### BEGIN SOLUTION 13.1
+    ### BEGIN SOLUTION 12.1
     out, i = [], 0
     while i < len(ids):
         if i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]:
@@ -38,7 +38,7 @@ def merge(ids, pair, new_id):
             out.append(ids[i])
             i += 1
     return out
-    ### END SOLUTION 13.1
+    ### END SOLUTION 12.1
 
 
 # --- encoding one chunk ----------------------------------------------------------------------
@@ -49,7 +49,7 @@ def bpe_encode_simple(ids, merges):
 
     Readable but O(n^2) in the chunk length n: each round rescans every pair.
     """
-    ### BEGIN SOLUTION 13.3
+    ### BEGIN SOLUTION 12.3
     ids = list(ids)
     while len(ids) >= 2:
         pair = min(zip(ids, ids[1:]), key=lambda p: merges.get(p, float("inf")))
@@ -57,7 +57,7 @@ def bpe_encode_simple(ids, merges):
             break  # no adjacent pair was ever merged
         ids = merge(ids, pair, merges[pair])
     return ids
-    ### END SOLUTION 13.3
+    ### END SOLUTION 12.3
 
 
 SHORT = 64  # chunks up to this many bytes use the list loop; longer ones the heap
@@ -146,7 +146,7 @@ def train_simple(words, n_merges, first_id=256):
     Each round counts every adjacent pair in every word (weighted by its count), merges the
     most frequent everywhere, and records it. Stops early when no pair is left.
     """
-    ### BEGIN SOLUTION 13.2
+    ### BEGIN SOLUTION 12.2
     words = {tuple(w): c for w, c in words.items()}
     merges = []
     for k in range(n_merges):
@@ -163,7 +163,7 @@ def train_simple(words, n_merges, first_id=256):
             new_words[w2] = new_words.get(w2, 0) + c
         words = new_words
     return merges
-    ### END SOLUTION 13.2
+    ### END SOLUTION 12.2
 
 
 def train(words, n_merges, first_id=256):

@@ -1,4 +1,4 @@
-"""Instructor-only tests of assignment 5 (never handed out; ``python -m lessons.grade --hidden``).
+"""Instructor-only tests of assignment 6 (never handed out; ``python -m lessons.grade --hidden``).
 
 They probe what the handed-out tests leave open: the numerical quality of the forward when the
 mean is large, and the backward on many features.
@@ -18,7 +18,7 @@ def reference(x, gamma, beta, eps):
     return (x - mu) / sd * gamma + beta
 
 
-@pytest.mark.task("5.1", points=1)
+@pytest.mark.task("6.1", points=1)
 def test_hidden_forward_with_a_large_mean():
     # var as mean(x^2) - mean(x)^2 cancels catastrophically when the mean is 1e4 and the spread 1
     x = 1e4 + np.random.default_rng(11).standard_normal((3, 16))
@@ -27,7 +27,7 @@ def test_hidden_forward_with_a_large_mean():
     assert_close(y, reference(x, gamma, beta, 1e-5), "LayerNorm of rows with mean 1e4", rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.task("5.2", points=1)
+@pytest.mark.task("6.2", points=1)
 def test_hidden_dx_with_many_features():
     rng = np.random.default_rng(12)
     x, g, gamma = rng.standard_normal((2, 48)), rng.standard_normal((2, 48)), 1 + 0.2 * rng.standard_normal(48)

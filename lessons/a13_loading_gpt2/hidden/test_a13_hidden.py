@@ -1,4 +1,4 @@
-"""Instructor-only tests of assignment 11 (never handed out; ``python -m lessons.grade --hidden``).
+"""Instructor-only tests of assignment 13 (never handed out; ``python -m lessons.grade --hidden``).
 
 They probe what the handed-out tests leave open: that reading a checkpoint or a config leaves the
 caller's dict as it was (a loader that pops ``lm_head.weight`` or fills in defaults changes the
@@ -8,12 +8,12 @@ file's contents for whoever reads them next), and the configs of the released GP
 import numpy as np
 import pytest
 
-from lessons.a11_loading_gpt2.test_a11_loading_gpt2 import CFG, accepted, checkpoint, config_json
+from lessons.a13_loading_gpt2.test_a13_loading_gpt2 import CFG, accepted, checkpoint, config_json
 from npgpt.nn import GPTConfig
 from npgpt.nn import hf as H
 
 
-@pytest.mark.task("11.1", points=1)
+@pytest.mark.task("13.1", points=1)
 def test_hidden_the_checkpoint_dict_is_left_as_it_was():
     config = GPTConfig(**CFG)
     weights, _ = checkpoint(config, seed=11, prefix="", extras=True)
@@ -24,7 +24,7 @@ def test_hidden_the_checkpoint_dict_is_left_as_it_was():
     assert not changed, f"hf_to_npgpt_state changed the caller's arrays in place: {changed}"
 
 
-@pytest.mark.task("11.2", points=1)
+@pytest.mark.task("13.2", points=1)
 @pytest.mark.parametrize(
     "size", [(50257, 1024, 24, 16, 1024), (50257, 1024, 36, 20, 1280), (50257, 1024, 48, 25, 1600)], ids=str
 )
