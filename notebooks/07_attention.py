@@ -36,7 +36,16 @@ import numpy as np
 
 import npgpt
 import npgpt.functional as F
-from npgpt.nn import GPT, CausalSelfAttention, GPTConfig, attention_composed, causal_mask
+from npgpt.nn import (
+    CausalSelfAttention,
+    Embedding,
+    GPTConfig,
+    Linear,
+    Module,
+    Parameter,
+    attention_composed,
+    causal_mask,
+)
 from npgpt.optim import AdamW
 
 np.set_printoptions(precision=3, suppress=True)
@@ -285,15 +294,42 @@ assert report.ok
 # %% [markdown]
 # ## 6. Attention maps: what a trained model looks at
 #
-# A freshly initialised GPT attends almost uniformly to the past (its scores are all near 0). To see
-# structure we train a tiny one-layer, two-head GPT for 100 steps on a task that *needs* attention:
-# every sequence is 8 random digits followed by the same 8 digits again. From position 7 on, the next
-# token is the one 7 positions back, so the model must learn to attend there. The targets of positions
-# 0..6 are random digits nobody can predict, so they are not scored (set to `ignore_index`, notebook 04).
+# A freshly initialised attention layer attends almost uniformly to the past (its scores are all near
+# 0). To see structure we train a tiny model for 100 steps on a task that *needs* attention: every
+# sequence is 8 random digits followed by the same 8 digits again. From position 7 on, the next token is
+# the one 7 positions back, so the model must learn to attend there. The targets of positions 0..6 are
+# random digits nobody can predict, so they are not scored (set to `ignore_index`, notebook 04).
+#
+# The model is the smallest that can do it, built from pieces met so far: a table of token vectors
+# (`Embedding`, the indexing of notebook 03), plus a learned vector per position (without one,
+# attention cannot tell the key 7 back from any other: notebook 08 is about this), one two-head
+# `CausalSelfAttention`, and a `Linear` read-out to 10 logits, trained with cross-entropy (notebook
+# 04) by AdamW (notebook 05). An `nn.Module` keeps track of the `Parameter`s of its parts, so
+# `model.parameters()` hands all of them to the optimizer. No residual connection, MLP or LayerNorm:
+# those turn it into the GPT block of notebook 09.
+
 
 # %%
+class CopyModel(Module):
+    """Token vectors plus position vectors, one causal self-attention layer, a linear read-out."""
+
+    def __init__(self, cfg, rng):
+        super().__init__()
+        self.wte = Embedding(cfg.vocab_size, cfg.n_embd, rng=rng)  # N(0, 1), as PyTorch's Embedding
+        self.wpe = Parameter(rng.standard_normal((cfg.block_size, cfg.n_embd)), dtype=np.float32)
+        self.attn = CausalSelfAttention(cfg, rng=rng)
+        self.head = Linear(cfg.n_embd, cfg.vocab_size, rng=rng)
+
+    def embed(self, idx):
+        return self.wte(idx) + self.wpe[: idx.shape[1]]  # (B, T, C): which token, and where it sits
+
+    def forward(self, idx, targets):
+        logits = self.head(self.attn(self.embed(idx)))  # (B, T, V)
+        return logits, F.cross_entropy(logits, targets)  # targets of -100 are not scored
+
+
 cfg = GPTConfig(vocab_size=10, block_size=16, n_layer=1, n_head=2, n_embd=32)
-model = GPT(cfg, rng=0)
+model = CopyModel(cfg, np.random.default_rng(0))
 data_rng = np.random.default_rng(0)
 
 
@@ -306,11 +342,10 @@ def copy_batch(batch_size=32):
 
 
 def attention_maps(model, idx):
-    # recompute the softmax weights of layer 0 from the model's own modules
-    blk, C, H = model.transformer.h[0], model.config.n_embd, model.config.n_head
+    # recompute the softmax weights from the model's own modules
+    C, H = model.attn.n_embd, model.attn.n_head
     with npgpt.no_grad():
-        h = model.transformer.wpe(F.embedding(idx, model.transformer.wte.weight))
-        qm, km, _ = blk.attn.c_attn(blk.ln_1(h)).split(C, axis=2)
+        qm, km, _ = model.attn.c_attn(model.embed(idx)).split(C, axis=2)
     Bm, Tm, _ = qm.shape
     qm = qm.numpy().reshape(Bm, Tm, H, C // H).transpose(0, 2, 1, 3)
     km = km.numpy().reshape(Bm, Tm, H, C // H).transpose(0, 2, 1, 3)

