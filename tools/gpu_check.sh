@@ -37,6 +37,6 @@ if grep -q "skipped" "$out/cuda_tests.log"; then
     echo "== cuda_tests: a CUDA test skipped on a GPU machine (see the reasons above)"
     status=1
 fi
-step notebook12 bash -c "cd notebooks && '$py' 16_the_gpu.py"
+step notebook16 bash -c "cd notebooks && '$py' 16_the_gpu.py"
 step bench_cuda "$py" -m npgpt bench --device cuda --json "$out/bench_cuda.json"
 exit $status
