@@ -22,6 +22,7 @@ COMMANDS = [
     "npgpt.commands.rl",
     "npgpt.commands.dpo",
     "npgpt.commands.chat",
+    "npgpt.commands.serve",
 ]
 
 

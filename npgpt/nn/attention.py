@@ -20,6 +20,11 @@ earlier tokens do not change, so they are kept instead of recomputed. ``forward(
 a ``KVCache`` appends this call's k, v (B, H, T_new, hs) to it and lets the T_new queries attend to
 all T_past + T_new keys; the causal mask is offset so query i (absolute position T_past + i)
 sees keys 0 .. T_past + i.
+
+Looking inside (``npgpt serve``). With ``record_attention = True`` (off by default: it costs one
+extra q k^T row per head) a layer keeps ``last_attention``, the weights (B, H, Tk) of its LAST
+query over every key, computed from the same q and k as the forward. That is the row a generation
+step uses to pick the next token.
 """
 
 from __future__ import annotations
@@ -55,6 +60,19 @@ def attention_composed(q, k, v, causal=True, dropout_p=0.0, rng=None):
     att = att.softmax(axis=-1)
     att = F.dropout(att, dropout_p, training=dropout_p > 0.0, rng=rng)
     return att @ v
+
+
+def last_query_attention(q, k):
+    """softmax(q[-1] k^T / sqrt(hs)): the attention weights (B, H, Tk) of the last query.
+
+    q (B, H, Tq, hs), k (B, H, Tk, hs) arrays. The last query is the newest position, so the
+    causal mask hides no key from it. Float64, for display.
+    """
+    xp = get_array_module(q)
+    s = (q[:, :, -1:].astype(np.float64) @ k.astype(np.float64).swapaxes(-2, -1))[:, :, 0]
+    s = s / math.sqrt(q.shape[-1])  # (B, H, Tk)
+    e = xp.exp(s - s.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 class KVCache:
@@ -167,6 +185,8 @@ class CausalSelfAttention(Module):
         self.c_proj = Linear(C, C, init_std=0.02 / math.sqrt(2 * L), **kw)
         self.attn_dropout = Dropout(config.dropout, rng=rng)
         self.resid_dropout = Dropout(config.dropout, rng=rng)
+        self.record_attention = False  # True: keep last_attention (the last query's weights)
+        self.last_attention = None
         self.rope = (
             RotaryEmbedding(config.head_size, config.block_size, dtype=dtype, device=device)
             if config.pos_encoding == "rope"
@@ -195,6 +215,8 @@ class CausalSelfAttention(Module):
             q, k = self._rotate(q, offset), self._rotate(k, offset)
             k, v = cache.append(k, v)  # (B, H, offset + T, hs)
             ### END SOLUTION 11.4
+        if self.record_attention:
+            self.last_attention = last_query_attention(q.data, k.data)
 
         drop = self.attn_dropout
         dropout_p = drop.p if drop.active() else 0.0
