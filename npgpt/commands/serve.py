@@ -47,8 +47,8 @@ def main(args: argparse.Namespace) -> int:
             return _fail(f"port {args.port} on {args.host} is in use: pick another with --port (0 = any free port)")
         return _fail(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}")
     kind = "chat" if session.chat else "completion (a base model: no chat tokens)"
-    print(f"npgpt serve: {kind} page for {session.name} at {server.url} (Ctrl-C stops)", flush=True)
-    try:
+    try:  # (the banner inside: a Ctrl-C right after it still stops cleanly)
+        print(f"npgpt serve: {kind} page for {session.name} at {server.url} (Ctrl-C stops)", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         print("npgpt serve: stopped", flush=True)

@@ -42,6 +42,10 @@ def static_file(name) -> bytes:
 
 class Handler(BaseHTTPRequestHandler):
     server_version = "npgpt-serve"
+    # HTTP/1.1: a reply streams in chunks whose end the browser sees (an HTTP/1.0 body that ends
+    # by closing the connection counts as an aborted request in Chromium)
+    protocol_version = "HTTP/1.1"
+    timeout = 300  # seconds an idle kept-alive connection (or a stalled client) holds its thread
 
     # ------------------------------------------------------------------ plumbing
     def log_message(self, fmt, *args):
@@ -54,6 +58,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Cache-Control", "no-store")
+        if status >= 400:  # an unread request body must not be taken for the next request
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         self.wfile.write(body)
 
@@ -131,6 +138,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/event-stream; charset=utf-8")
             self.send_header("Cache-Control", "no-store")
             self.send_header("X-Content-Type-Options", "nosniff")
+            self._chunked = self.request_version != "HTTP/1.0"  # an HTTP/1.0 client reads to the close
+            if self._chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.close_connection = True
             self.end_headers()
             self._event({"type": "start", "prompt": [s.token(i) for i in ids], "dropped": dropped})
             reply = list(body.get("prefix") or [])
@@ -141,12 +153,15 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     reply.append(item["id"])
                     self._event({"type": "token", **item})
+            if self._chunked:
+                self.wfile.write(b"0\r\n\r\n")  # the last chunk: the reply is complete
         finally:
             self.server.streams.release()
 
     def _event(self, obj):
-        """One Server-Sent Event (``data: JSON`` and a blank line), flushed at once."""
-        self.wfile.write(b"data: " + json.dumps(obj).encode() + b"\n\n")
+        """One Server-Sent Event (``data: JSON`` and a blank line) in one chunk, flushed at once."""
+        data = b"data: " + json.dumps(obj).encode() + b"\n\n"
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if self._chunked else data)  # one HTTP chunk
         self.wfile.flush()
 
 

@@ -74,7 +74,11 @@ function renderReply(reply) {
   reply.tokens.forEach((_, i) => reply.body.append(tokenSpan(reply, i)));
 }
 
-function addNote(text) { $("log").append(el("div", "msg note", text)); }
+function addNote(text, before) {
+  const note = el("div", "msg note", text);
+  if (before) before.before(note);
+  else $("log").append(note);
+}
 
 function addUser(text) {
   const m = el("div", "msg user");
@@ -121,13 +125,14 @@ async function generate(reply) {
 function onEvent(reply, ev) {
   if (ev.type === "start") {
     reply.promptIds = ev.prompt.map((t) => t.id).slice(0, ev.prompt.length - reply.tokens.length);
-    if (ev.dropped) addNote(`(dropped the oldest ${ev.dropped} turn(s) to fit the ${state.info.block_size}-token context)`);
+    if (ev.dropped) addNote(`(dropped the oldest ${ev.dropped} turn(s) to fit the ${state.info.block_size}-token context)`, reply.el);
   } else if (ev.type === "token") {
     reply.tokens.push(ev);
     reply.body.append(tokenSpan(reply, reply.tokens.length - 1));
     scrollDown();
   } else if (ev.type === "end") {
     reply.text = ev.text;
+    reply.el.dataset.end = ev.reason; // "end" (it ended its turn) or "length"
     finish(reply, ev.reason === "end" ? "" : "reply cut: it did not end its turn within the limit");
   }
 }
@@ -183,6 +188,7 @@ function continueWith(reply, i, t) {
   state.replies.splice(state.replies.indexOf(reply) + 1);
   while (reply.el.nextSibling) reply.el.nextSibling.remove();
   if (reply.reason) { reply.reason.remove(); reply.reason = null; }
+  delete reply.el.dataset.end;
   reply.tokens = reply.tokens.slice(0, i).concat([{ ...t, step: i, prob: t.p, top: state.selected.top }]); // chosen by the learner: coloured by the model's p
   reply.done = false;
   renderReply(reply);
