@@ -150,6 +150,8 @@ BAD = [
     ("infinite temperature", b'{"messages": [{"role": "user", "content": "a"}], "temperature": 1e999}', 400, "finite"),
     ("negative temperature", {"temperature": -1}, 400, "temperature must be in"),
     ("huge temperature", {"temperature": 1e9}, 400, "temperature must be in"),
+    ("huge integer", {"temperature": 10**400}, 400, "temperature must be in"),
+    ("deeply nested", b"[" * 100_000 + b"]" * 100_000, 400, "nested too deeply"),
     ("text temperature", {"temperature": "hot"}, 400, "temperature must be a finite number"),
     ("bool top_k", {"top_k": True}, 400, "top_k"),
     ("zero top_k", {"top_k": 0}, 400, "top_k must be in"),

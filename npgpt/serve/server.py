@@ -89,6 +89,8 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(self.rfile.read(n).decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise RequestError(f"the request body is not valid JSON ({e})") from None
+        except RecursionError:
+            raise RequestError("the request body is JSON nested too deeply") from None
         if not isinstance(body, dict):
             raise RequestError("the request body must be a JSON object")
         return body

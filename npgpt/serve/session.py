@@ -58,13 +58,18 @@ def _number(body, key, default, kind, low, high):
     v = body.get(key, default)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
         raise RequestError(f"{key} must be a finite number, got {v!r}")
     if kind is int and v != int(v):
         raise RequestError(f"{key} must be an integer, got {v!r}")
     if not low <= v <= high:
-        raise RequestError(f"{key} must be in [{low}, {high}], got {v!r}")
+        raise RequestError(f"{key} must be in [{low}, {high}], got {_short(v)}")
     return kind(v)
+
+
+def _short(v) -> str:
+    r = repr(v)
+    return r if len(r) <= 24 else f"a number of {len(r)} digits"
 
 
 def parse_settings(body, vocab_size, max_tokens_cap) -> Settings:
