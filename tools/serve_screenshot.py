@@ -28,7 +28,7 @@ def main():
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "NPGPT_SERVE_SCREENSHOT": str(Path(args.out).resolve()),
-        "NPGPT_SERVE_CHECKPOINT": str(Path(args.checkpoint).resolve()),
+        "NPGPT_SERVE_CHECKPOINT": args.checkpoint,  # as given: the page header shows it
     }
     test = str(ROOT / "tests" / "test_serve_browser.py")
     cmd = [sys.executable, "-m", "pytest", test, "-q", "-p", "no:cacheprovider"]

@@ -46,6 +46,9 @@ class Handler(BaseHTTPRequestHandler):
     # by closing the connection counts as an aborted request in Chromium)
     protocol_version = "HTTP/1.1"
     timeout = 300  # seconds an idle kept-alive connection (or a stalled client) holds its thread
+    # send each small event at once: with Nagle's algorithm on, an event waits for the ACK of the
+    # one before, which the client may delay by up to 40 ms
+    disable_nagle_algorithm = True
 
     # ------------------------------------------------------------------ plumbing
     def log_message(self, fmt, *args):

@@ -29,6 +29,7 @@ from ..data import DataError
 from ..sampling import draw, filter_logits
 
 TOP = 10  # alternatives shown per step
+DIGITS = 7  # decimals of the probabilities sent (the page shows 3 significant digits)
 MAX_TEMPERATURE = 100.0
 MAX_MESSAGES = 200
 MAX_TEXT = 20_000  # characters per message or prompt
@@ -107,6 +108,7 @@ class Session:
         self.special_ids = set((getattr(tokenizer, "special_tokens", None) or {}).values())
         self.device = "cpu" if isinstance(model.transformer.wte.weight.data, np.ndarray) else "cuda"
         self.lock = threading.Lock()  # held around each forward call
+        self._tokens = {}  # id -> {id, text, special}
 
     def info(self) -> dict:
         c = self.model.config
@@ -123,8 +125,11 @@ class Session:
         }
 
     def token(self, i) -> dict:
-        """{id, text, special} of token id ``i`` (special: a template token such as <|end|>)."""
-        return {"id": int(i), "text": self.tokenizer.decode([int(i)]), "special": int(i) in self.special_ids}
+        """{id, text, special} of token id ``i`` (special: a template token such as <|end|>); a copy."""
+        i = int(i)
+        if i not in self._tokens:  # decoded once per id: a step shows 11 tokens
+            self._tokens[i] = {"id": i, "text": self.tokenizer.decode([i]), "special": i in self.special_ids}
+        return dict(self._tokens[i])
 
     # ------------------------------------------------------------------ requests
     def prompt_ids(self, body, settings) -> tuple[list[int], int]:
@@ -181,11 +186,14 @@ class Session:
         x = to_device(np.asarray([ids], dtype=np.int64), self.device)
         layers = [b.attn for b in self.model.transformer.h]
         with self.lock, no_grad():
+            if not attention:
+                logits, _ = self.model(x, cache=cache, last_only=True)
+                return np.asarray(to_device(logits.data[0, -1], "cpu"), dtype=np.float64), None
             for a in layers:
-                a.record_attention = attention
+                a.record_attention = True
             try:
                 logits, _ = self.model(x, cache=cache, last_only=True)
-                att = [to_device(a.last_attention[0], "cpu") for a in layers] if attention else None
+                att = [to_device(a.last_attention[0], "cpu") for a in layers]
             finally:
                 for a in layers:
                     a.record_attention, a.last_attention = False, None
@@ -202,11 +210,15 @@ class Session:
         return p, _softmax(z[0]), z
 
     def top(self, p, q) -> list[dict]:
-        """The ``TOP`` most likely tokens under the model: {id, text, special, p, q}."""
+        """The ``TOP`` most likely tokens under the model: {id, text, special, p, q}.
+
+        Probabilities are rounded to ``DIGITS`` decimals: shorter JSON, quicker to write per step.
+        """
         k = min(TOP, p.size)
         best = np.argpartition(-p, k - 1)[:k]
         best = best[np.argsort(-p[best], kind="stable")]
-        return [{**self.token(i), "p": float(p[i]), "q": float(q[i])} for i in best]
+        ps, qs = np.round(p[best], DIGITS).tolist(), np.round(q[best], DIGITS).tolist()
+        return [{**self.token(i), "p": a, "q": b} for i, a, b in zip(best.tolist(), ps, qs)]
 
     def stream(self, ids, settings):
         """Yield one dict per new token: {step, id, text, special, prob, p, top}; the last yielded
@@ -218,8 +230,14 @@ class Session:
             logits, _ = self._forward(feed, cache)
             p, q, z = self.step_info(logits, settings)
             nxt = int(np.argmax(logits)) if z is None else int(draw(z, rng.random((1, 1)))[0])
-            prob = float(p[nxt] if z is None else q[nxt])
-            yield {"step": step, **self.token(nxt), "prob": prob, "p": float(p[nxt]), "top": self.top(p, q)}
+            prob = round(float(p[nxt] if z is None else q[nxt]), DIGITS)
+            yield {
+                "step": step,
+                **self.token(nxt),
+                "prob": prob,
+                "p": round(float(p[nxt]), DIGITS),
+                "top": self.top(p, q),
+            }
             if nxt in self.stops:
                 yield {"stop": "end"}
                 return
