@@ -21,9 +21,12 @@ import numpy as np
 import pytest
 from serve_fixtures import make_checkpoints, running
 
+from npgpt.chat.chat_loop import fit_window
 from npgpt.chat.model import load_policy
 from npgpt.chat.template import render
 from npgpt.cli import main as cli
+from npgpt.data import DataError
+from npgpt.serve import RequestError, load_session, parse_settings
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,3 +279,25 @@ def test_ctrl_c_stops_cleanly(checkpoints):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0 and out == "npgpt serve: stopped\n" and err == ""
+
+
+def test_a_long_conversation_keeps_the_window_npgpt_chat_keeps(checkpoints):
+    """The page resends the whole conversation; the server cuts it where ``npgpt chat`` would."""
+    s = load_session(checkpoints[0])
+    rng = np.random.default_rng(0)
+    words = ["to be", "or not", "that is", "the question", "whether", "tis nobler", "in the mind"]
+    for n in (1, 3, 9, 41, 401):  # user, assistant, ..., user
+        msgs = [
+            {"role": "user" if i % 2 == 0 else "assistant", "content": " ".join(rng.choice(words, rng.integers(1, 6)))}
+            for i in range(n)
+        ]
+        for system in ([], [{"role": "system", "content": "be brief"}]):
+            body = {"messages": system + msgs, "max_tokens": 10}
+            settings = parse_settings(body, s.vocab, s.max_tokens)
+            try:
+                want, _, _ = fit_window(system + msgs, s.tokenizer, s.block, min(10, s.block // 4))
+            except DataError as e:  # the last message alone is too long: the same message, a 400
+                with pytest.raises(RequestError, match=str(e)[:30]):
+                    s.prompt_ids(body, settings)
+                continue
+            assert s.prompt_ids(body, settings)[0] == want, (n, system)

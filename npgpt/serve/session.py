@@ -31,7 +31,7 @@ from ..sampling import draw, filter_logits
 TOP = 10  # alternatives shown per step
 DIGITS = 7  # decimals of the probabilities sent (the page shows 3 significant digits)
 MAX_TEMPERATURE = 100.0
-MAX_MESSAGES = 200
+MAX_MESSAGES = 10_000
 MAX_TEXT = 20_000  # characters per message or prompt
 
 
@@ -139,7 +139,10 @@ class Session:
         reserve = len(prefix) + min(settings.max_tokens, max(self.block // 4, 1))
         try:
             if self.chat:
-                ids, _, dropped = fit_window(self._messages(body), self.tokenizer, self.block, reserve)
+                msgs = self._messages(body)
+                recent = self._recent(msgs)
+                ids, _, dropped = fit_window(recent, self.tokenizer, self.block, reserve)
+                dropped += (len(msgs) - len(recent)) // 2
             else:
                 ids, dropped = self._completion_prompt(body, prefix), 0
         except DataError as e:  # unknown character, too long for the context
@@ -161,6 +164,23 @@ class Session:
         if msgs[-1]["role"] != "user":
             raise RequestError("the last message must be the user's")
         return [{"role": m["role"], "content": m["content"]} for m in msgs]
+
+    def _recent(self, msgs):
+        """The newest messages that could fit the window (and a leading system message).
+
+        The page sends the whole conversation each time; encoding each message once from the
+        newest back keeps a long conversation from costing ``fit_window`` a render per old turn.
+        One message more than fits is kept, and the kept part starts at a user's message, so
+        ``fit_window`` makes the final cut (and its message when even the last one is too long).
+        """
+        system = msgs[:1] if msgs[0]["role"] == "system" else []
+        rest, budget, start = msgs[len(system) :], self.block, len(msgs) - len(system)
+        while start > 0 and budget >= 0:
+            start -= 1
+            budget -= len(self.tokenizer.encode(rest[start]["content"])) + 2  # + <|role|> and <|end|>
+        while start > 0 and rest[start]["role"] != "user":
+            start -= 1
+        return system + rest[start:]
 
     def _completion_prompt(self, body, prefix):
         text = body.get("prompt")
