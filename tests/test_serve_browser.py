@@ -159,3 +159,26 @@ def test_chat_page_in_chromium(browser, checkpoint, tmp_path):
             assert not problems, "\n".join(problems)
         finally:
             context.close()
+
+
+def test_completion_page_for_a_base_model(browser, tmp_path):
+    base = make_checkpoints(tmp_path)[1]
+    with running(base) as server:
+        context = browser.new_context()
+        page = context.new_page()
+        problems, _ = watch(page, urlsplit(server.url).netloc)
+        try:
+            page.goto(server.url, wait_until="load")
+            page.wait_for_function("document.getElementById('model').textContent.includes('completion')")
+            assert page.inner_text("#send") == "Continue"
+            page.fill("#max_tokens", "12")
+            page.fill("#input", "To be, or not")
+            page.press("#input", "Enter")
+            page.wait_for_function("document.querySelectorAll('.msg.completion .tok').length > 0")
+            page.wait_for_function("!document.getElementById('send').disabled", timeout=120_000)
+            reply = page.locator(".msg.completion").first
+            assert reply.locator(".prompt").inner_text() == "To be, or not"
+            assert reply.locator(".tok").count() == 12 and reply.get_attribute("data-end") == "length"
+            assert not problems, "\n".join(problems)
+        finally:
+            context.close()
