@@ -514,3 +514,8 @@ shutil.rmtree(work)  # the checkpoints of this notebook's runs
 #   Model*: the derivation of section 6. <https://arxiv.org/abs/2305.18290>
 # - Bradley and Terry, 1952, *Rank Analysis of Incomplete Block Designs: I. The Method of Paired
 #   Comparisons*, Biometrika 39: the pairwise preference model. <https://doi.org/10.2307/2334029>
+
+# %% [markdown]
+# **Talk to it in the browser.** `npgpt serve --checkpoint runs/sft/checkpoint` opens a chat page for
+# the model you tuned, where each token of a reply shows the probability it was drawn with, the
+# alternatives at that step and the attention behind it (the README's section "Chat in the browser").
