@@ -87,7 +87,7 @@ def all_tasks(lessons_dir: Path = LESSONS_DIR) -> dict[str, Task]:
 
 
 def find_assignment(name: str, lessons_dir: Path = LESSONS_DIR) -> Assignment:
-    """``a06``, ``5`` or ``a06_layernorm`` -> the assignment."""
+    """``a06``, ``6`` or ``a06_layernorm`` -> the assignment."""
     key = name.strip().lower().lstrip("a")
     for a in load_assignments(lessons_dir):
         if a.name == name or (key.isdigit() and a.number == int(key)):

@@ -99,7 +99,7 @@ def gradescope(cases) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m lessons.grade", description="grade the assignments present")
-    p.add_argument("--assignment", help="only this assignment (a06, 5 or a06_layernorm)")
+    p.add_argument("--assignment", help="only this assignment (a06, 6 or a06_layernorm)")
     p.add_argument("--task", help="only this task, e.g. 5.2")
     p.add_argument("--results", type=Path, help="write Gradescope's results.json here")
     p.add_argument("--hidden", type=Path, help="a folder with instructor-only tests: <it>/aNN_topic/hidden/test_*.py")

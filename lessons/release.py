@@ -164,7 +164,7 @@ def release(
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m lessons.release", description=__doc__.split("\n\n")[0])
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--assignment", help="the assignment to hand out: a06, 5 or a06_layernorm")
+    which.add_argument("--assignment", help="the assignment to hand out: a06, 6 or a06_layernorm")
     which.add_argument("--all", action="store_true", help="every assignment, every task a stub")
     p.add_argument("out", type=Path, help="a new folder for the handout")
     p.add_argument("--from", dest="previous", type=Path, help="a student's previous handout: carry their code over")
