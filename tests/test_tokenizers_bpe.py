@@ -2,6 +2,7 @@
 
 import os
 import random
+import re
 
 import pytest
 import regex
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from npgpt.data import load_text, shakespeare_path
 from npgpt.tokenizers import GPT2_PATTERN, GPT4_PATTERN, BPETokenizer, TokenizerError, load_tokenizer
 from npgpt.tokenizers import merges as M
-from npgpt.tokenizers.pretokenize import split_text
+from npgpt.tokenizers.pretokenize import GPT2_ASCII, split_text
 
 SMALL = [
     "aaabdaaabac",
@@ -94,6 +95,13 @@ def test_fast_merge_loop_equals_the_readable_one():
     runs = [[ord("e")] * 101, [ord(" ")] * 64, list(b"ab" * 50)]  # overlapping pairs
     for ids in runs:
         assert M.bpe_encode(ids, tok.ranks) == M.bpe_encode_heap(ids, tok.ranks) == M.bpe_encode_simple(ids, tok.ranks)
+    chunks = [
+        [rng.choice(b"etaoin shrdlu\n") for _ in range(rng.choice([0, 1, 2, 3, 5, 8, 13, M.SHORT, M.SHORT + 1]))]
+        for _ in range(600)
+    ]  # several lengths with more than M.FEW chunks each (the NumPy rows), a few with fewer, long ones
+    chunks += [bytes(c) for c in chunks[:50]] + runs
+    table = M.RankTable(tok.ranks)
+    assert M.bpe_encode_many(chunks, table) == [M.bpe_encode_simple(c, tok.ranks) for c in chunks]
     assert M.merge([1, 1, 1, 2], (1, 1), 9) == [9, 1, 2]
     assert M.get_stats([1, 2, 3, 1, 2]) == {(1, 2): 2, (2, 3): 1, (3, 1): 1}
 
@@ -134,6 +142,18 @@ def _cl100k_pattern():
 def test_gpt4_pattern_splits_as_tiktoken_cl100k(text):
     assert split_text(text, "gpt4") == regex.findall(_cl100k_pattern(), text)
     assert "".join(split_text(text, "gpt2")) == text and "".join(split_text(text, "gpt4")) == text
+
+
+def test_gpt2_ascii_pattern_has_the_classes_of_gpt2s_on_ascii():
+    for c in map(chr, range(128)):
+        for ours, gpt2s in (("[A-Za-z]", r"\p{L}"), ("[0-9]", r"\p{N}"), (r"\s", r"\s"), (r"\S", r"\S")):
+            assert bool(re.fullmatch(ours, c, re.ASCII)) == bool(regex.fullmatch(gpt2s, c)), (repr(c), ours)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127)) | st.text(alphabet=" \t\n\r\x0b\x0c\x1c'sdtlmrevA1!_"))
+def test_gpt2_ascii_pattern_splits_as_gpt2s_pattern(text):
+    assert GPT2_ASCII.findall(text) == regex.findall(GPT2_PATTERN, text)
 
 
 def test_special_tokens_are_never_split_or_merged_into():

@@ -1,7 +1,8 @@
 """The tokenizer rows of ``npgpt bench --tokenizers``, measured side by side in one process.
 
 - encode throughput on the shipped corpus (1 MB) of GPT-2's tokenizer: npgpt's ``from_gpt2``
-  (its chunk cache emptied before every run, so each run starts cold) vs ``tiktoken`` vs HuggingFace
+  (its chunk cache emptied before every run, so each run starts cold; the merges' NumPy table,
+  made once per tokenizer, is kept) vs ``tiktoken`` vs HuggingFace
   ``tokenizers``, all built from the same files, their ids checked equal;
 - training a byte-level BPE to vocabulary 1024 on the corpus: npgpt vs ``tokenizers``' BpeTrainer;
 - compression, in characters per token, on the held-out last 10% of the corpus: characters vs BPE

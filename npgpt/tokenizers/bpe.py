@@ -10,15 +10,25 @@ k makes id 256 + k, and special tokens come after the last merge.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import ChainMap, Counter
+from itertools import chain
 
 from . import gpt2
 from .base import Tokenizer, TokenizerError, allowed_set, check_ids, check_special_names, split_on_specials
-from .merges import bpe_encode
+from .merges import RankTable, bpe_encode, bpe_encode_many
 from .merges import train as train_merges
-from .pretokenize import compile_pattern, resolve_pattern
+from .pretokenize import GPT2_ASCII, GPT2_PATTERN, compile_pattern, resolve_pattern
 
 _CACHE_SIZE = 100_000  # chunks remembered per tokenizer (words repeat: most lookups hit)
+_MANY = 16  # from this many new chunks on, they are encoded together (bpe_encode_many)
+
+
+def _utf8(chunk: str) -> bytes:
+    """UTF-8 bytes of ``chunk``; lone surrogates (not encodable) become U+FFFD, as in tiktoken."""
+    try:
+        return chunk.encode("utf-8")
+    except UnicodeEncodeError:
+        return chunk.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
 
 
 class BPETokenizer(Tokenizer):
@@ -37,6 +47,7 @@ class BPETokenizer(Tokenizer):
         self.merges = [(int(a), int(b)) for a, b in merges]
         self.pattern = resolve_pattern(pattern)
         self._regex = compile_pattern(self.pattern)
+        self._ascii = GPT2_ASCII if self.pattern == GPT2_PATTERN else self._regex  # for ASCII text
         self.ranks = {}  # (a, b) -> id of the merged token, which is also its rank
         self.vocab = [b""] * 256  # id -> bytes, ordinary tokens
         for b, i in enumerate(self.byte_ids):
@@ -59,6 +70,7 @@ class BPETokenizer(Tokenizer):
         self._id_bytes = self.vocab + [s.encode("utf-8") for s in self.special_tokens]
         self._byte_table = bytes(self.byte_ids)  # bytes.translate maps each byte to its id in C
         self._cache = {}
+        self._table = None  # the merges as a RankTable, made when first needed
 
     # --- building --------------------------------------------------------------------------------
     @classmethod
@@ -147,27 +159,35 @@ class BPETokenizer(Tokenizer):
     def encode_ordinary(self, text) -> list[int]:
         """Encode ``text`` with no special tokens: pre-split, then BPE each chunk.
 
-        Words repeat, so a chunk's ids are remembered (up to ``_CACHE_SIZE`` chunks per tokenizer)
-        and most chunks cost one dict lookup.
+        ASCII text is pre-split by ``GPT2_ASCII`` where the pattern is GPT-2's (same chunks, faster).
+        Words repeat, so each distinct chunk is encoded once and its ids are remembered (up to
+        ``_CACHE_SIZE`` chunks per tokenizer). The chunks new to the cache are encoded together
+        (``bpe_encode_many``), and the ids of all chunks are gathered by ``map`` and ``chain``,
+        loops that run in C: no Python statement runs per chunk of the text.
         """
-        ids = []
-        cache = self._cache
-        for chunk in self._regex.findall(text):
-            chunk_ids = cache.get(chunk)
-            if chunk_ids is None:
-                chunk_ids = self._encode_chunk(chunk)
-                if len(cache) < _CACHE_SIZE:
-                    cache[chunk] = chunk_ids
-            ids.extend(chunk_ids)
-        return ids
+        chunks = (self._ascii if text.isascii() else self._regex).findall(text)
+        known = cache = self._cache
+        new = list(set(chunks).difference(cache))
+        if new:
+            encoded = dict(zip(new, self._encode_chunks(new)))
+            if len(cache) + len(encoded) <= _CACHE_SIZE:
+                cache.update(encoded)
+            else:  # the cache is full: this text's new chunks are looked up here, not remembered
+                known = ChainMap(encoded, cache)
+        return list(chain.from_iterable(map(known.__getitem__, chunks)))
 
-    def _encode_chunk(self, chunk) -> list[int]:
-        """One pre-split chunk -> ids: its UTF-8 bytes as byte tokens, then the merges."""
+    def _encode_chunks(self, chunks) -> list[list[int]]:
+        """Pre-split chunks -> their ids: each one's UTF-8 bytes as byte tokens, then the merges."""
         try:
-            raw = chunk.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates
-            raw = chunk.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
-        return bpe_encode(list(raw.translate(self._byte_table)), self.ranks)  # translate: byte -> its id
+            raw = [c.encode("utf-8") for c in chunks]
+        except UnicodeEncodeError:
+            raw = [_utf8(c) for c in chunks]
+        ids = [r.translate(self._byte_table) for r in raw]  # translate: each byte -> its id, in C
+        if len(ids) < _MANY:
+            return [bpe_encode(i, self.ranks) for i in ids]
+        if self._table is None:
+            self._table = RankTable(self.ranks)
+        return bpe_encode_many(ids, self._table)
 
     # --- ids -> text -------------------------------------------------------------------------------
     def decode_bytes(self, ids) -> bytes:

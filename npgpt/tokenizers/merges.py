@@ -5,14 +5,18 @@ Tokens are ints: the 256 byte values first, then merge k creates token ``first_i
 ``merges`` below is a dict ``(a, b) -> new id``.
 
 Readable forms (``get_stats``, ``merge``, ``bpe_encode_simple``, ``train_simple``) are the
-textbook loops. The fast forms (``bpe_encode`` with ``bpe_encode_heap``, and ``train``) compute
-exactly the same thing; the tests hold each pair equal on random inputs.
+textbook loops. The fast forms (``bpe_encode`` with ``bpe_encode_heap``, ``bpe_encode_many``
+with ``RankTable``, and ``train``) compute exactly the same thing; the tests hold each pair equal
+on random inputs.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import defaultdict
+from itertools import chain
+
+import numpy as np
 
 
 def get_stats(ids, counts=None, weight=1):
@@ -62,6 +66,7 @@ def bpe_encode_simple(ids, merges):
 
 SHORT = 64  # chunks up to this many bytes use the list loop; longer ones the heap
 _NEVER = 1 << 62  # rank of a pair that was never merged
+FEW = 16  # chunks of one length that bpe_encode_many still encodes one by one
 
 
 def bpe_encode(ids, merges):
@@ -130,6 +135,94 @@ def bpe_encode_heap(ids, merges):
             if r is not None:
                 heapq.heappush(heap, (r, h))
     return [t for t in tokens if t is not None]
+
+
+class RankTable:
+    """``merges`` as NumPy arrays, to look up the ranks of many pairs in one call.
+
+    Pairs of two bytes (ids below 256) are read from a dense 256 x 256 table; other pairs (a, b)
+    as the int64 key ``a * base + b``, found by binary search (``np.searchsorted``) in the
+    sorted keys. Pairs never merged get ``_NEVER``.
+    """
+
+    def __init__(self, merges):
+        self.merges = merges
+        pairs = np.array(list(merges), dtype=np.int64).reshape(-1, 2)
+        ranks = np.array(list(merges.values()), dtype=np.int64)
+        self.base = int(max(pairs.max(initial=0), ranks.max(initial=0))) + 1
+        keys = pairs[:, 0] * self.base + pairs[:, 1]
+        order = np.argsort(keys)
+        self.keys = np.append(keys[order], np.iinfo(np.int64).max)  # a sentinel past every key
+        self.values = np.append(ranks[order], _NEVER)
+        self.byte_pairs = np.full((256, 256), _NEVER, dtype=np.int64)
+        small = (pairs < 256).all(axis=1)
+        self.byte_pairs[pairs[small, 0], pairs[small, 1]] = ranks[small]
+
+    def ranks(self, a, b):
+        """Rank of each pair (a[i], b[i]) (arrays of the same shape), ``_NEVER`` if never merged."""
+        if a.size and max(a.max(), b.max()) < 256:
+            return self.byte_pairs[a, b]
+        key = a * self.base + b
+        pos = np.searchsorted(self.keys, key)
+        return np.where(self.keys[pos] == key, self.values[pos], _NEVER)
+
+
+def bpe_encode_many(chunks, table):
+    """``[bpe_encode(ids, merges) for ids in chunks]`` for many chunks at once, in NumPy.
+
+    Chunks of the same length go through together as the rows of one array (``_merge_rows``);
+    so the Python work is per round and per length, not per chunk: a text's thousands of new
+    words cost a few hundred NumPy calls. ``table`` is the ``RankTable`` of the merges; a chunk
+    may be a list of ids or ``bytes`` (ids below 256).
+    """
+    out = [None] * len(chunks)
+    lengths = np.fromiter(map(len, chunks), np.int64, len(chunks))
+    order = np.argsort(lengths, kind="stable")
+    starts = np.flatnonzero(np.diff(lengths[order], prepend=-1))  # where each length begins in order
+    for rows in np.split(order, starts[1:]):
+        n = int(lengths[rows[0]])
+        if n < 2 or n > SHORT or len(rows) < FEW:  # NumPy pays only for many rows, short ones
+            for k in rows.tolist():
+                out[k] = bpe_encode(chunks[k], table.merges)
+            continue
+        ids = np.fromiter(chain.from_iterable([chunks[k] for k in rows.tolist()]), np.int64, len(rows) * n)
+        for where, final in _merge_rows(ids.reshape(-1, n), table):
+            for k, row in zip(rows[where].tolist(), final.tolist()):
+                out[k] = row
+    return out
+
+
+def _merge_rows(ids, table):
+    """BPE on every row of ``ids`` (rows of one length); yields (row numbers, their final ids).
+
+    Each round every row merges its lowest-ranked pair, leftmost on ties (``argmin``), as
+    ``bpe_encode`` does, so every row loses one column and the array stays rectangular; then the
+    two ranks beside the new token are looked up again. A row whose pairs were never merged is
+    finished and leaves the array.
+    """
+    rows = np.arange(len(ids))
+    ranks = table.ranks(ids[:, :-1], ids[:, 1:])  # ranks[r, i] is the pair (ids[r, i], ids[r, i + 1])
+    while len(rows) and ids.shape[1] > 1:
+        best = ranks.argmin(axis=1)
+        rank = ranks[np.arange(len(rows)), best]
+        done = rank == _NEVER
+        if done.any():
+            yield rows[done], ids[done]
+            rows, ids, ranks, best, rank = rows[~done], ids[~done], ranks[~done], best[~done], rank[~done]
+        r, width = np.arange(len(rows)), ids.shape[1]
+        ids[r, best] = rank  # the merged token's id is its rank; its right half is dropped
+        keep = np.ones(ids.shape, dtype=bool)
+        keep[r, best + 1] = False
+        ids = ids[keep].reshape(len(rows), width - 1)
+        keep = np.ones(ranks.shape, dtype=bool)
+        keep[r, best] = False
+        ranks = ranks[keep].reshape(len(rows), width - 2)
+        left = best > 0  # the pair (left neighbour, new token)
+        ranks[r[left], best[left] - 1] = table.ranks(ids[r[left], best[left] - 1], rank[left])
+        right = best < width - 2  # the pair (new token, right neighbour)
+        ranks[r[right], best[right]] = table.ranks(rank[right], ids[r[right], best[right] + 1])
+    if len(rows):
+        yield rows, ids
 
 
 # --- training ------------------------------------------------------------------------------

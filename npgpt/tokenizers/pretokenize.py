@@ -8,6 +8,8 @@ other symbols, and whitespace (a run of spaces leaves its last space to the next
 
 from __future__ import annotations
 
+import re
+
 import regex
 
 from .base import TokenizerError
@@ -24,6 +26,11 @@ GPT4_PATTERN = (
 )
 
 PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": GPT4_PATTERN}
+
+# GPT-2's pattern for ASCII text, for Python's ``re``, which runs it about twice as fast as
+# ``regex`` runs GPT2_PATTERN. Same chunks: on ASCII, \p{L} is [A-Za-z], \p{N} is [0-9] and \s is
+# [ \t\n\v\f\r] in both (a test compares the classes on all 128 characters and the splits on text).
+GPT2_ASCII = re.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^\sA-Za-z0-9]+|\s+(?!\S)|\s+""", re.ASCII)
 
 
 def resolve_pattern(pattern: str) -> str:
