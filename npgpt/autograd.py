@@ -25,10 +25,14 @@ This module imports no other part of the engine: the ops build on it, and ``Tens
 from __future__ import annotations
 
 import functools
+import time
 
 from .backend import DeviceError, get_array_module
 
 _grad_enabled = True
+# None, or while ``npgpt.profiler.profile_ops()`` runs, its ``record(op name, phase, seconds)``:
+# every op's forward and backward is then timed; otherwise the only cost is one ``is None`` check
+_op_timer = None
 
 
 def is_grad_enabled() -> bool:
@@ -137,7 +141,12 @@ class Function:
         ctx = Context()
         ctx.needs_input_grad = needs
         try:
-            out = cls.forward(ctx, *arrays, **kwargs)
+            if _op_timer is None:
+                out = cls.forward(ctx, *arrays, **kwargs)
+            else:
+                t = time.perf_counter()
+                out = cls.forward(ctx, *arrays, **kwargs)
+                _op_timer(cls.__name__, "forward", time.perf_counter() - t)
         except ValueError as e:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
             raise ValueError(f"{cls.__name__}: {e} (input shapes: {shapes})") from None
@@ -186,7 +195,12 @@ def backward(root, grad, retain_graph=False):
             # asarray: arithmetic on 0-d NumPy arrays gives NumPy scalars; .grad stays an array
             node.grad = get_array_module(node.data).asarray(acc)
             continue
-        in_grads = ctx.fn.backward(ctx, g)
+        if _op_timer is None:
+            in_grads = ctx.fn.backward(ctx, g)
+        else:
+            t = time.perf_counter()
+            in_grads = ctx.fn.backward(ctx, g)
+            _op_timer(ctx.fn.__name__, "backward", time.perf_counter() - t)
         if len(in_grads) != len(ctx.inputs):
             raise RuntimeError(
                 f"{ctx.fn.__name__}.backward returned {len(in_grads)} gradients for {len(ctx.inputs)} inputs"

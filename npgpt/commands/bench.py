@@ -30,6 +30,7 @@ from ..memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss, tune_mal
 from ..nn import GPT, GPTConfig
 from ..optim import AdamW
 from ..settings import POSITIVE_INT
+from .bench_profile import profile_table
 from .bench_tokenizers import tokenizer_rows
 from .flags import help_with_range
 
@@ -279,6 +280,11 @@ def add_parser(sub):
     p.add_argument(
         "--tokenizers", action="store_true", help="measure the tokenizers instead (encode, training, compression)"
     )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="npgpt alone: a training step's time per op, forward and backward apart (--configs, --steps)",
+    )
     p.set_defaults(func=main)
 
 
@@ -289,6 +295,15 @@ def main(args) -> int:
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"tokenizer_rows": rows, "cpus": os.cpu_count()}, f, indent=2)
+        return 0
+    if getattr(args, "profile", False):
+        if args.device != "cpu":
+            print("npgpt bench: --profile measures the CPU (--device cpu)", file=sys.stderr)
+            return 2
+        print(f"npgpt bench --profile: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+        for name in args.configs:
+            n_steps = max(5, args.steps // 4) if name == "mid" else args.steps
+            print("\n".join(profile_table(name, _model_config(name), _batches(name, n_steps + 3))))
         return 0
     if args.device == "cuda":
         try:
