@@ -210,13 +210,10 @@ def _merge_rows(ids, table):
             yield rows[done], ids[done]
             rows, ids, ranks, best, rank = rows[~done], ids[~done], ranks[~done], best[~done], rank[~done]
         r, width = np.arange(len(rows)), ids.shape[1]
-        ids[r, best] = rank  # the merged token's id is its rank; its right half is dropped
-        keep = np.ones(ids.shape, dtype=bool)
-        keep[r, best + 1] = False
-        ids = ids[keep].reshape(len(rows), width - 1)
-        keep = np.ones(ranks.shape, dtype=bool)
-        keep[r, best] = False
-        ranks = ranks[keep].reshape(len(rows), width - 2)
+        ids[r, best] = rank  # the merged token's id is its rank; its right half is dropped:
+        j = np.arange(width - 1)
+        ids = np.where(j <= best[:, None], ids[:, :-1], ids[:, 1:])  # column j takes j + 1 right of it
+        ranks = np.where(j[:-1] < best[:, None], ranks[:, :-1], ranks[:, 1:])  # pair j, the same
         left = best > 0  # the pair (left neighbour, new token)
         ranks[r[left], best[left] - 1] = table.ranks(ids[r[left], best[left] - 1], rank[left])
         right = best < width - 2  # the pair (new token, right neighbour)
