@@ -7,7 +7,7 @@ runs the notebook's cells up to it, swaps in a typical wrong answer (one line ch
 student makes: the table below), and requires the check cell to raise ``ExerciseError`` with a
 message; then it runs the reference answer, whose check must pass, and goes on to the next one.
 
-Each notebook runs in its own process in its own folder, as nbmake runs it, and stops after its last
+Each notebook runs in its own process in its own folder, as its notebook test runs it, and stops after its last
 exercise. Plants are plain text replacements: one that no longer matches its answer cell fails
 here, so a reworded answer cannot leave an exercise untested.
 """

@@ -1,6 +1,8 @@
 """The course website, built once per session and checked in a real browser (headless Chromium).
 
-``python website/build.py`` executes every lesson notebook and renders it; here Chromium, driven
+The site renders the lesson notebooks as this test session executed them (the ``executed_notebook``
+fixture of the root conftest.py: each notebook runs once per session, for its own test and for the
+site, whichever comes first), through ``python website/build.py --executed``; here Chromium, driven
 by Playwright, opens every page over HTTP on 127.0.0.1 and checks that it loads without console
 errors or failed requests, that every figure has loaded and is visible, that no cell shows an
 error, that the math is typeset, and that every internal link (and its #anchor) resolves.
@@ -24,6 +26,7 @@ import threading
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
+import nbformat
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -52,7 +55,7 @@ def unavailable(reason):
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory):
+def site(tmp_path_factory, request):
     """Build the website once (all notebooks executed); returns the folder holding index.html.
 
     NPGPT_WEBSITE_HTML=<folder> tests a site built before (``python website/build.py``) instead.
@@ -66,8 +69,13 @@ def site(tmp_path_factory):
         except ImportError:
             unavailable(f"{module} is not installed: pip install -e '.[site]'")
     out = tmp_path_factory.mktemp("website")
+    executed = out / "executed"
+    executed.mkdir()
+    run = request.getfixturevalue("executed_notebook")  # fails here, naming the cell, if a notebook raises
+    for name in LESSONS:
+        nbformat.write(run(ROOT / "notebooks" / f"{name}.ipynb"), executed / f"{name}.ipynb")
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "website" / "build.py"), "--out", str(out)],
+        [sys.executable, str(ROOT / "website" / "build.py"), "--out", str(out), "--executed", str(executed)],
         cwd=ROOT,
         capture_output=True,
         text=True,

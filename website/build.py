@@ -3,10 +3,13 @@
     python -m pip install -e '.[site]'
     python website/build.py                 # -> website/_build/html/index.html
     python website/build.py --out DIR       # elsewhere; --no-execute: render without running
+    python website/build.py --executed DIR  # render notebooks executed before (DIR/NN_*.ipynb)
 
 Stages ``website/`` (Sphinx config, index, CSS), README.md, lessons/README.md and notebooks/
 (the ``NN_*.ipynb`` lessons and their README) into ``<out>/source``, then runs Sphinx with
-MyST-NB, which executes each notebook; a cell that raises fails the build.
+MyST-NB, which executes each notebook; a cell that raises fails the build. ``--executed`` takes
+each lesson from DIR instead, already executed with its outputs (the test suite runs each notebook
+once and hands the results here), and renders them without running them again.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
-def stage(src: Path) -> Path:
-    """Copy the site's sources into ``src`` (a fresh folder) in the layout the toctree expects."""
+def stage(src: Path, executed: Path | None = None) -> Path:
+    """Copy the site's sources into ``src`` (a fresh folder) in the layout the toctree expects.
+
+    The lessons come from notebooks/, or, with ``executed``, from that folder under the same names.
+    """
     if src.exists():
         shutil.rmtree(src)
     shutil.copytree(HERE, src, ignore=shutil.ignore_patterns("_build", "build.py", "__pycache__"))
@@ -32,18 +38,24 @@ def stage(src: Path) -> Path:
     nb.mkdir()
     shutil.copy(ROOT / "notebooks" / "README.md", nb / "index.md")
     for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        shutil.copy(p, nb / p.name)
+        done = executed / p.name if executed else p
+        if not done.is_file():
+            raise SystemExit(f"website/build.py: {done} is missing (--executed needs every lesson)")
+        shutil.copy(done, nb / p.name)
     return src
 
 
-def build(out: Path, execute: bool = True, jobs: str = "1") -> Path:
-    """Stage and build; returns the folder holding index.html. Raises SystemExit if Sphinx fails."""
+def build(out: Path, execute: bool = True, jobs: str = "1", executed: Path | None = None) -> Path:
+    """Stage and build; returns the folder holding index.html. Raises SystemExit if Sphinx fails.
+
+    ``executed``: a folder of lesson notebooks executed before, rendered as they are (no execution).
+    """
     from sphinx.cmd.build import build_main
 
     out = out.resolve()
-    src = stage(out / "source")
+    src = stage(out / "source", executed)
     html = out / "html"
-    if not execute:
+    if not execute or executed:
         os.environ["NPGPT_SITE_EXECUTE"] = "off"
     # the notebooks' kernels must import this checkout's npgpt, installed or not
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
@@ -59,9 +71,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Build the npgpt course website (static HTML).")
     ap.add_argument("--out", type=Path, default=HERE / "_build", help="output folder (default website/_build)")
     ap.add_argument("--no-execute", action="store_true", help="render the notebooks without running them")
+    ap.add_argument("--executed", type=Path, help="render the lessons executed before, found in this folder")
     ap.add_argument("-j", "--jobs", default="1", help="parallel Sphinx workers ('auto' = one per core)")
     args = ap.parse_args(argv)
-    html = build(args.out, execute=not args.no_execute, jobs=args.jobs)
+    html = build(args.out, execute=not args.no_execute, jobs=args.jobs, executed=args.executed)
     print(f"website: {html / 'index.html'}")
     return 0
 
