@@ -4,6 +4,7 @@ import os
 import random
 import re
 
+import numpy as np
 import pytest
 import regex
 from hypothesis import given, settings
@@ -101,6 +102,9 @@ def test_fast_merge_loop_equals_the_readable_one():
     ]  # several lengths with more than M.FEW chunks each (the NumPy rows), a few with fewer, long ones
     chunks += [bytes(c) for c in chunks[:50]] + runs
     table = M.RankTable(tok.ranks)
+    pairs = [*tok.ranks, *((rng.randrange(600), rng.randrange(600)) for _ in range(3000))]  # merged or not
+    a, b = np.array(pairs).T
+    assert table.ranks(a, b).tolist() == [tok.ranks.get(p, M._NEVER) for p in pairs]
     assert M.bpe_encode_many(chunks, table) == [M.bpe_encode_simple(c, tok.ranks) for c in chunks]
     assert M.merge([1, 1, 1, 2], (1, 1), 9) == [9, 1, 2]
     assert M.get_stats([1, 2, 3, 1, 2]) == {(1, 2): 2, (2, 3): 1, (3, 1): 1}
