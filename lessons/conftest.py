@@ -5,18 +5,20 @@
 
 Each graded test is marked ``@pytest.mark.task("6.2", points=3)``. Before a task's tests run, the
 code in its regions (``### BEGIN YOUR CODE 6.2`` in a handout, ``### BEGIN SOLUTION 6.2`` here) is
-read: a task whose code imports a ready-made implementation (torch, jax, transformers, npgpt's
-PyTorch reference, ...) fails every one of its tests with a message that says so.
+read by ``lessons.honesty``: a task whose code imports, reaches the interpreter or the grader, or
+calls what its task forbids fails every one of its tests with a message naming the line.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from lessons.assignments import all_tasks
-from lessons.regions import forbidden_imports, scan
+from lessons.honesty import check_file
+from lessons.regions import RegionError, scan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,12 +41,20 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _cheats(tasks: set[str]) -> dict[str, str]:
-    """Task -> what its code imports that it may not (only tasks that do)."""
-    found, known = {}, all_tasks()
-    for region in scan(ROOT):
-        calls = known[region.task].forbidden if region.task in known else ()
-        if region.task in tasks and not region.in_docstring and (bad := forbidden_imports(region, calls)):
-            found[region.task] = f"{region.path.relative_to(ROOT)}: {', '.join(bad)}"
+    """Task -> why its code is refused (only tasks that are)."""
+    forbidden = {tid: t.forbidden for tid, t in all_tasks().items()}
+    try:
+        regions = scan(ROOT)
+    except RegionError as e:
+        return {t: f"the markers are broken: {e}" for t in tasks}
+    by_file = defaultdict(list)
+    for r in regions:
+        if r.task in tasks:
+            by_file[r.path].append(r)
+    found = {}
+    for path, rs in by_file.items():
+        for task, why in check_file(path, rs, forbidden, str(path.relative_to(ROOT))).items():
+            found[task] = "; ".join(why)
     return found
 
 
@@ -53,7 +63,7 @@ def pytest_runtest_setup(item):
     cheats = getattr(item.config, "_npgpt_cheats", {})
     if mark and mark.args[0] in cheats:
         pytest.fail(
-            f"Task {mark.args[0]}: your code hands the work to a ready-made implementation "
-            f"({cheats[mark.args[0]]}); write it with NumPy. This task scores zero.",
+            f"Task {mark.args[0]}: your code is refused ({cheats[mark.args[0]]}): write it with NumPy, "
+            "without imports or ready-made implementations. This task scores zero.",
             pytrace=False,
         )

@@ -28,7 +28,17 @@ from lessons.assignments import REPO, Assignment, find_assignment, load_assignme
 from lessons.handout import classroom_workflow, pyproject_toml, student_readme
 from lessons.regions import TOOLS, Region, RegionError, find_regions, rewrite, scan, stub_lines
 
-LESSON_FILES = ["__init__.py", "conftest.py", "grading.py", "grade.py", "regions.py", "assignments.py", "handout.py"]
+LESSON_FILES = [
+    "__init__.py",
+    "conftest.py",
+    "grading.py",
+    "grade.py",
+    "regions.py",
+    "assignments.py",
+    "handout.py",
+    "boxed.py",
+    "honesty.py",
+]
 ANSWER = re.compile(r"<!-- BEGIN ANSWER -->.*?<!-- END ANSWER -->\n?", re.S)
 SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "hidden", "plants.toml", ".ipynb_checkpoints")
 # npgpt/reference is a PyTorch GPT: a complete answer to the block, attention and loss tasks

@@ -199,9 +199,7 @@ class Module:
         for m in self.modules():
             for name, b in list(m._buffers.items()):
                 if b is not None:
-                    b = conv_buffer(b)
-                    m._buffers[name] = b
-                    object.__setattr__(m, name, b)
+                    m.register_buffer(name, conv_buffer(b))
         ### END SOLUTION 16.2
         return self
 
