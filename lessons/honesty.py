@@ -94,7 +94,7 @@ def _module_names(tree: ast.Module) -> set[str]:
     return names
 
 
-def _is_op_backward(tree: ast.Module, line: int) -> bool:
+def is_op_backward(tree: ast.Module, line: int) -> bool:
     """Does 1-based ``line`` lie in an op's backward: ``def backward(ctx, ...)`` or ``def *_backward``?"""
     best = None
     for node in ast.walk(tree):
@@ -160,7 +160,7 @@ def check_region(region: Region, file_tree: ast.Module, forbidden: tuple[str, ..
     tree, found = _parse_body(region)
     if tree is None:
         return found
-    backward = _is_op_backward(file_tree, context or region.start + 1)
+    backward = is_op_backward(file_tree, context or region.start + 1)
     rules = _Rules(tree, _module_names(file_tree), backward, forbidden)
     for node in ast.walk(tree):
         why = _refusal(node, rules)

@@ -3,6 +3,7 @@ released handout and read its JUnit report."""
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -10,7 +11,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from lessons.assignments import REPO
+from lessons.assignments import REPO, all_tasks, load_assignments
+from lessons.honesty import is_op_backward
 from lessons.regions import rewrite, scan
 from lessons.release import numbered, region_bodies
 
@@ -79,3 +81,39 @@ def fill_with_reference(folder: Path, tasks: set[str] | None = None) -> None:
             return "YOUR CODE", reference[k].splitlines()
 
         path.write_text(rewrite(path, path.read_text(), swap))
+
+
+def cheat_assignment():
+    """The assignment the grading meta tests cheat on: the first with a task whose region lies in an
+    op's backward and whose tasks.toml lists forbidden names (attention: 7.3 may not call the
+    composed attention). Returns (assignment, that task's id)."""
+    forbidden = {tid: t.forbidden for tid, t in all_tasks().items()}
+    for a in load_assignments():
+        for r in scan(REPO):
+            names = [n for n in forbidden.get(r.task, ()) if "." not in n]
+            if r.task in a.tasks and names and not r.in_docstring and in_op_backward(r):
+                return a, r.task
+    raise LookupError("no assignment has a backward task with forbidden names")
+
+
+def in_op_backward(region) -> bool:
+    return is_op_backward(ast.parse(region.path.read_text()), region.start + 1)
+
+
+def set_region(folder: Path, task: str, lines: list[str]) -> Path:
+    """Replace the body of ``task``'s first code region in a handout by ``lines`` (at its indent)."""
+    region = next(r for r in scan(folder) if r.task == task and not r.in_docstring)
+    done = []
+
+    def swap(r):
+        if r.task != task or r.in_docstring or done:
+            return None
+        done.append(r)
+        return r.kind, [r.indent + line if line else "" for line in lines]
+
+    region.path.write_text(rewrite(region.path, region.path.read_text(), swap))
+    return region.path
+
+
+def stub_of(task: str) -> list[str]:
+    return [f'raise NotImplementedError("Task {task}")']
