@@ -175,8 +175,10 @@ def test_hidden_tests_run_only_at_grading_time_and_answers_stay_behind(tmp_path)
         out = subprocess.run([*grade, "--results", "r.json"], cwd=folder, env=env, capture_output=True, text=True)
         assert out.returncode == (0 if solved else 1), out.stdout[-3000:] + out.stderr[-2000:]
         tests = json.loads((folder / "r.json").read_text())["tests"]
-        ran = [t for t in tests if any(h in t["name"] for h in hidden_names)]
-        assert len(ran) == len(hidden_names), f"hidden tests graded: {[t['name'] for t in ran]}"
+        ran = [t for t in tests if t["name"].endswith("(hidden tests)")]
+        outputs = "\n".join(t["output"] for t in ran)
+        assert all(h in outputs for h in hidden_names), f"hidden tests graded: {outputs}"
+        assert all(t["visibility"] == "after_published" for t in ran)
         assert all((t["score"] == t["max_score"]) == solved for t in ran)
     assert not list(folder.rglob("_hidden")), "grading left the hidden tests in the handout"
 
