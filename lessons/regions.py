@@ -47,6 +47,7 @@ TOOLS = {
     "honesty.py",
     "instructor.py",
     "gradescope.py",
+    "sequence.py",
 }
 
 

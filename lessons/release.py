@@ -27,6 +27,7 @@ from pathlib import Path
 from lessons.assignments import REPO, Assignment, find_assignment, load_assignments
 from lessons.handout import classroom_workflow, pyproject_toml, student_readme
 from lessons.regions import TOOLS, Region, RegionError, find_regions, rewrite, scan, stub_lines
+from lessons.sequence import dropped, failing, stubs
 
 LESSON_FILES = [
     "__init__.py",
@@ -139,18 +140,34 @@ def _outside_regions(path: Path) -> str:
 
 
 def release(
-    out: Path, assignment: str | None = None, previous: Path | None = None, only: set[str] | None = None
+    out: Path,
+    assignment: str | None = None,
+    previous: Path | None = None,
+    only: set[str] | None = None,
+    warn=None,
+    fill_missing: bool = False,
 ) -> Path:
     """Write the handout for ``assignment`` (None: all of them) into the new folder ``out``.
 
-    ``only`` (for the meta tests) stubs just these tasks and fills every other region.
+    ``only`` (for the meta tests and ``--submission``) stubs just these tasks and fills every other
+    region. With ``previous`` (``--from``), ``warn(message)`` is told per task what the carried code
+    will not do (``lessons.sequence``); ``fill_missing`` gives those tasks the reference instead.
+    A capstone (graded on every earlier task) needs ``previous``: with the reference in the earlier
+    regions it would be a handout that scores full marks with no work.
     """
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ReleaseError(f"{out} is not empty: give a new folder")
     assignments = load_assignments()
     chosen = find_assignment(assignment) if assignment else None
+    if chosen and any(t.cumulative for t in chosen.tasks.values()) and previous is None and only is None:
+        raise ReleaseError(
+            f"{chosen.name} grades the student's own code of every earlier assignment: give --from "
+            "THEIR_PREVIOUS_HANDOUT (with the reference in those regions it scores full marks with no work)"
+        )
     carried = region_bodies(Path(previous), "YOUR CODE") if previous else None
+    if carried is not None and (warn or fill_missing):
+        carried = _check_carried(Path(previous), carried, warn or (lambda _: None), fill_missing)
     regions = scan(REPO)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -165,10 +182,24 @@ def release(
     if found := leaks(tmp, regions, stubbed):
         shutil.rmtree(tmp)
         raise ReleaseError("solution text would be handed out:\n  " + "\n  ".join(found[:10]))
+    if previous and warn:
+        for message in dropped(Path(previous), tmp):
+            warn(message)
     if out.exists():
         out.rmdir()
     tmp.rename(out)
     return out
+
+
+def _check_carried(previous: Path, carried: dict, warn, fill_missing: bool) -> dict:
+    """Warn per task about stubs and failing code carried from ``previous``; fill them if asked."""
+    problems = failing(previous) | stubs(carried)
+    reference = region_bodies(REPO, "SOLUTION") if fill_missing else {}
+    for task in sorted(problems, key=lambda t: tuple(map(int, t.split(".")))):
+        warn(problems[task] + ("; filled with the reference" if fill_missing else ""))
+    if not fill_missing:
+        return carried
+    return {k: (reference.get(k, body) if k[1] in problems else body) for k, body in carried.items()}
 
 
 def main(argv=None) -> int:
@@ -178,9 +209,22 @@ def main(argv=None) -> int:
     which.add_argument("--all", action="store_true", help="every assignment, every task a stub")
     p.add_argument("out", type=Path, help="a new folder for the handout")
     p.add_argument("--from", dest="previous", type=Path, help="a student's previous handout: carry their code over")
+    p.add_argument(
+        "--fill-missing",
+        choices=["reference"],
+        help="with --from: give the tasks carried as a stub or failing their grader the reference",
+    )
     args = p.parse_args(argv)
+    if args.fill_missing and not args.previous:
+        p.error("--fill-missing goes with --from")
     try:
-        out = release(args.out, None if args.all else args.assignment, args.previous)
+        out = release(
+            args.out,
+            None if args.all else args.assignment,
+            args.previous,
+            warn=lambda m: print(f"warning: {m}", file=sys.stderr),
+            fill_missing=bool(args.fill_missing),
+        )
     except (ReleaseError, RegionError, ValueError, OSError) as e:
         print(f"lessons.release: {e}", file=sys.stderr)
         return 2

@@ -83,7 +83,7 @@ def test_token_logprobs_forward_is_stable():
     assert_close(y, token_logprobs_reference(z, t, -100), "TokenLogprobs forward (log p of each target)")
 
 
-@pytest.mark.task("4.1", points=0.5)
+@pytest.mark.task("4.1", points=1)  # whole points per task (Gradescope): 4.1 is worth 4
 def test_forwards_keep_float32():
     x = np.array([[100.0, 101.0, 99.0], [-50.0, 0.0, 3.0]], dtype=np.float32)
     y = Softmax.apply(npgpt.tensor(x), axis=-1).numpy()

@@ -116,4 +116,10 @@ def set_region(folder: Path, task: str, lines: list[str]) -> Path:
 
 
 def stub_of(task: str) -> list[str]:
-    return [f'raise NotImplementedError("Task {task}")']
+    return [f'raise NotImplementedError("Task {task}: not done")']
+
+
+def reference_lines(task: str) -> list[str]:
+    """The reference body of ``task``'s first code region, without its indent."""
+    region = next(r for r in scan(REPO) if r.task == task and not r.in_docstring and r.kind == "SOLUTION")
+    return [line[len(region.indent) :] for line in region.body.splitlines()]

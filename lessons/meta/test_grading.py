@@ -21,7 +21,7 @@ import pytest
 
 from lessons.assignments import REPO
 from lessons.grade import questions_of
-from lessons.meta.handouts import cheat_assignment, fill_with_reference, set_region, stub_of
+from lessons.meta.handouts import cheat_assignment, fill_with_reference, reference_lines, set_region, stub_of
 from lessons.plants import load_plants, plant
 from lessons.regions import scan
 from lessons.release import release
@@ -76,7 +76,9 @@ def widens_the_tolerance(folder):
 def deletes_the_failing_tests(folder):
     _stub(folder)
     path = _grader(folder)
-    path.write_text(path.read_text().replace(f'@pytest.mark.task("{T}"', '@pytest.mark.skip("gone")\n@pytest.mark.task("x"'))
+    path.write_text(
+        path.read_text().replace(f'@pytest.mark.task("{T}"', '@pytest.mark.skip("gone")\n@pytest.mark.task("x"')
+    )
 
 
 def adds_a_test_worth_100(folder):
@@ -97,7 +99,7 @@ def _region_cheat(*lines):
 
 CHEATS = {
     # name: (what it does to a reference-filled handout, refused by the syntax tree? or "as wrong":
-    # scores what the same wrong code scores without the cheat)
+    # scores what the same wrong code scores without the cheat, or "less": loses the tests it spoils)
     "root conftest marks every report passed": (conftest_marks_every_test_passed, False),
     "npgpt/__init__.py patches pytest's report": (init_patches_pytests_report, False),
     "the grader's asserts replaced": (edits_the_graders_asserts, False),
@@ -116,8 +118,8 @@ CHEATS = {
     "npgpt's autograd inside a backward": (_region_cheat("t = Tensor(g)", "t.backward(g)"), True),
     "the grader's own answers imported": (_region_cheat(f"from lessons.{A.name}.test_{A.name} import *"), True),
     "os._exit(0)": (_region_cheat("os._exit(0)"), True),
-    # loops in the float32 test only: one test runs into the time limit, not every test of the task
-    "an infinite loop": (_region_cheat("while g.dtype == np.float32:", "    pass"), False),
+    # right in float64, loops in float32: only the float32 test runs into the time limit
+    "an infinite loop": (None, "less"),
     "a crash of the interpreter": (
         _region_cheat("x = np.lib.stride_tricks.as_strided(np.zeros(1), (1 << 20,), (1 << 40,))", "x.sum()"),
         False,
@@ -136,6 +138,11 @@ def alias_of_a_forbidden_call(folder):
     set_region(folder, T, [f"f = {name}", "return f(g)"])
 
 
+def loops_in_float32(folder):
+    set_region(folder, T, ["while g.dtype == np.float32:", "    pass", *reference_lines(T)])
+
+
+CHEATS["an infinite loop"] = (loops_in_float32, "less")
 CHEATS["an import at module top used in the region"] = (top_level_import, True)
 CHEATS["an alias of a forbidden call"] = (alias_of_a_forbidden_call, True)
 
@@ -190,7 +197,10 @@ def test_each_cheat_scores_zero_or_is_refused(roster, name):
     row, ref = rows[_slug(name)], rows["reference"]
     feedback = (out / "feedback" / f"{_slug(name)}.md").read_text()
     expected = rows["wrong"][T] if CHEATS[name][1] == "as wrong" else "0"  # a widened tolerance gains nothing
-    assert float(row[T]) == float(expected), f"{name}: task {T} scored {row[T]}\n{feedback[-3000:]}"
+    if CHEATS[name][1] == "less":
+        assert 0 < float(row[T]) < float(ref[T]), f"{name}: task {T} scored {row[T]}\n{feedback[-3000:]}"
+    else:
+        assert float(row[T]) == float(expected), f"{name}: task {T} scored {row[T]}\n{feedback[-3000:]}"
     assert row["max"] == ref["max"], f"{name}: the maximum moved from {ref['max']} to {row['max']}"
     others = [t for t in A.tasks if t != T and row[t] != ref[t]]
     assert not others, f"{name}: tasks {others} lost points too\n{feedback[-3000:]}"

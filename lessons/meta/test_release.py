@@ -35,6 +35,12 @@ def test_every_region_belongs_to_a_declared_task_and_every_task_is_graded():
         assert task.contract.strip(), f"task {tid} has no contract"
 
 
+def test_every_task_is_worth_whole_points():
+    """Gradescope shows one entry per task: its points must be whole (parametrized cases share them)."""
+    fractional = {tid: p for tid, p in collect_points().items() if p != int(p)}
+    assert not fractional, f"tasks worth a fraction of a point: {fractional}"
+
+
 def test_contracts_do_not_repeat_the_reference():
     for r in scan(REPO):
         for line in r.body.splitlines():
