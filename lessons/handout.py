@@ -56,11 +56,21 @@ broadcast axes or a `keepdims`. Each task is graded on its own: a later task's t
 reference for the earlier parts, so a mistake costs only its own task's points.
 `python -m pytest lessons -x -q --task 6.2` stops at the first failure with the full message.
 
-## Rules
+## Rules, and the grade that counts
 
 Write your code with NumPy (take the array module from your arrays with
-`xp = get_array_module(x)` so it also runs on CuPy). Importing torch, jax, transformers or any
-other ready-made implementation inside a task is detected by the grader and scores zero.
+`xp = get_array_module(x)` so it also runs on CuPy), between the markers. Each region is read as a
+syntax tree before it runs: a region may not import, call `exec`, `eval`, `compile`, `getattr` on
+a module, touch `sys`, `os`, dunder attributes or the grader's modules, use npgpt's autograd
+inside a backward, or call what its task forbids (a fast version that already does the task). A
+refused region scores zero, with a message naming the line.
+
+Your grade is given by your instructor's copy of the tests: only the code between your markers is
+taken from your repository (a helper written outside them is not; put it inside the region). The
+score `python -m lessons.grade` and the GitHub Classroom check show you here is advisory: the
+tests in this repository are yours to read, run and even edit, but editing them changes nothing
+in the grade. Each test has a time limit: code that loops forever or ends the interpreter scores
+zero on that test.
 
 ## Tasks
 
@@ -131,6 +141,8 @@ def classroom_workflow(shown: list[Assignment]) -> str:
 """
             )
     return f"""\
+# GitHub Classroom autograding: ADVISORY. Students can edit this file and the tests; the grade of
+# record is the instructor's: python -m lessons.grade --submission THIS_REPOSITORY
 name: Autograding
 on: [push, workflow_dispatch, repository_dispatch]
 permissions:
