@@ -18,8 +18,9 @@ raise NotImplementedError("Task 6.2: what to write, its inputs, outputs and shap
 ```
 
 Replace the `raise` line by your code, between the two markers (keep the markers: the grader and
-the next assignment find your code by them). The lesson notebook named for each assignment explains
-the ideas; the contract in the message says what your code receives and returns.
+the next assignment find your code by them). The lesson notebook named for each assignment (in
+`notebooks/`) explains the ideas: its "your turn" exercises are yours to write, each followed by a
+check that fails until you do; the contract in the message says what your code receives and returns.
 
 ## Set up and grade (two commands)
 
@@ -84,7 +85,9 @@ def student_readme(shown: list[Assignment], everything: list[Assignment]) -> str
     rows = ["| task | what | points | notebook |", "|---|---|---|---|"]
     for a in shown:
         for t in a.tasks.values():
-            rows.append(f"| {t.id} | {t.title} | {points.get(t.id, 0)} | `notebooks/{a.notebook}` |")
+            rows.append(
+                f"| {t.id} | {t.title} | {points.get(t.id, 0)} | [`notebooks/{a.notebook}.ipynb`](notebooks/{a.notebook}.ipynb) |"
+            )
     questions = [f"- `lessons/{a.name}/questions.md`" for a in shown if (a.folder / "questions.md").exists()]
     q = (
         ("\n## Written questions\n\nAnswer in the files below, under each question.\n\n" + "\n".join(questions) + "\n")

@@ -48,6 +48,7 @@ TOOLS = {
     "instructor.py",
     "gradescope.py",
     "sequence.py",
+    "student_notebooks.py",
 }
 
 

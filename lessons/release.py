@@ -28,6 +28,7 @@ from lessons.assignments import REPO, Assignment, find_assignment, load_assignme
 from lessons.handout import classroom_workflow, pyproject_toml, student_readme
 from lessons.regions import TOOLS, Region, RegionError, find_regions, rewrite, scan, stub_lines
 from lessons.sequence import dropped, failing, stubs
+from lessons.student_notebooks import copy_notebooks
 
 LESSON_FILES = [
     "__init__.py",
@@ -175,6 +176,7 @@ def release(
     stubbed = handed_out(chosen, assignments) if only is None else set(only)
     copy_sources(tmp, chosen, assignments, carried, stubbed)
     shown = [a for a in assignments if chosen is None or a.number == chosen.number]
+    copy_notebooks([a.notebook for a in shown], REPO / "notebooks", tmp / "notebooks")
     (tmp / "README.md").write_text(student_readme(shown, assignments))
     (tmp / "pyproject.toml").write_text(pyproject_toml(chosen))
     (tmp / ".github" / "workflows").mkdir(parents=True)

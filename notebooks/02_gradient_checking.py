@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -175,7 +175,8 @@ check_array(
 
 # %%
 def numerical_gradient(loss, x, h=1e-6):
-    # central differences, perturbing x in place one entry at a time
+    # central differences, perturbing x in place one entry at a time (task 2.1 of assignment 2)
+    # your code here (the answer is filled in, so the notebook runs top to bottom)
     grad = np.zeros_like(x)
     flat, gflat = x.reshape(-1), grad.reshape(-1)
     for i in range(flat.size):

@@ -204,3 +204,44 @@ def test_calling_a_forbidden_library_function_is_cheating(tmp_path):
     assert out.returncode == 1, out.stdout + out.stderr
     name = task.forbidden[0].split(".")[0]
     assert "your code is refused" in out.stdout and f"uses {name}, which this task forbids" in out.stdout
+
+
+def _cells(path):
+    return [("".join(c["source"]), c["cell_type"]) for c in json.loads(path.read_text())["cells"]]
+
+
+def test_the_handout_carries_its_notebooks_with_every_answer_taken_out(all_stubbed):
+    """The README's notebook links resolve; each "your turn" cell is a stub whose check (a later
+    cell calling it) fails until the student writes it; the folded answers are gone."""
+    readme = (all_stubbed / "README.md").read_text()
+    for a in ASSIGNMENTS:
+        path = all_stubbed / "notebooks" / f"{a.notebook}.ipynb"
+        assert path.exists() and f"notebooks/{a.notebook}.ipynb" in readme, f"{a.name}: no notebook {path.name}"
+    for path in sorted((all_stubbed / "notebooks").glob("*.ipynb")):
+        cells = _cells(path)
+        original = _cells(REPO / "notebooks" / path.name)
+        assert not any("<summary>Answer</summary>" in src for src, _ in cells), f"{path.name}: a folded answer"
+        exercises = [i for i, (src, kind) in enumerate(cells) if kind == "code" and "# your code here" in src]
+        for i in exercises:
+            src = cells[i][0]
+            assert src.count("# your code here") == src.count("NotImplementedError("), f"{path.name}: {src}"
+            kept = {line.strip() for line in src.splitlines()}
+            leaked = [x for x in _answer_lines(original[i][0]) if x in kept]
+            assert not leaked, f"{path.name}: the answer is still there: {leaked}"
+            names = [line.split("(")[0][4:] for line in src.splitlines() if line.startswith("def ")]
+            later = src.split("NotImplementedError(")[-1] + "\n".join(s for s, k in cells[i + 1 :] if k == "code")
+            assert all(f"{n}(" in later for n in names), f"{path.name}: nothing checks {names}"
+
+
+def _answer_lines(source):
+    """The lines of the block after each ``# your code here`` of a repository notebook's cell."""
+    found, block = [], None
+    for line in source.splitlines():
+        indent = len(line) - len(line.lstrip())
+        if line.strip().startswith("# your code here"):
+            block = indent
+        elif block is not None and line.strip() and indent < block:
+            block = None
+        elif block is not None and line.strip():
+            found.append(line.strip())
+    return found
