@@ -49,6 +49,7 @@ TOOLS = {
     "gradescope.py",
     "sequence.py",
     "student_notebooks.py",
+    "guide.py",
 }
 
 

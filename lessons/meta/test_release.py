@@ -12,9 +12,11 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
+from lessons import guide
 from lessons.assignments import REPO, all_tasks, load_assignments
 from lessons.grade import collect_points
 from lessons.meta.handouts import fill_with_reference, run_tests
@@ -245,3 +247,13 @@ def _answer_lines(source):
         elif block is not None and line.strip():
             found.append(line.strip())
     return found
+
+
+def test_the_instructor_guide_covers_every_assignment_and_is_current():
+    words = tomllib.loads(guide.WORDS.read_text())
+    for a in ASSIGNMENTS:
+        entry = words.get(guide.topic(a), {})
+        assert entry.get("objectives") and entry.get("hours"), f"{a.name}: no objectives or hours in guide.toml"
+        unknown = set(entry.get("prerequisites", [])) - {guide.topic(b) for b in ASSIGNMENTS}
+        assert not unknown, f"{a.name}: prerequisites name no assignment: {unknown}"
+    assert guide.GUIDE.read_text() == guide.render(), "lessons/GUIDE.md is out of date: python -m lessons.guide"
