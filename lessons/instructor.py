@@ -134,11 +134,18 @@ def student_bodies(student: Path, notes: list) -> dict[tuple[str, str, int], Reg
     return found
 
 
-def insert(student: Path, copy: Path, tasks: set[str], forbidden: dict, notes: list) -> dict[str, list[str]]:
+def handed_out_files(copy: Path, a: Assignment) -> list[Path]:
+    """The files of the copy whose regions the student's handout had: the library and the
+    assignment's own folder (not the earlier graders a capstone's diagnosis brings along)."""
+    own = copy / "lessons" / a.name
+    return sorted({r.path for r in scan(copy) if r.path.is_relative_to(copy / "npgpt") or r.path.is_relative_to(own)})
+
+
+def insert(student: Path, copy: Path, a: Assignment, tasks: set[str], forbidden: dict, notes: list) -> dict:
     """Put the student's region bodies of ``tasks`` into ``copy``; returns task -> refusals."""
     theirs = student_bodies(student, notes)
     refused = defaultdict(list)
-    for path in sorted({r.path for r in scan(copy) if r.task in tasks and not r.in_docstring}):
+    for path in handed_out_files(copy, a):
         rel = str(path.relative_to(copy))
         seen, chosen = defaultdict(int), {}
         for r in find_regions(path):
@@ -173,7 +180,7 @@ def grade_one(student: Path, name: str, a: Assignment, base: Path, expected: lis
     copy = work / "copy"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(base, copy, symlinks=True)
-    refused = insert(student, copy, tasks, forbidden, g.notes)
+    refused = insert(student, copy, a, tasks, forbidden, g.notes)
     limit = time_limit or (CAPSTONE_TIME_LIMIT if is_capstone(a) else grade.TIME_LIMIT)
     report = run_inner(copy, [a.name], work / "report.json", limit, timeout=limit * len(expected) + 300)
     ran = {c[1]: c for c in (report or {}).get("cases", [])}
@@ -198,7 +205,8 @@ def grade_one(student: Path, name: str, a: Assignment, base: Path, expected: lis
 
 def diagnose(copy: Path, a: Assignment, assignments: list[Assignment], work: Path, limit: float) -> list[str]:
     """Which earlier task's grader the student's code (now in ``copy``) fails."""
-    earlier = [b.name for b in assignments if b.number < a.number and not is_capstone(b)]
+    in_library = {r.task for path in handed_out_files(copy, a) for r in find_regions(path)}
+    earlier = [b.name for b in assignments if b.number < a.number and set(b.tasks) & in_library]
     report = run_inner(copy, earlier, work / "earlier.json", min(limit, grade.TIME_LIMIT), timeout=3600)
     failing = defaultdict(lambda: [0, 0])
     for task, _, _, passed, _ in (report or {}).get("cases", []):
@@ -258,6 +266,8 @@ def main(args) -> int:
         if args.gradescope:
             print(f"wrote {write_zip(find_assignment(args.gradescope[0]), Path(args.gradescope[1]))}")
             return 0
+        if not args.submission.is_dir():
+            raise ValueError(f"{args.submission} is not a folder (a student's repository, or a folder of them)")
         repos = submissions(args.submission)
         if not repos:
             raise ValueError(f"{args.submission}: no submission in it")
