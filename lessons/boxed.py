@@ -43,6 +43,7 @@ class Boxed:
         pid = os.fork()
         if pid == 0:  # the child: run the test, send its reports, leave without cleaning up
             os.close(read_end)
+            signal.alarm(int(self.time_limit) + 2)  # a backstop: ends the child even if the parent is gone
             code = 0
             try:
                 reports = runtestprotocol(item, log=False, nextitem=None)

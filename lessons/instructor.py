@@ -24,6 +24,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ from lessons.regions import Region, RegionError, find_regions, rewrite, scan
 from lessons.release import SKIP, handed_out, release
 
 CAPSTONE_TIME_LIMIT = 900.0  # the capstone trains a model: minutes on a laptop
+SESSION = {"start_new_session": True} if hasattr(os, "killpg") else {}
 
 
 @dataclass
@@ -106,10 +108,16 @@ def run_inner(copy: Path, names: list[str], report: Path, time_limit: float, ext
     cmd += ["--report", str(report), "--time-limit", str(time_limit)]
     cmd += ["-c", str(copy / "pyproject.toml"), "--rootdir", str(copy), "-p", "no:cacheprovider", *extra]
     report.unlink(missing_ok=True)
+    # its own session, so that a run past ``timeout`` is ended with every test process it forked
+    proc = subprocess.Popen(cmd, cwd=copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **SESSION)
     try:
-        subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        pass
+        if SESSION:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+        proc.wait()
     return json.loads(report.read_text()) if report.exists() else None
 
 
