@@ -9,7 +9,9 @@ later assignment's, replaced by stubs that raise ``NotImplementedError("Task 6.2
 the regions of earlier assignments filled with the reference (or, with ``--from``, with the
 student's own code from their previous handout); ``lessons/`` with the graders of the assignment
 (their points in ``@pytest.mark.task``), the grading tools and the written questions without their
-answers; a README for students; a ``pyproject.toml`` whose install and test commands work on a
+answers; ``notebooks/`` with the lesson notebook of the assignment, its exercises stubbed and its
+folded answers removed (``lessons.student_notebooks``); a README for students; a
+``pyproject.toml`` whose install and test commands work on a
 fresh machine; and a GitHub Classroom autograding workflow. Instructor-only material (the meta
 tests, hidden tests, answers and rubrics, this tool) stays behind. Before it returns, the tool
 checks that no line of a stubbed solution is left anywhere in OUT.
