@@ -9,7 +9,8 @@ marker or escape its function), and its syntax tree may not
   ``locals``, ``vars``, ``open``, ``breakpoint`` (calling them or aliasing them: ``f = eval`` is
   refused as ``eval(...)`` is), or ``getattr`` other than as ``getattr(obj, "name", default)`` on
   an object that is not a module, with a literal name that passes the attribute checks;
-- touch a dunder attribute or name (``x.__class__``, ``__builtins__``), hand a module around as a
+- touch a dunder attribute or name (``x.__class__``, ``__builtins__``) or a frame (``.gi_frame``,
+  ``.f_back``, ``.f_globals``), hand a module around as a
   value (``m = np``; passing one to a helper outside the region, ``_scores(xp, ...)``, and
   ``xp is np`` are fine), assign to an attribute of a module or of a name bound to one
   (``xp = get_array_module(x)``, ``m = np.linalg``), or declare ``global`` or ``nonlocal``;
@@ -79,6 +80,21 @@ MODULES = {
     "tokenizers",
     "reference",
     "testing",
+}
+# frames and code objects: the way from a value to the grader's variables without a dunder
+INTROSPECTION = {
+    "f_back",
+    "f_globals",
+    "f_locals",
+    "f_builtins",
+    "f_code",
+    "gi_frame",
+    "gi_code",
+    "cr_frame",
+    "ag_frame",
+    "tb_frame",
+    "tb_next",
+    "func_globals",
 }
 # npgpt's reverse-mode autograd: a backward that builds a graph and calls it delegates the task
 AUTOGRAD = {"Tensor", "Parameter", "backward", "grad", "requires_grad", "no_grad", "enable_grad", "tensor"}
@@ -189,6 +205,8 @@ def _attribute_refusal(attr: str, value, rules: _Rules) -> str | None:
         return f"touches the dunder attribute .{attr}"
     if attr in MODULES:
         return f"reaches .{attr}"
+    if attr in INTROSPECTION:
+        return f"reaches the interpreter's frames (.{attr})"
     if rules.backward and attr in AUTOGRAD:
         return f"uses npgpt's autograd (.{attr}) inside a backward: derive the gradient instead"
     if attr in rules.bare or (isinstance(value, ast.Name) and (value.id, attr) in rules.dotted):
