@@ -10,8 +10,9 @@ k makes id 256 + k, and special tokens come after the last merge.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections import ChainMap, Counter
-from itertools import chain
 
 from . import gpt2
 from .base import Tokenizer, TokenizerError, allowed_set, check_ids, check_special_names, split_on_specials
@@ -162,8 +163,9 @@ class BPETokenizer(Tokenizer):
         ASCII text is pre-split by ``GPT2_ASCII`` where the pattern is GPT-2's (same chunks, faster).
         Words repeat, so each distinct chunk is encoded once and its ids are remembered (up to
         ``_CACHE_SIZE`` chunks per tokenizer). The chunks new to the cache are encoded together
-        (``bpe_encode_many``), and the ids of all chunks are gathered by ``map`` and ``chain``,
-        loops that run in C: no Python statement runs per chunk of the text.
+        (``bpe_encode_many``), and the ids of all chunks are gathered by ``map`` and ``reduce``
+        (one new list extended by each chunk's ids), loops that run in C: no Python statement runs
+        per chunk of the text.
         """
         chunks = (self._ascii if text.isascii() else self._regex).findall(text)
         known = cache = self._cache
@@ -174,7 +176,7 @@ class BPETokenizer(Tokenizer):
                 cache.update(encoded)
             else:  # the cache is full: this text's new chunks are looked up here, not remembered
                 known = ChainMap(encoded, cache)
-        return list(chain.from_iterable(map(known.__getitem__, chunks)))
+        return functools.reduce(operator.iadd, map(known.__getitem__, chunks), [])
 
     def _encode_chunks(self, chunks) -> list[list[int]]:
         """Pre-split chunks -> their ids: each one's UTF-8 bytes as byte tokens, then the merges."""
