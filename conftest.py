@@ -27,13 +27,13 @@ CELL_TIMEOUT = int(os.environ.get("NPGPT_NOTEBOOK_CELL_TIMEOUT", "1200"))
 try:
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 except ImportError:  # the test extra is not installed: notebooks are not run
     nbformat = None
 
 
 class NotebookFailed(Exception):
-    """A cell of a notebook raised or timed out; the message holds the cell and its traceback."""
+    """A cell of a notebook raised or timed out, or its kernel died; the message says which cell and how."""
 
 
 _RUNS: dict[Path, tuple] = {}  # notebook path -> (executed notebook, failure message or None)
@@ -58,6 +58,8 @@ def execute_notebook(path: Path):
             client.execute(cwd=str(path.parent), env=kernel_env())
         except (CellExecutionError, CellTimeoutError) as e:
             failure = re.sub(r"\x1b\[[0-9;]*m", "", str(e))  # the kernel's traceback, without its colours
+        except DeadKernelError as e:
+            failure = f"the kernel died ({e}): out of memory, or killed from outside"
         _RUNS[path] = (nb, failure)
     return _RUNS[path]
 
