@@ -12,6 +12,7 @@ import threading
 # module that defines ``add_parser(subparsers)`` for each subcommand, in the order --help lists them
 COMMANDS = [
     "npgpt.commands.train",
+    "npgpt.commands.sweep",
     "npgpt.commands.sample",
     "npgpt.commands.gradcheck",
     "npgpt.commands.bench",

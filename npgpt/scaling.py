@@ -1,0 +1,194 @@
+"""Scaling laws on npgpt's own models: counting compute, planning a sweep, and fitting the laws.
+
+Counting (C = compute in FLOPs, N = parameters, D = training tokens):
+
+    non_embedding_params(cfg) = N = L (12 C^2 + 13 C) + 2 C      blocks and ln_f (biases on);
+                                                                 no token or position embedding
+    train_flops(cfg, D)       = 6 N D                           Kaplan et al. 2020: forward 2 N
+                                                                 per token (a multiply and an add
+                                                                 per weight), backward twice that
+    flops_per_token(cfg)      = 3 [L (24 C^2 + 4 T C) + 2 C V]  every matmul of a training step,
+                                                                 exactly, per token at context T
+
+The sweep's budgets are counted with ``train_flops`` (the 6ND of the papers); ``flops_per_token``
+adds what 6N leaves out (attention scores over T positions, the output head over V) and is
+recorded next to it.
+
+Fitting (pure NumPy, least squares in log space):
+
+    fit_power_law(x, y)        y = a x^(-alpha)      (+ E, an irreducible loss, with ``offset=True``)
+    isoflop_minimum(N, L)      L = a u^2 + b u + c,  u = log10 N:  N_opt = 10^(-b / 2a)
+                               (Hoffmann et al. 2022, approach 2: one parabola per budget)
+    compute_optimal(minima)    N_opt = k C^a  and the tokens per parameter D_opt / N_opt = C / (6 N_opt^2)
+
+Uncertainties: the standard errors of a least-squares fit (its covariance), and ``bootstrap``,
+which refits on resampled points.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .nn.config import GPTConfig, parameter_count
+
+CHINCHILLA_TOKENS_PER_PARAM = 20.0  # Hoffmann et al. 2022: about 20 tokens per parameter
+
+
+# ----------------------------------------------------------------------------- counting
+def non_embedding_params(config: GPTConfig) -> int:
+    """N of Kaplan et al.: every parameter except the token and position embeddings.
+
+    The output head is tied to the token embedding, so it is not counted either. A block has
+    12 C^2 + 13 C (see ``npgpt.nn.config.parameter_count``); ``ln_f`` adds 2 C.
+    """
+    n = parameter_count(config) - config.vocab_size * config.n_embd
+    if config.pos_encoding == "learned":
+        n -= config.block_size * config.n_embd
+    return n
+
+
+def train_flops(config: GPTConfig, tokens) -> float:
+    """C = 6 N D: training compute in FLOPs for ``tokens`` tokens (N = ``non_embedding_params``)."""
+    return 6.0 * non_embedding_params(config) * tokens
+
+
+def flops_per_token(config: GPTConfig) -> int:
+    """Matmul FLOPs of one training step per token, counted exactly (a multiply-add = 2 FLOPs).
+
+    Forward, per layer (C = n_embd, T = block_size, every position attends to all T keys, as the
+    masked matmul computes them):
+        q, k, v projection  2 * C * 3C        attention output   2 * C * C
+        scores q k^T        2 * T * C         MLP up and down    2 * C * 4C * 2
+        weights @ v         2 * T * C
+      = 24 C^2 + 4 T C
+    plus the output head 2 * C * V. Backward costs twice the forward (a gradient for the input and
+    one for the weight of every matmul), so a step costs 3 x forward. Elementwise work (softmax,
+    LayerNorm, GELU, AdamW) is not counted: it is O(C) per token, not O(C^2).
+    """
+    L, C, T, V = config.n_layer, config.n_embd, config.block_size, config.vocab_size
+    forward = L * (24 * C * C + 4 * T * C) + 2 * C * V
+    return 3 * forward
+
+
+# ----------------------------------------------------------------------------- fits
+@dataclass
+class PowerLaw:
+    """y = coef * x^(-exponent) + offset; ``*_err`` are standard errors (least-squares covariance)."""
+
+    coef: float
+    exponent: float
+    exponent_err: float
+    offset: float = 0.0
+
+    def __call__(self, x):
+        return self.coef * np.asarray(x, dtype=np.float64) ** (-self.exponent) + self.offset
+
+
+def _line(u, v):
+    """Least-squares v = m u + b: (m, b, standard error of m)."""
+    A = np.stack([u, np.ones_like(u)], axis=1)
+    (m, b), *_ = np.linalg.lstsq(A, v, rcond=None)
+    dof = len(u) - 2
+    resid = v - (m * u + b)
+    s2 = float(resid @ resid) / dof if dof > 0 else float("nan")
+    cov = s2 * np.linalg.inv(A.T @ A)
+    return float(m), float(b), math.sqrt(max(cov[0, 0], 0.0))
+
+
+def fit_power_law(x, y, offset=False) -> PowerLaw:
+    """Fit y = a x^(-alpha) (+ E with ``offset``) by least squares on log y against log x.
+
+    With ``offset`` the irreducible E is chosen on a fine grid below min(y) to minimise the squared
+    error of the straight line through log(y - E) against log x (profile least squares).
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1 or len(x) < 3:
+        raise ValueError(f"fit_power_law: need two 1-D arrays of the same length >= 3, got {x.shape}, {y.shape}")
+    if (x <= 0).any() or (y <= 0).any():
+        raise ValueError("fit_power_law: x and y must be positive")
+    u = np.log(x)
+    if not offset:
+        m, b, err = _line(u, np.log(y))
+        return PowerLaw(math.exp(b), -m, err)
+    best = None
+    for E in np.linspace(0.0, y.min(), 400, endpoint=False):
+        m, b, err = _line(u, np.log(y - E))
+        sse = float(np.sum((np.exp(b) * x**m + E - y) ** 2))
+        if best is None or sse < best[0]:
+            best = (sse, PowerLaw(math.exp(b), -m, err, float(E)))
+    return best[1]
+
+
+@dataclass
+class IsoFLOPMinimum:
+    """The parabola in u = log10 N through one budget's losses, and where it bottoms out."""
+
+    budget: float
+    n_opt: float  # 10^(u*) with u* = -b / 2a
+    log10_n_opt_err: float  # standard error of u* (delta method on the fit's covariance)
+    loss_min: float
+    interior: bool  # a > 0 and u* inside the measured range: a real minimum, not an edge
+    coeffs: tuple  # (a, b, c)
+
+    @property
+    def tokens_opt(self):
+        return self.budget / (6.0 * self.n_opt)
+
+    @property
+    def tokens_per_param(self):
+        return self.tokens_opt / self.n_opt
+
+
+def isoflop_minimum(budget, n, loss) -> IsoFLOPMinimum:
+    """Fit L = a u^2 + b u + c with u = log10 N to one budget's runs; its minimum is u* = -b / 2a.
+
+    The error of u* comes from the covariance of (a, b) by the delta method:
+    du*/da = b / 2a^2, du*/db = -1 / 2a.
+    """
+    u, v = np.log10(np.asarray(n, dtype=np.float64)), np.asarray(loss, dtype=np.float64)
+    if len(u) < 3:
+        raise ValueError(f"isoflop_minimum: a parabola needs >= 3 runs, budget {budget:.3g} has {len(u)}")
+    A = np.stack([u * u, u, np.ones_like(u)], axis=1)
+    coeffs, *_ = np.linalg.lstsq(A, v, rcond=None)
+    a, b, c = (float(t) for t in coeffs)
+    u_star = -b / (2 * a) if a != 0 else float("nan")
+    err = float("nan")
+    if len(u) > 3 and a != 0:
+        resid = v - A @ coeffs
+        cov = float(resid @ resid) / (len(u) - 3) * np.linalg.inv(A.T @ A)
+        g = np.array([b / (2 * a * a), -1 / (2 * a)])
+        err = math.sqrt(max(float(g @ cov[:2, :2] @ g), 0.0))
+    interior = a > 0 and u.min() < u_star < u.max()
+    loss_min = a * u_star**2 + b * u_star + c if a > 0 else float(v.min())
+    return IsoFLOPMinimum(float(budget), 10.0**u_star, err, float(loss_min), bool(interior), (a, b, c))
+
+
+def compute_optimal(minima) -> PowerLaw:
+    """N_opt = k C^a fitted to the interior IsoFLOP minima (a = -exponent; Chinchilla: a ~ 0.5)."""
+    inner = [m for m in minima if m.interior]
+    if len(inner) < 3:
+        raise ValueError(f"compute_optimal: need >= 3 budgets with an interior minimum, have {len(inner)}")
+    return fit_power_law([m.budget for m in inner], [m.n_opt for m in inner])
+
+
+def bootstrap(fit, x, y, n=500, seed=0):
+    """Refit ``fit(x, y) -> float`` on ``n`` resamples of the points (with replacement).
+
+    Returns the array of estimates (resamples whose fit fails are left out); its standard
+    deviation is the bootstrap standard error.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        i = rng.integers(0, len(x), len(x))
+        if len(np.unique(x[i])) < 3:
+            continue
+        try:
+            out.append(fit(x[i], y[i]))
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+    return np.asarray(out)
