@@ -268,7 +268,7 @@ def save_results(results, path):
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def start_results(cfg: SweepConfig, resume: bool, overwrite: bool) -> dict:
