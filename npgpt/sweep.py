@@ -47,7 +47,7 @@ class SweepConfig:
 
     out_dir: str = setting("runs/sweep", "folder for results.json (and each run's folder while it trains)")
     models: str = setting("1x8,1x16,2x16,2x24,2x32,3x48,4x64,4x96,6x128", "model shapes LAYERSxWIDTH, comma-separated")
-    budgets: str = setting("1e10,3e10,1e11,3e11,1e12", "compute budgets C = 6ND in FLOPs, comma-separated")
+    budgets: str = setting("1e10,3e10,1e11,3e11", "compute budgets C = 6ND in FLOPs, comma-separated")
     seeds: str = setting("1337", "seeds, comma-separated: every point is trained once per seed")
     head_size: int = setting(16, "features per attention head (heads = width / head_size, at least 1)")
     data: str = setting("shakespeare", "text file ('shakespeare' = the corpus shipped with npgpt)")
