@@ -101,7 +101,7 @@ def _line(u, v):
 def fit_power_law(x, y, offset=False) -> PowerLaw:
     """Fit y = a x^(-alpha) (+ E with ``offset``) by least squares on log y against log x.
 
-    With ``offset`` the irreducible E is chosen on a fine grid below min(y) to minimise the squared
+    With ``offset`` the irreducible E is chosen on a grid below min(y), then on one 400 times finer around the best, to minimise the squared
     error of the straight line through log(y - E) against log x (profile least squares).
     """
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
@@ -113,13 +113,24 @@ def fit_power_law(x, y, offset=False) -> PowerLaw:
     if not offset:
         m, b, err = _line(u, np.log(y))
         return PowerLaw(math.exp(b), -m, err)
-    best = None
-    for E in np.linspace(0.0, y.min(), 400, endpoint=False):
+    grid = np.linspace(0.0, y.min(), 400, endpoint=False)
+    best = _best_offset(u, x, y, grid)
+    step = grid[1]  # refine once around the best point, 400 times finer
+    best = _best_offset(
+        u, x, y, np.linspace(max(best.offset - step, 0.0), min(best.offset + step, y.min() - step / 400), 401)
+    )
+    return best
+
+
+def _best_offset(u, x, y, grid):
+    """The PowerLaw with offset E in ``grid`` whose fit has the least squared error in y."""
+    best, best_sse = None, np.inf
+    for E in grid:
         m, b, err = _line(u, np.log(y - E))
         sse = float(np.sum((np.exp(b) * x**m + E - y) ** 2))
-        if best is None or sse < best[0]:
-            best = (sse, PowerLaw(math.exp(b), -m, err, float(E)))
-    return best[1]
+        if sse < best_sse:
+            best, best_sse = PowerLaw(math.exp(b), -m, err, float(E)), sse
+    return best
 
 
 @dataclass
@@ -131,6 +142,7 @@ class IsoFLOPMinimum:
     log10_n_opt_err: float  # standard error of u* (delta method on the fit's covariance)
     loss_min: float
     interior: bool  # a > 0 and u* inside the measured range: a real minimum, not an edge
+    # (not interior: n_opt is the edge the parabola runs into, or the best run if a <= 0)
     coeffs: tuple  # (a, b, c)
 
     @property
@@ -154,16 +166,21 @@ def isoflop_minimum(budget, n, loss) -> IsoFLOPMinimum:
     A = np.stack([u * u, u, np.ones_like(u)], axis=1)
     coeffs, *_ = np.linalg.lstsq(A, v, rcond=None)
     a, b, c = (float(t) for t in coeffs)
-    u_star = -b / (2 * a) if a != 0 else float("nan")
+    if not a > 0:  # no minimum (straight or upside down): report the best measured run, not interior
+        i = int(np.argmin(v))
+        return IsoFLOPMinimum(float(budget), float(10.0 ** u[i]), float("nan"), float(v[i]), False, (a, b, c))
+    u_star = -b / (2 * a)
     err = float("nan")
-    if len(u) > 3 and a != 0:
+    if len(u) > 3:
         resid = v - A @ coeffs
         cov = float(resid @ resid) / (len(u) - 3) * np.linalg.inv(A.T @ A)
         g = np.array([b / (2 * a * a), -1 / (2 * a)])
         err = math.sqrt(max(float(g @ cov[:2, :2] @ g), 0.0))
-    interior = a > 0 and u.min() < u_star < u.max()
-    loss_min = a * u_star**2 + b * u_star + c if a > 0 else float(v.min())
-    return IsoFLOPMinimum(float(budget), 10.0**u_star, err, float(loss_min), bool(interior), (a, b, c))
+    interior = bool(u.min() < u_star < u.max())
+    if not interior:
+        u_star = float(np.clip(u_star, u.min(), u.max()))  # the edge it runs into
+    loss_min = a * u_star**2 + b * u_star + c
+    return IsoFLOPMinimum(float(budget), 10.0**u_star, err, float(loss_min), interior, (a, b, c))
 
 
 def compute_optimal(minima) -> PowerLaw:
