@@ -209,3 +209,51 @@ def bootstrap(fit, x, y, n=500, seed=0):
         except (ValueError, np.linalg.LinAlgError):
             continue
     return np.asarray(out)
+
+
+# ----------------------------------------------------------------------------- a sweep's laws
+@dataclass
+class SweepFits:
+    """The laws fitted to a sweep's results (``fit_sweep``)."""
+
+    minima: list  # IsoFLOPMinimum per budget with >= 3 runs
+    l_of_n: PowerLaw  # best loss of each model size (over its data-rich runs) against N
+    l_of_n_boot_err: float  # bootstrap standard error of its exponent
+    l_of_c: PowerLaw  # the IsoFLOP minima's loss against C (interior minima)
+    n_opt: PowerLaw | None  # N_opt = k C^a (None with < 3 interior minima)
+    envelope: tuple  # (N, best loss) the L(N) fit used
+
+
+def runs_by_budget(results) -> dict:
+    """{budget: (N array, val loss array)} of a sweep's runs, N ascending (seeds averaged)."""
+    groups = {}
+    for r in results["runs"]:
+        groups.setdefault(r["budget"], {}).setdefault(r["params"], []).append(r["val_loss"])
+    out = {}
+    for budget in sorted(groups):
+        n = np.array(sorted(groups[budget]), dtype=np.float64)
+        out[budget] = (n, np.array([np.mean(groups[budget][k]) for k in sorted(groups[budget])]))
+    return out
+
+
+def fit_sweep(results, min_tokens_per_param=50.0, seed=0) -> SweepFits:
+    """Kaplan's L(N) and L(C), and Chinchilla's IsoFLOP minima and N_opt(C), from ``results``.
+
+    L(N) is the loss a model size reaches when data does not limit it: Kaplan et al. train to
+    convergence; a sweep has, for each N, its best loss over the runs that saw at least
+    ``min_tokens_per_param`` tokens per parameter (a big model's few-step runs say nothing about N).
+    L(C) is the IsoFLOP minima's loss against their budget.
+    """
+    groups = runs_by_budget(results)
+    minima = [isoflop_minimum(b, n, loss) for b, (n, loss) in groups.items() if len(n) >= 3]
+    best = {}
+    for r in results["runs"]:
+        if r["tokens_per_param"] >= min_tokens_per_param:
+            best[r["params"]] = min(r["val_loss"], best.get(r["params"], np.inf))
+    N = np.array(sorted(best))
+    L = np.array([best[k] for k in N])
+    boot = bootstrap(lambda a, b: fit_power_law(a, b).exponent, N, L, n=500, seed=seed)
+    inner = [m for m in minima if m.interior]
+    l_of_c = fit_power_law([m.budget for m in inner], [m.loss_min for m in inner]) if len(inner) >= 3 else None
+    n_opt = compute_optimal(minima) if len(inner) >= 3 else None
+    return SweepFits(minima, fit_power_law(N, L), float(boot.std()), l_of_c, n_opt, (N, L))
