@@ -136,3 +136,35 @@ def check_device_agnostic(name, fn, hint="", branches=True):
             f"take xp = get_array_module(<an input>) and use xp. {hint}".strip()
         )
     print(f"correct: {name} takes its array module from its inputs (no np. call, no host read)")
+
+
+def check_power_law_fit(name, fit, n=None, loss=None, hint=""):
+    """``fit(n, loss) -> (coef, exponent)`` must fit loss = coef * n^(-exponent) by least squares in log-log.
+
+    Checked on an exact law (the exponent must come back to 1e-9, with its sign: a loss that
+    falls with n has a positive exponent), then, if given, on measured ``n``, ``loss`` against a
+    straight line fitted to log loss against log n.
+    """
+    x = np.logspace(3, 6, 7)
+    got = fit(x, 2.5 * x**-0.3)
+    if not (isinstance(got, tuple) and len(got) == 2):
+        raise ExerciseError(f"{name}: return (coef, exponent), got {got!r}")
+    coef, exponent = (float(v) for v in got)
+    if abs(exponent + 0.3) < 1e-6:
+        raise ExerciseError(f"{name}: exponent -0.3 for loss = 2.5 n^-0.3: the exponent of n^(-alpha) is alpha > 0")
+    if abs(exponent - 0.3) > 1e-9 or abs(coef - 2.5) > 1e-9 * 2.5:
+        raise ExerciseError(
+            f"{name}: on loss = 2.5 n^-0.3 (exact) it gives coef {coef:.6g}, exponent {exponent:.6g}; "
+            f"a power law is a straight line in log loss against log n. {hint}".strip()
+        )
+    if n is not None:
+        slope, intercept = np.polyfit(np.log(n), np.log(loss), 1)
+        coef, exponent = (float(v) for v in fit(np.asarray(n), np.asarray(loss)))
+        if abs(exponent + slope) > 1e-6 * max(1.0, abs(slope)) or abs(coef - np.exp(intercept)) > 1e-6 * np.exp(
+            intercept
+        ):
+            raise ExerciseError(
+                f"{name}: on the sweep's points it gives coef {coef:.6g}, exponent {exponent:.6g}; "
+                f"the least-squares line in log-log gives {np.exp(intercept):.6g}, {-slope:.6g}. {hint}".strip()
+            )
+    print(f"correct: {name} recovers loss = 2.5 n^-0.3 and fits the sweep's points (exponent {exponent:.4f})")

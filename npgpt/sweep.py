@@ -37,6 +37,7 @@ from .train import TrainConfig, load_dataset, train
 
 FORMAT = "npgpt-sweep 1"
 RESULTS = "results.json"
+SHIPPED = Path(__file__).parent / "data" / "scaling" / RESULTS  # made by the command in its PROVENANCE.md
 # settings that only say how the sweep runs, not what it measures: a resumed sweep may change them
 HOW_SETTINGS = ("out_dir", "jobs", "threads", "progress")
 
@@ -247,8 +248,8 @@ def measured_settings(cfg: SweepConfig) -> dict:
     return {k: v for k, v in asdict(cfg).items() if k not in HOW_SETTINGS}
 
 
-def load_results(path) -> dict:
-    """A results file written by ``run_sweep`` (ValueError if it is not one)."""
+def load_results(path=SHIPPED) -> dict:
+    """A results file written by ``run_sweep`` (ValueError if it is not one); default: the shipped sweep."""
     path = Path(path)
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
