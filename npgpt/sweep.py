@@ -335,6 +335,8 @@ def run_sweep(cfg: SweepConfig, resume=False, overwrite=False, log=print) -> dic
             for f in futures:
                 f.cancel()
             raise
+    if len(results["runs"]) == results["planned"]:
+        write_provenance(results, out / "PROVENANCE.md")
     if (out / "runs").is_dir() and not any((out / "runs").iterdir()):
         (out / "runs").rmdir()  # every run's folder was removed once its loss was recorded
     return results
@@ -368,3 +370,35 @@ class _blas_threads:
             else:
                 os.environ[k] = v
         return False
+
+
+def write_provenance(results, path):
+    """PROVENANCE.md for a finished sweep: the command, CPU time, machine, dates and every run's loss."""
+    m, v = results["machine"], results["versions"]
+    lines = [
+        "# Scaling sweep: provenance",
+        "",
+        "Made by `npgpt sweep` (npgpt/sweep.py) with the command below; `results.json` holds the settings,",
+        "and `npgpt sweep --out-dir DIR` with the same flags makes the same grid again (the losses agree",
+        "to float32 rounding on another BLAS build; `--jobs` and `--threads` change nothing measured).",
+        "",
+        "```text",
+        results["command"],
+        "```",
+        "",
+        f"- runs: {len(results['runs'])} trained, {len(results['skipped'])} pairs of the grid skipped (outside the "
+        "tokens-per-parameter or steps window; listed in results.json with the reason)",
+        f"- CPU time: {results['cpu_seconds']:.0f} s in all ({results['cpu_seconds'] / 60:.1f} min), one BLAS thread per run",
+        f"- machine: {m['platform']}, {m['processor']}, {m['cpu_count']} cores (shared with other jobs)",
+        f"- versions: npgpt {v['npgpt']}, numpy {v['numpy']}, python {v['python']}",
+        f"- started {results['started']}, finished {results['updated']}",
+        "",
+        "| model | N (non-embedding) | budget (FLOPs) | steps | tokens per parameter | val loss | CPU s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(results["runs"], key=lambda r: (r["budget"], r["params"])):
+        lines.append(
+            f"| {r['n_layer']}x{r['n_embd']} | {r['params']:,} | {r['budget']:.0e} | {r['steps']} | "
+            f"{r['tokens_per_param']:.1f} | {r['val_loss']:.4f} | {r['cpu_seconds']:.1f} |"
+        )
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")

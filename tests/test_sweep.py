@@ -57,6 +57,8 @@ def test_a_2x2_grid_records_every_run(straight):
     assert results["machine"]["cpu_count"] >= 1
     assert results["cpu_seconds"] == pytest.approx(sum(r["cpu_seconds"] for r in results["runs"]), abs=0.05)
     assert not (out / "runs").exists()  # every run's folder is removed once its loss is kept
+    provenance = (out / "PROVENANCE.md").read_text()
+    assert results["command"] in provenance and "CPU time" in provenance
 
 
 def test_bigger_budgets_give_lower_loss(straight):
