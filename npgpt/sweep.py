@@ -40,6 +40,9 @@ RESULTS = "results.json"
 SHIPPED = Path(__file__).parent / "data" / "scaling" / RESULTS  # made by the command in its PROVENANCE.md
 # settings that only say how the sweep runs, not what it measures: a resumed sweep may change them
 HOW_SETTINGS = ("out_dir", "jobs", "threads", "progress")
+# the grid: a resumed sweep may change these too (each run depends only on its own shape, budget
+# and seed, which its id names): runs the new grid has are kept, the others dropped
+GRID_SETTINGS = ("models", "budgets", "seeds")
 
 
 @dataclass
@@ -47,7 +50,7 @@ class SweepConfig:
     """Every setting of a sweep; each is a ``--flag`` of ``npgpt sweep``."""
 
     out_dir: str = setting("runs/sweep", "folder for results.json (and each run's folder while it trains)")
-    models: str = setting("1x8,1x16,2x16,2x24,2x32,3x48,4x64,4x96,6x128", "model shapes LAYERSxWIDTH, comma-separated")
+    models: str = setting("1x8,1x16,1x24,1x32,1x48,1x64,2x96,3x128", "model shapes LAYERSxWIDTH, comma-separated")
     budgets: str = setting("1e10,3e10,1e11,3e11", "compute budgets C = 6ND in FLOPs, comma-separated")
     seeds: str = setting("1337", "seeds, comma-separated: every point is trained once per seed")
     head_size: int = setting(16, "features per attention head (heads = width / head_size, at least 1)")
@@ -277,9 +280,11 @@ def start_results(cfg: SweepConfig, resume: bool, overwrite: bool) -> dict:
     path = Path(cfg.out_dir) / RESULTS
     if path.exists() and resume:
         results = load_results(path)
-        if results["settings"] != measured_settings(cfg):
-            differ = sorted(k for k, v in measured_settings(cfg).items() if results["settings"].get(k) != v)
+        new = measured_settings(cfg)
+        differ = sorted(k for k, v in new.items() if results["settings"].get(k) != v and k not in GRID_SETTINGS)
+        if differ:
             raise ValueError(f"{path} was made with other settings ({', '.join(differ)}): resume it with its own")
+        results["settings"], results["command"] = new, command_line(cfg)  # the grid may have grown
         return results
     if path.exists() and not overwrite:
         raise ValueError(f"{path} already holds a sweep: continue it with --resume, or pass --overwrite to replace it")
@@ -310,6 +315,7 @@ def run_sweep(cfg: SweepConfig, resume=False, overwrite=False, log=print) -> dic
     results = start_results(cfg, resume, overwrite)
     runs, skipped = plan(cfg, vocab_size)
     results["skipped"] = skipped
+    _drop_runs_off_the_grid(results, {r["id"] for r in runs}, log)
     done = {r["id"] for r in results["runs"]}
     todo = [r for r in runs if r["id"] not in done]
     results["planned"] = len(runs)
@@ -340,6 +346,17 @@ def run_sweep(cfg: SweepConfig, resume=False, overwrite=False, log=print) -> dic
     if (out / "runs").is_dir() and not any((out / "runs").iterdir()):
         (out / "runs").rmdir()  # every run's folder was removed once its loss was recorded
     return results
+
+
+def _drop_runs_off_the_grid(results, planned, log):
+    """A resumed sweep whose grid changed keeps only the runs of the new grid (the rest are listed)."""
+    off = [r for r in results["runs"] if r["id"] not in planned]
+    if not off:
+        return
+    results["runs"] = [r for r in results["runs"] if r["id"] in planned]
+    results.setdefault("dropped", []).extend({"id": r["id"], "cpu_seconds": r["cpu_seconds"]} for r in off)
+    results["cpu_seconds"] = round(sum(r["cpu_seconds"] for r in results["runs"]), 2)
+    log(f"the grid changed: {len(off)} runs not on it are dropped (listed under 'dropped')")
 
 
 def _progress_line(results, rec, flops_done, total_flops, seconds):

@@ -148,3 +148,18 @@ def test_the_results_file_names_the_command(straight):
     assert results["command"].startswith("npgpt sweep ")
     assert "--models 1x8,1x16" in results["command"] and "--budgets 2e8,4e8" in results["command"]
     json.dumps(results)  # plain JSON
+
+
+def test_a_resumed_sweep_may_change_its_grid(tmp_path):
+    """Each run depends only on its shape, budget and seed: a grown grid keeps the runs it has."""
+    small = SweepConfig(out_dir=str(tmp_path), **{**TINY, "models": "1x8", "budgets": "2e8"})
+    first = run_sweep(small, log=quiet)["runs"]
+    lines = []
+    grown = run_sweep(SweepConfig(**{**small.__dict__, "models": "1x8,1x16"}), resume=True, log=lines.append)
+    assert grown["runs"][0] == first[0] and len(grown["runs"]) == 2
+    assert "1 of 2 runs done" in lines[0]
+    assert "--models 1x8,1x16" in grown["command"]
+    shrunk = run_sweep(SweepConfig(**{**small.__dict__, "models": "1x16"}), resume=True, log=quiet)
+    assert [r["id"] for r in shrunk["runs"]] == ["L1_C16_F2e+08_s1337"]
+    assert shrunk["dropped"] == [{"id": first[0]["id"], "cpu_seconds": first[0]["cpu_seconds"]}]
+    assert shrunk["cpu_seconds"] == shrunk["runs"][0]["cpu_seconds"]
