@@ -35,6 +35,7 @@ import numpy as np
 from .nn.config import GPTConfig, parameter_count
 
 CHINCHILLA_TOKENS_PER_PARAM = 20.0  # Hoffmann et al. 2022: about 20 tokens per parameter
+FIT_WINDOW = math.log10(4)  # decades of N: an IsoFLOP parabola fits the runs within 4x of the best
 
 
 # ----------------------------------------------------------------------------- counting
@@ -141,9 +142,10 @@ class IsoFLOPMinimum:
     n_opt: float  # 10^(u*) with u* = -b / 2a
     log10_n_opt_err: float  # standard error of u* (delta method on the fit's covariance)
     loss_min: float
-    interior: bool  # a > 0 and u* inside the measured range: a real minimum, not an edge
+    interior: bool  # a > 0, u* inside the runs' range, and the best run not at its edge
     # (not interior: n_opt is the edge the parabola runs into, or the best run if a <= 0)
     coeffs: tuple  # (a, b, c)
+    n_range: tuple = ()  # (smallest, largest) N of the runs the parabola was fitted to
 
     @property
     def tokens_opt(self):
@@ -154,12 +156,20 @@ class IsoFLOPMinimum:
         return self.tokens_opt / self.n_opt
 
 
-def isoflop_minimum(budget, n, loss) -> IsoFLOPMinimum:
+def isoflop_minimum(budget, n, loss, window=None) -> IsoFLOPMinimum:
     """Fit L = a u^2 + b u + c with u = log10 N to one budget's runs; its minimum is u* = -b / 2a.
 
     The error of u* comes from the covariance of (a, b) by the delta method:
     du*/da = b / 2a^2, du*/db = -1 / 2a.
+
+    ``window`` (decades): fit only the runs within that distance in log10 N of the best one. A
+    parabola describes the curve near its bottom; far out, a big model given a few steps rises
+    steeply and would drag the vertex away (Hoffmann et al. also fit around each minimum).
     """
+    if window is not None:
+        n, loss = np.asarray(n, dtype=np.float64), np.asarray(loss, dtype=np.float64)
+        near = np.abs(np.log10(n) - np.log10(n[np.argmin(loss)])) <= window
+        n, loss = n[near], loss[near]
     u, v = np.log10(np.asarray(n, dtype=np.float64)), np.asarray(loss, dtype=np.float64)
     if len(u) < 3:
         raise ValueError(f"isoflop_minimum: a parabola needs >= 3 runs, budget {budget:.3g} has {len(u)}")
@@ -168,7 +178,9 @@ def isoflop_minimum(budget, n, loss) -> IsoFLOPMinimum:
     a, b, c = (float(t) for t in coeffs)
     if not a > 0:  # no minimum (straight or upside down): report the best measured run, not interior
         i = int(np.argmin(v))
-        return IsoFLOPMinimum(float(budget), float(10.0 ** u[i]), float("nan"), float(v[i]), False, (a, b, c))
+        return IsoFLOPMinimum(
+            float(budget), float(10.0 ** u[i]), float("nan"), float(v[i]), False, (a, b, c), _range(u)
+        )
     u_star = -b / (2 * a)
     err = float("nan")
     if len(u) > 3:
@@ -176,11 +188,16 @@ def isoflop_minimum(budget, n, loss) -> IsoFLOPMinimum:
         cov = float(resid @ resid) / (len(u) - 3) * np.linalg.inv(A.T @ A)
         g = np.array([b / (2 * a * a), -1 / (2 * a)])
         err = math.sqrt(max(float(g @ cov[:2, :2] @ g), 0.0))
-    interior = bool(u.min() < u_star < u.max())
+    best = u[np.argmin(v)]  # a real minimum is bracketed: runs on both sides of the best one
+    interior = bool(u.min() < u_star < u.max() and u.min() < best < u.max())
     if not interior:
         u_star = float(np.clip(u_star, u.min(), u.max()))  # the edge it runs into
     loss_min = a * u_star**2 + b * u_star + c
-    return IsoFLOPMinimum(float(budget), 10.0**u_star, err, float(loss_min), interior, (a, b, c))
+    return IsoFLOPMinimum(float(budget), 10.0**u_star, err, float(loss_min), interior, (a, b, c), _range(u))
+
+
+def _range(u):
+    return (float(10.0 ** u.min()), float(10.0 ** u.max()))
 
 
 def compute_optimal(minima) -> PowerLaw:
@@ -236,16 +253,21 @@ def runs_by_budget(results) -> dict:
     return out
 
 
-def fit_sweep(results, min_tokens_per_param=50.0, seed=0) -> SweepFits:
+def fit_sweep(results, min_tokens_per_param=200.0, window=FIT_WINDOW, seed=0) -> SweepFits:
     """Kaplan's L(N) and L(C), and Chinchilla's IsoFLOP minima and N_opt(C), from ``results``.
 
     L(N) is the loss a model size reaches when data does not limit it: Kaplan et al. train to
     convergence; a sweep has, for each N, its best loss over the runs that saw at least
     ``min_tokens_per_param`` tokens per parameter (a big model's few-step runs say nothing about N).
-    L(C) is the IsoFLOP minima's loss against their budget.
+    L(C) is the IsoFLOP minima's loss against their budget; each minimum is a parabola fitted to
+    the runs within ``window`` decades of N of that budget's best run (a factor of 4 either side).
     """
     groups = runs_by_budget(results)
-    minima = [isoflop_minimum(b, n, loss) for b, (n, loss) in groups.items() if len(n) >= 3]
+    minima = []
+    for budget, (n, loss) in groups.items():
+        near = np.abs(np.log10(n) - np.log10(n[np.argmin(loss)])) <= window
+        if near.sum() >= 3:  # else too few runs near the best one to fit a parabola: no minimum
+            minima.append(isoflop_minimum(budget, n, loss, window))
     best = {}
     for r in results["runs"]:
         if r["tokens_per_param"] >= min_tokens_per_param:

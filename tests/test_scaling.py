@@ -95,6 +95,19 @@ def test_isoflop_minimum_at_an_edge_is_not_interior():
     assert not isoflop_minimum(1e12, n, 2.0 + 0.5 * (np.log10(n) - 7) ** 2).interior  # vertex beyond the range
     with pytest.raises(ValueError, match=">= 3"):
         isoflop_minimum(1e12, n[:2], n[:2])
+    # rising all the way: a parabola through three unevenly spaced points can still bottom out
+    # between them, but with the best run at the edge nothing brackets a minimum
+    m = isoflop_minimum(1e12, [888, 3312, 7272], [2.70, 2.77, 2.99])
+    assert 888 < m.n_opt < 3312 and not m.interior
+
+
+def test_isoflop_minimum_window_fits_near_the_best_run():
+    n = np.logspace(3, 6, 13)
+    u = np.log10(n)
+    loss = 2.0 + 0.5 * (u - 4.0) ** 2 + np.where(u > 5.1, 3.0 * (u - 5.1), 0.0)  # a kink far to the right
+    assert math.log10(isoflop_minimum(1e12, n, loss).n_opt) < 3.99  # the kink drags the whole-range fit
+    near = isoflop_minimum(1e12, n, loss, window=1.0)
+    assert near.interior and math.log10(near.n_opt) == pytest.approx(4.0, abs=1e-9)
 
 
 def test_compute_optimal_recovers_the_exponent():

@@ -20,7 +20,7 @@ def plot_scaling_laws(results, fits=None):
         iso.plot(n, loss, "o", color=color, label=f"C = {budget:.0e}")
         m = next((m for m in fits.minima if m.budget == budget), None)
         if m is not None:
-            u = np.linspace(np.log10(n).min(), np.log10(n).max(), 100)
+            u = np.linspace(*np.log10(m.n_range), 100)  # where the parabola was fitted
             iso.plot(10**u, np.polyval(m.coeffs, u), "-", color=color, alpha=0.6)
             if m.interior:
                 iso.plot(m.n_opt, m.loss_min, "*", color=color, markersize=14, markeredgecolor="k")
@@ -30,7 +30,9 @@ def plot_scaling_laws(results, fits=None):
     N, L = fits.envelope
     ln.plot(N, L, "o", color="k")
     ln.plot(N, fits.l_of_n(N), "-", color="C3", label=f"L = (N_c/N)^{fits.l_of_n.exponent:.3f}")
-    ln.set(xscale="log", yscale="log", xlabel="non-embedding parameters N", ylabel="best loss over budgets")
+    ln.set(
+        xscale="log", yscale="log", xlabel="non-embedding parameters N", ylabel="best loss (runs with plenty of data)"
+    )
     ln.set_title(f"L(N): alpha_N = {fits.l_of_n.exponent:.3f} +- {fits.l_of_n_boot_err:.3f}", fontsize=10)
     ln.legend(fontsize=8)
     inner = [m for m in fits.minima if m.interior]
