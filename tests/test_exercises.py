@@ -9,7 +9,14 @@ import pytest
 import npgpt
 from npgpt.autograd import Function
 from npgpt.backend import get_array_module
-from npgpt.exercises import ExerciseError, check, check_array, check_device_agnostic, check_gradient
+from npgpt.exercises import (
+    ExerciseError,
+    check,
+    check_array,
+    check_device_agnostic,
+    check_gradient,
+    check_power_law_fit,
+)
 
 
 def test_check_array_accepts_the_answer_and_names_the_first_wrong_entry(capsys):
@@ -143,3 +150,23 @@ def test_check_device_agnostic_accepts_xp_code_and_names_the_line_that_is_not(ca
         check_device_agnostic("one_hot", _imports_numpy)
     with pytest.raises(ExerciseError, match="cannot read its source"):
         check_device_agnostic("builtin", len)
+
+
+def _fit(n, loss):
+    slope, intercept = np.polyfit(np.log(n), np.log(loss), 1)
+    return float(np.exp(intercept)), float(-slope)
+
+
+def test_check_power_law_fit_accepts_a_log_log_line_and_rejects_near_misses(capsys):
+    n = np.array([888.0, 3312, 7272, 12768])
+    loss = np.array([2.64, 2.23, 2.14, 2.14])
+    check_power_law_fit("fit", _fit, n, loss)
+    assert "correct" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="exponent of n"):
+        check_power_law_fit("fit", lambda n, y: (_fit(n, y)[0], -_fit(n, y)[1]))  # the sign kept
+    with pytest.raises(ExerciseError, match="straight line in log loss"):
+        check_power_law_fit("fit", lambda n, y: (1.0, -np.polyfit(np.log(n), y, 1)[0]))  # loss not logged
+    with pytest.raises(ExerciseError, match="sweep's points"):  # right on exact laws, wrong elsewhere
+        check_power_law_fit("fit", lambda n, y: _fit(n[[0, -1]], y[[0, -1]]), n, loss)
+    with pytest.raises(ExerciseError, match="return"):
+        check_power_law_fit("fit", lambda n, y: 0.3)
