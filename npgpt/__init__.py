@@ -6,7 +6,7 @@ and the graph), ``npgpt.ops`` (every op's forward and backward side by side), ``
 (``Tensor``, whose operators call the ops), ``npgpt.functional`` (``F.xxx``).
 """
 
-from . import functional
+from . import _startup, functional  # noqa: F401 (_startup first: a Ctrl-C while the `npgpt` command imports)
 from .autograd import Function, is_grad_enabled, no_grad
 from .backend import DeviceError, cuda_available
 from .gradcheck import GradcheckReport, gradcheck

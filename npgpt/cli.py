@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import signal
 import sys
 import threading
+
+from ._startup import leave_quietly
 
 # module that defines ``add_parser(subparsers)`` for each subcommand, in the order --help lists them
 COMMANDS = [
@@ -42,22 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _exit_at_once(signum, frame):
-    """Ctrl-C while the commands are imported: nothing is written yet, so leave at once (raised
-    as a KeyboardInterrupt there, it can land in an import's clean-up, where Python only prints it)."""
-    os.write(2, b"\nnpgpt: interrupted\n")
-    os._exit(130)
-
-
 def main(argv=None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, _exit_at_once) if in_main_thread else None
+    # while the commands are imported, a Ctrl-C leaves at once (npgpt/_startup.py says why)
+    previous = signal.signal(signal.SIGINT, leave_quietly) if in_main_thread else None
     try:
         parser = build_parser()  # imports every command: a Ctrl-C in the first second lands here
         args = parser.parse_args(argv)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        if previous is not None:  # Python's own handler, unless the caller had set another
+            signal.signal(signal.SIGINT, signal.default_int_handler if previous is leave_quietly else previous)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

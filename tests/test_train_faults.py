@@ -257,3 +257,32 @@ def test_a_malformed_state_json_is_one_line_on_resume(tmp_path, text_file, capsy
 def test_run_child_scripts_are_valid_python():
     for src in (CHILD, SECOND_CTRL_C):
         compile(textwrap.dedent(src), "<child>", "exec")
+
+
+# ----------------------------------------------------------------------------- Ctrl-C while the command imports
+AS_COMMAND = """
+import os, signal, sys, time
+sys.argv[0] = "/usr/bin/npgpt"  # as the console script is started
+import npgpt
+assert signal.getsignal(signal.SIGINT).__name__ == "leave_quietly"
+os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C while NumPy and the commands are still importing
+time.sleep(30)
+"""
+
+
+def test_ctrl_c_while_the_npgpt_command_imports_is_one_line():
+    res = subprocess.run([sys.executable, "-c", AS_COMMAND], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 130 and res.stderr.strip() == "npgpt: interrupted", res.stderr
+
+
+def test_as_a_library_npgpt_leaves_ctrl_c_alone_and_the_cli_restores_it():
+    code = (
+        "import signal, npgpt, npgpt.cli, npgpt._startup as s\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
+        "assert not s.run_as_command()\n"
+        "signal.signal(signal.SIGINT, s.leave_quietly)  # as when run as the command\n"
+        "try:\n    npgpt.cli.main(['train', '--no-such-flag'])\nexcept SystemExit:\n    pass\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
