@@ -24,6 +24,16 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert test_command in ci
 
 
+def test_ci_also_runs_the_suite_against_the_newest_versions():
+    """After the pinned run, a fresh virtual environment with every dependency at its newest allowed
+    release runs the tests and notebooks (issue 19: a fresh machine failed where CI passed)."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    test_command = [line for line in _blocks("bash")[0].splitlines() if "pytest" in line][0]
+    newest = ci[ci.index(test_command) + len(test_command) :]
+    assert "-m venv" in newest and "--upgrade --upgrade-strategy eager" in newest
+    assert re.search(r"^PATH=\S+ python -m pytest tests notebooks\b", newest, flags=re.M)
+
+
 def test_engine_tour_runs():
     code = _blocks("python")[0]
     exec(compile(code, "README.md", "exec"), {})
