@@ -59,6 +59,12 @@ PLANTS = {
     "04_softmax_and_cross_entropy": [
         [("return (z - m) - np.log", "return z - np.log", "the maximum subtracted inside the log only")]
     ],
+    "05_a_first_language_model": [
+        [
+            ("counts = counts + alpha", "counts = counts", "no smoothing"),
+            ("counts.sum(axis=1, keepdims=True)", "counts.sum(axis=0, keepdims=True)", "columns normalised, not rows"),
+        ]
+    ],
     "06_layer_normalization": [
         [
             (
