@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -26,11 +26,11 @@
 # In this notebook:
 #
 # 1. characters become ids, and a batch is a set of random windows with the targets shifted by one;
-# 2. a freshly initialised model scores $\log V$, as notebook 04 predicted;
-# 3. **AdamW**, its decoupled weight decay, and why biases and LayerNorm parameters get none;
-# 4. the **warmup + cosine** learning-rate schedule;
-# 5. **global-norm gradient clipping**;
-# 6. a training loop written out with the library's pieces, its loss curves, and samples before and after;
+# 2. a freshly initialised model scores $\log V$, the loss of the uniform model (notebook 05);
+# 3. AdamW's weight decay on a GPT: why biases and LayerNorm parameters get none;
+# 4. the warmup + cosine schedule of notebook 05, at this run's sizes;
+# 5. notebook 05's global-norm gradient clipping, on several tensors at once;
+# 6. the training loop of notebook 05 on a GPT, its loss curves, and samples before and after;
 # 7. the library's own `npgpt.train.train`, which runs the same loop;
 # 8. **overfitting**: a small model trained too long on too little text.
 #
@@ -101,7 +101,7 @@ for t in range(x.shape[1]):
 # A small GPT: 2 blocks, 4 heads, width 96, a context of 64 characters.
 #
 # **Predict, then run.** Before any training, what loss does it score on Shakespeare, in nats? (The
-# corpus has $V = 76$ distinct characters; notebook 04 has the tool.)
+# corpus has $V = 76$ distinct characters; notebook 05 has the tool.)
 #
 # <details><summary>Answer</summary>
 #
@@ -135,15 +135,11 @@ print("--- a sample before training ---")
 print(before)
 
 # %% [markdown]
-# ## 4. AdamW and decoupled weight decay
+# ## 4. AdamW's weight decay, on a GPT
 #
-# Adam keeps, for every parameter, running averages of its gradient $g$ and of $g^2$, and steps by their
-# ratio, so every coordinate moves by about the learning rate $\eta$ whatever the scale of its gradient.
-# At step $t = 1, 2, \dots$ (`npgpt/optim/adamw.py`, the same numbers as `torch.optim.AdamW`):
-# $$m \leftarrow \beta_1 m + (1-\beta_1)\, g, \qquad v \leftarrow \beta_2 v + (1-\beta_2)\, g^2,$$
-# $$\theta \leftarrow \theta - \eta\,\lambda\,\theta, \qquad
-# \theta \leftarrow \theta - \eta\, \frac{m / (1-\beta_1^t)}{\sqrt{v / (1-\beta_2^t)} + \epsilon}.$$
-# The divisions by $1 - \beta^t$ undo the bias of $m$ and $v$ towards their initial zeros.
+# The AdamW update (Adam's moments, bias correction, the decoupled shrink
+# $\theta \leftarrow (1 - \eta\lambda)\theta$) and why it beats SGD are taught in
+# [notebook 05](05_a_first_language_model.ipynb). What is new with a GPT is *which* parameters to decay.
 #
 # **Weight decay** pulls weights towards 0, which keeps the big matrices from growing just to sharpen the
 # logits. Classic L2 regularisation adds $\lambda\theta$ to the gradient; inside Adam that term is then
@@ -182,17 +178,8 @@ assert np.allclose(w.data, (1 - 0.01 * 0.1) ** 100) and np.all(b.data == 1.0), "
 # %% [markdown]
 # ## 5. Learning rate: linear warmup, then cosine decay
 #
-# `CosineWarmup(max_lr, warmup_steps, max_steps, min_lr)` gives the learning rate of step $s$:
-# $$\eta(s) = \begin{cases}
-# \eta_{\max}\,\dfrac{s+1}{s_w} & s < s_w \quad\text{(warmup)}\\[2mm]
-# \eta_{\min} + \tfrac12\left(1 + \cos\!\left(\pi\,\dfrac{s - s_w}{s_{\max} - s_w}\right)\right)(\eta_{\max} - \eta_{\min}) & s_w \le s \le s_{\max}
-# \end{cases}$$
-#
-# *Warmup*: at the start the weights are random and Adam's $v$ has seen only a few gradients, so a full
-# step can be far too large in some coordinates; a linear ramp keeps the first updates small.
-# *Cosine decay*: large steps early make fast progress, small steps late let the weights settle instead
-# of bouncing around the noise of random batches. Below: the schedule of the full `npgpt train` run, and
-# the shorter one this notebook trains with.
+# The schedule, its formula and why warmup and decay help are in [notebook 05](05_a_first_language_model.ipynb).
+# Below: the schedule of the full `npgpt train` run, and the shorter one this notebook trains with.
 
 # %%
 default = TrainConfig()
@@ -215,12 +202,10 @@ assert np.allclose([short(0), short(49), short(325), short(600)], [6e-5, 3e-3, 1
 # %% [markdown]
 # ## 6. Gradient clipping by the global norm
 #
-# Now and then a batch produces a gradient much larger than usual, and one big step can undo many small
-# ones. `clip_grad_norm_(params, c)` measures the norm of *all* gradients together,
-# $$n = \sqrt{\sum_{p} \lVert g_p \rVert^2},$$
-# and, if $n > c$, multiplies every gradient by the same factor $c / (n + \epsilon)$. One common factor
-# keeps the direction of the update and only shortens it (clipping each element separately would change
-# the direction). It returns $n$ before clipping: a useful number to log.
+# Clipping by the global norm is taught in [notebook 05](05_a_first_language_model.ipynb): one common factor
+# $c / (n + \epsilon)$ for every gradient when their global norm $n$ exceeds $c$, so the direction
+# is kept. Here it is on two
+# tensors at once, the way it acts on a model's parameters.
 
 # %%
 p1 = npgpt.tensor(np.zeros((2, 2)), requires_grad=True)
