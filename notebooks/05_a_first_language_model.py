@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -323,13 +323,13 @@ plt.show()
 # The trained probabilities line up along the diagonal: gradient descent on cross-entropy finds the
 # counted table, as the derivation says it must. The rows of common characters are close; the rows of
 # rare ones lag behind, because the gradient of row $a$ of the full loss is $\pi_a (Q_a - P^\ast_a)$:
-# a character that is 0.01% of the text gets a gradient 10,000 times smaller and moves that much more
-# slowly. (Section 5's Adam fixes exactly that.) Entries counted 0 are not 0 in $Q$: a softmax never
+# a character that is 0.01% of the text gets a gradient a hundred times smaller than one that is 1%,
+# and moves that much more slowly. (Section 5's Adam fixes exactly that.) Entries counted 0 are not 0 in $Q$: a softmax never
 # gives exactly 0, so the trained table is smoothed too, by stopping early.
 #
 # **How close, to a derived bound.** The gap $L(Q) - L(P^\ast)$ is the identity of section 3, so it must
 # equal $\sum_a \pi_a \mathrm{KL}(P^\ast_a \| Q_a)$ up to float64 rounding: both sides are sums of
-# $V^2 = 5{,}776$ terms of size at most $\max |\log Q| \approx 20$, each rounded to a relative
+# $V^2 = 5{,}776$ terms of size at most $\max |\log Q|$ (printed below: under 20), each rounded to a relative
 # $2^{-53} \approx 1.1 \times 10^{-16}$, so they differ by at most about
 # $5776 \cdot 20 \cdot 1.1 \times 10^{-16} \approx 10^{-11}$. It must be $\ge 0$ (Gibbs). And since
 # $\log(1+u) \le u$, $\mathrm{KL}(p\|q) = \sum_b p_b \log(p_b/q_b) \le \log \sum_b p_b^2/q_b
@@ -344,7 +344,7 @@ gap = nll(Q, N) - L_star
 bound = (pi * np.log1p(chi2_rows)).sum()
 print(f"train loss: counted P* {L_star:.4f}, trained Q {nll(Q, N):.4f}; gap {gap:.5f}")
 print(f"sum_a pi_a KL(P*_a || Q_a) = {(pi * kl_rows).sum():.5f}   (|difference| {abs(gap - (pi * kl_rows).sum()):.1e})")
-print(f"bound sum_a pi_a log(1 + chi2_a) = {bound:.5f}")
+print(f"bound sum_a pi_a log(1 + chi2_a) = {bound:.5f}; max |log Q| = {-np.log(Q.min()):.1f}")
 print(f"held out: counted (alpha = 1) {bigram_val:.4f}, trained {nll(Q, N_val):.4f}")
 assert abs(gap - (pi * kl_rows).sum()) < 1e-9, "the gap should be the weighted KL divergence (section 3's identity)"
 assert 0 <= gap <= bound, (
@@ -657,8 +657,8 @@ assert full_val < flat_val, "the schedule's small late steps should settle lower
 #
 # <details><summary>Hint</summary>
 #
-# $-\sum_{ab} (N_{ab} + \alpha) \log Q_{ab}$: the data's loss plus $\alpha$ times the cross-entropy to
-# the uniform distribution, for every row. Its minimiser is the smoothed table (section 3's argument
+# $-\sum_{ab} (N_{ab} + \alpha) \log Q_{ab}$: the data's loss plus $\alpha V$ times the cross-entropy
+# from the uniform distribution to $Q_a$, for every row. Its minimiser is the smoothed table (section 3's argument
 # with $N + \alpha$ for $N$): a pull of every row towards uniform, a regulariser.
 #
 # </details>
@@ -689,8 +689,8 @@ assert full_val < flat_val, "the schedule's small late steps should settle lower
 # %% [markdown]
 # ## Papers
 #
-# - Shannon, 1948, *A Mathematical Theory of Communication*: entropy, and the $n$-gram approximations
-#   of English, sampled by hand from letter and pair counts.
+# - Shannon, 1948, *A Mathematical Theory of Communication*: entropy, and samples of English from
+#   letter, pair and triple statistics, the first $n$-gram language models.
 #   <https://people.math.harvard.edu/~ctm/home/text/others/shannon/entropy/entropy.pdf>
 # - Shannon, 1951, *Prediction and Entropy of Printed English*: about one bit per character, from
 #   people guessing the next letter. <https://www.princeton.edu/~wbialek/rome/refs/shannon_51.pdf>
