@@ -57,10 +57,13 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
     except KeyboardInterrupt:  # commands that save handle Ctrl-C themselves; elsewhere one line, no traceback
         print("\nnpgpt: interrupted", file=sys.stderr)
-        return 130
+        code = 130
+    if code == 130 and argv is None and in_main_thread:  # the program: stopped and said so, it only exits now
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # (a further Ctrl-C must not print a traceback)
+    return code
 
 
 if __name__ == "__main__":

@@ -296,6 +296,29 @@ def test_a_nan_loss_stops_with_the_step_named_and_nothing_non_finite_is_saved(ru
         assert rows[-1]["step"] == json.loads((out / "checkpoint" / "state.json").read_text())["step"]
 
 
+def test_a_nan_stop_is_one_line_on_a_real_terminal_too(runs, tmp_path):
+    """numpy's overflow warnings would add lines on stderr: the loop checks finiteness itself."""
+    p = subprocess.run(
+        [sys.executable, "-m", "npgpt", *map(str, _stage_args("sft", runs, tmp_path / "sft", steps=4)), "--lr", "1e30"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+    assert p.returncode == 2 and "at step" in _one_line(p.stderr, "sft"), p.stderr
+
+
+def test_out_of_memory_is_one_line(tmp_path, capsys, monkeypatch):
+    from npgpt import train as train_module
+
+    def no_memory(*a, **k):
+        raise MemoryError("Unable to allocate 283. GiB for an array with shape (76, 1000000000)")
+
+    monkeypatch.setattr(train_module, "build_run", no_memory)
+    rc, _, err = _cli(capsys, "train", "--out-dir", tmp_path / "t", "--n-embd", 10**9, "--warmup-steps", 0, *QUIET)
+    assert rc == 2 and "Unable to allocate 283. GiB" in _one_line(err, "train")
+
+
 # ----------------------------------------------------------------------------- inputs before the first step
 CONVERSATION = (
     '{"messages": [{"role": "user", "content": "Which play? To be"}, {"role": "assistant", "content": "Hamlet"}]}'

@@ -149,7 +149,8 @@ def fit(stage, resume=False, log=print) -> dict:
             stage.model.train()
             while step < cfg.max_steps:
                 ctrl_c.check()  # a Ctrl-C pressed during the last step stops here, between steps
-                rec = stage.step(step + 1)
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked: check_finite
+                    rec = stage.step(step + 1)
                 step += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{rec['loss']:.4f}", refresh=False)

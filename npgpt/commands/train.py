@@ -111,7 +111,7 @@ def _train(args, comm=None) -> int:
     try:
         cfg = config_from_args(args)
         res = train(cfg, resume=args.resume, overwrite=args.overwrite, comm=comm, zero=args.zero)
-    except (ValueError, TypeError, DataError, CheckpointError, DeviceError, OSError, Diverged) as e:
+    except (ValueError, TypeError, DataError, CheckpointError, DeviceError, OSError, Diverged, MemoryError) as e:
         print(f"npgpt train: {e}", file=sys.stderr)
         return 2
     except SaveInterrupted:
