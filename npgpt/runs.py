@@ -182,6 +182,7 @@ class DeferCtrlC:
         finally:
             self.in_save = False
 
-    def check(self):
-        if self.pressed:
+    def check(self, dp=None):
+        """Raise KeyboardInterrupt if Ctrl-C was pressed (data parallel ``dp``: on any rank, so all stop together)."""
+        if self.pressed if dp is None else dp.any(self.pressed):
             raise KeyboardInterrupt

@@ -20,9 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import sys
-import threading
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -464,7 +462,7 @@ def train(
         log, cfg = _quiet, dataclasses.replace(cfg, progress=False)
     # from the start: a Ctrl-C while the data is read or the model built is held too (raised at an
     # arbitrary moment, it can land inside an import's clean-up, where Python only prints it)
-    with _DeferCtrlC() as ctrl_c:
+    with runs.DeferCtrlC() as ctrl_c:  # the shared one (npgpt/runs.py); a second Ctrl-C stops at once
         run, dataset, out = _setup(cfg, resume, overwrite, log, root=comm is None or comm.rank == 0)
         dp = None if comm is None else data_parallel(cfg, run, comm, zero, log)
         if ctrl_c.pressed and dp is None:
@@ -582,39 +580,3 @@ def _stop_message(ctrl_c, run, out):
         kept = f"the last checkpoint in {out / 'checkpoint'} is kept" if saved else "no checkpoint was written yet"
         return f"\nstopped at once by a second Ctrl-C during step {run.step + 1}: not saved ({kept})"
     return f"\ninterrupted at step {run.step}: saving a checkpoint to {out / 'checkpoint'}"
-
-
-class _DeferCtrlC:
-    """Hold a Ctrl-C (SIGINT) until the current step is finished.
-
-    A KeyboardInterrupt in the middle of ``opt.step()`` would leave some parameters updated and
-    others not; the checkpoint saved then could not resume exactly. So the first Ctrl-C only sets
-    a flag, which ``check()`` turns into a KeyboardInterrupt between steps. A second Ctrl-C stops
-    at once (``forced``; nothing is saved). Only in the main thread (where Python runs signal handlers).
-    """
-
-    def __init__(self):
-        self.pressed = self.forced = False
-        self._previous = None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
-        return False
-
-    def _handler(self, signum, frame):
-        if self.pressed:
-            self.forced = True
-            raise KeyboardInterrupt
-        self.pressed = True
-
-    def check(self, dp=None):
-        """Raise KeyboardInterrupt if Ctrl-C was pressed (data parallel: on any rank, so all stop together)."""
-        if self.pressed if dp is None else dp.any(self.pressed):
-            raise KeyboardInterrupt
