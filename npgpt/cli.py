@@ -28,11 +28,15 @@ COMMANDS = [
 ]
 
 
+class UsageError(Exception):
+    """A flag the command line cannot take (unknown, or a number outside its range): one line, exit 2."""
+
+
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (``npgpt train: argument --x: ...``), exit 2."""
+    """An ArgumentParser whose errors are a ``UsageError`` (``main`` prints its one line, returns 2)."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +54,9 @@ def main(argv=None) -> int:
     try:
         parser = build_parser()  # imports every command: a Ctrl-C in the first second lands here
         args = parser.parse_args(argv)
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return 2
     finally:
         if previous is not None:  # Python's own handler, unless the caller had set another
             signal.signal(signal.SIGINT, signal.default_int_handler if previous is leave_quietly else previous)

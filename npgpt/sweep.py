@@ -32,7 +32,7 @@ import numpy as np
 from . import __version__
 from .nn import GPTConfig
 from .scaling import flops_per_token, non_embedding_params, train_flops
-from .settings import setting
+from .settings import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, check_settings, setting
 from .train import TrainConfig, load_dataset, train
 
 FORMAT = "npgpt-sweep 1"
@@ -53,24 +53,25 @@ class SweepConfig:
     models: str = setting("1x8,1x16,1x24,1x32,1x48,1x64,2x96,3x128", "model shapes LAYERSxWIDTH, comma-separated")
     budgets: str = setting("1e10,3e10,1e11,3e11", "compute budgets C = 6ND in FLOPs, comma-separated")
     seeds: str = setting("1337", "seeds, comma-separated: every point is trained once per seed")
-    head_size: int = setting(16, "features per attention head (heads = width / head_size, at least 1)")
+    head_size: int = setting(16, "features per attention head (heads = width / head_size, at least 1)", POSITIVE_INT)
     data: str = setting("shakespeare", "text file ('shakespeare' = the corpus shipped with npgpt)")
-    block_size: int = setting(64, "context length in tokens")
-    batch_size: int = setting(32, "sequences per step")
-    lr: float = setting(3e-3, "peak learning rate (cosine decay to lr/10 at the run's last step)")
-    warmup_fraction: float = setting(0.05, "fraction of each run's steps spent on linear warmup")
-    weight_decay: float = setting(0.1, "AdamW decoupled weight decay")
-    eval_batches: int = setting(20, "fixed held-out batches measured at the end of each run")
-    min_tokens_per_param: float = setting(0.1, "skip runs with fewer tokens per non-embedding parameter")
-    max_tokens_per_param: float = setting(10000.0, "skip runs with more tokens per non-embedding parameter")
-    min_steps: int = setting(10, "skip runs shorter than this many steps")
-    max_steps: int = setting(10000, "skip runs longer than this many steps")
-    jobs: int = setting(1, "runs trained at once, each in its own process")
-    threads: int = setting(1, "BLAS threads per run")
+    block_size: int = setting(64, "context length in tokens", POSITIVE_INT)
+    batch_size: int = setting(32, "sequences per step", POSITIVE_INT)
+    lr: float = setting(3e-3, "peak learning rate (cosine decay to lr/10 at the run's last step)", POSITIVE)
+    warmup_fraction: float = setting(0.05, "fraction of each run's steps spent on linear warmup", FRACTION)
+    weight_decay: float = setting(0.1, "AdamW decoupled weight decay", NON_NEGATIVE)
+    eval_batches: int = setting(20, "fixed held-out batches measured at the end of each run", POSITIVE_INT)
+    min_tokens_per_param: float = setting(0.1, "skip runs with fewer tokens per non-embedding parameter", POSITIVE)
+    max_tokens_per_param: float = setting(10000.0, "skip runs with more tokens per non-embedding parameter", POSITIVE)
+    min_steps: int = setting(10, "skip runs shorter than this many steps", POSITIVE_INT)
+    max_steps: int = setting(10000, "skip runs longer than this many steps", POSITIVE_INT)
+    jobs: int = setting(1, "runs trained at once, each in its own process", POSITIVE_INT)
+    threads: int = setting(1, "BLAS threads per run", POSITIVE_INT)
     progress: bool = setting(True, "print a line per finished run")
 
     def validate(self):
         """Raise ValueError (one line) for a setting that makes no sense; return self."""
+        check_settings(self)  # each number in its range (npgpt/settings.py)
         for name in (
             "head_size",
             "block_size",

@@ -124,10 +124,10 @@ def test_resume_refuses_other_settings(tmp_path, capsys):
         ("--budgets=1e11,lots", "budgets must be numbers"),
         ("--budgets=-1e10", "budgets must be > 0"),
         ("--seeds=1,x", "seeds must be integers"),
-        ("--jobs=0", "jobs must be an integer >= 1"),
-        ("--warmup-fraction=1.5", "warmup_fraction"),
+        ("--jobs=0", "--jobs: must be an integer >= 1"),
+        ("--warmup-fraction=1.5", "--warmup-fraction: must be a finite number in [0, 1)"),
         ("--min-tokens-per-param=50", "min_tokens_per_param"),
-        ("--lr=0", "lr must be > 0"),
+        ("--lr=0", "--lr: must be a finite number > 0"),
     ],
 )
 def test_bad_flags_are_one_line_errors(tmp_path, capsys, flag, message):

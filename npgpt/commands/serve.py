@@ -11,18 +11,30 @@ from ..backend import DeviceError
 from ..checkpoint import CheckpointError
 from ..data import DataError
 from ..serve import Server, load_session
+from ..settings import POSITIVE_INT, Range
+from .flags import help_with_range
+
+PORT = Range(int, low=0, high=65535)
 
 
 def add_parser(sub):
     p = sub.add_parser("serve", help="chat with a model in the browser, and see inside it (Ctrl-C stops)")
     p.add_argument("--checkpoint", default="runs/sft/checkpoint", help="checkpoint folder (default: %(default)s)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one (default: %(default)s)")
     p.add_argument(
-        "--max-tokens", type=int, default=None, help="longest reply a request may ask for (default: the context)"
+        "--port", type=PORT.parse, default=8000, help=help_with_range("port; 0 picks a free one", PORT, 8000)
     )
     p.add_argument(
-        "--max-streams", type=int, default=16, help="replies streaming at once; more get 503 (default: %(default)s)"
+        "--max-tokens",
+        type=POSITIVE_INT.parse,
+        default=None,
+        help=f"longest reply a request may ask for ({POSITIVE_INT}; default: the context)",
+    )
+    p.add_argument(
+        "--max-streams",
+        type=POSITIVE_INT.parse,
+        default=16,
+        help=help_with_range("replies streaming at once; more get 503", POSITIVE_INT, 16),
     )
     p.add_argument(
         "--device", default="cpu", choices=["cpu", "cuda"], help="where the model runs (default: %(default)s)"
