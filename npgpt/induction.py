@@ -16,7 +16,9 @@ head's output and the ability is gone.
 
 Scores, from attention maps ``att[..., i, j]`` (query i, key j):
     previous_token_score = mean over i >= 1 of att[i, i - 1]
+### BEGIN SOLUTION 14.3
     induction_score      = mean over i (with an earlier match) of sum_{j < i, ids[j-1] = ids[i]} att[i, j]
+### END SOLUTION 14.3
 ``in_context_loss_drop``: loss at late positions minus loss at early ones (negative: the context helps).
 """
 
@@ -149,7 +151,7 @@ def half_losses(model, ids, n):
 
 
 def train_induction(
-    steps=1000, vocab_size=32, half=16, batch_size=32, n_head=1, n_embd=32, lr=3e-3, seed=0, eval_every=25
+    steps=700, vocab_size=32, half=16, batch_size=32, n_head=1, n_embd=32, lr=3e-3, seed=0, eval_every=25
 ):
     """Train an ``AttentionOnly`` model (2 layers) on repeated random sequences.
 
@@ -198,13 +200,19 @@ def previous_token_score(att):
 
 
 def induction_targets(ids):
-    """Boolean (T, T): [i, j] is True where j < i and ids[j - 1] == ids[i] (j is one past an earlier
-    occurrence of the token at i: where an induction head looks)."""
+    """Boolean (T, T): True at [i, j] where key j is where an induction head at query i looks.
+
+    ### BEGIN SOLUTION 14.3
+    That is where j < i and ids[j - 1] == ids[i]: j is one past an earlier occurrence of ids[i].
+    ### END SOLUTION 14.3
+    """
+    ### BEGIN SOLUTION 14.3
     ids = np.asarray(ids)
     T = len(ids)
     prev = np.concatenate([[-1], ids[:-1]])  # prev[j] = ids[j - 1]; position 0 has none
     match = prev[None, :] == ids[:, None]
     return match & np.tril(np.ones((T, T), dtype=bool), k=-1)
+    ### END SOLUTION 14.3
 
 
 def induction_score(att, ids):
@@ -213,11 +221,13 @@ def induction_score(att, ids):
     att (..., T, T) for one sequence ``ids`` (T,) -> (...). 1.0: every such query looks only
     there; a head that ignores the earlier occurrence scores about (matches) / (i + 1).
     """
+    ### BEGIN SOLUTION 14.3
     target = induction_targets(ids)
     rows = target.any(-1)
     if not rows.any():
         raise ValueError("induction_score: no token of ids occurs twice, so there is nothing to find")
     return (att * target).sum(-1)[..., rows].mean(-1)
+    ### END SOLUTION 14.3
 
 
 def head_scores(maps, ids):

@@ -7,8 +7,10 @@ Counting (C = compute in FLOPs, N = parameters, D = training tokens):
     train_flops(cfg, D)       = 6 N D                           Kaplan et al. 2020: forward 2 N
                                                                  per token (a multiply and an add
                                                                  per weight), backward twice that
+### BEGIN SOLUTION 14.1
     flops_per_token(cfg)      = 3 [L (24 C^2 + 4 T C) + 2 C V]  every matmul of a training step,
                                                                  exactly, per token at context T
+### END SOLUTION 14.1
 
 The sweep's budgets are counted with ``train_flops`` (the 6ND of the papers); ``flops_per_token``
 adds what 6N leaves out (attention scores over T positions, the output head over V) and is
@@ -17,7 +19,9 @@ recorded next to it.
 Fitting (pure NumPy, least squares in log space):
 
     fit_power_law(x, y)        y = a x^(-alpha)      (+ E, an irreducible loss, with ``offset=True``)
+### BEGIN SOLUTION 14.2
     isoflop_minimum(N, L)      L = a u^2 + b u + c,  u = log10 N:  N_opt = 10^(-b / 2a)
+### END SOLUTION 14.2
                                (Hoffmann et al. 2022, approach 2: one parabola per budget)
     compute_optimal(minima)    N_opt = k C^a  and the tokens per parameter D_opt / N_opt = C / (6 N_opt^2)
 
@@ -59,6 +63,7 @@ def train_flops(config: GPTConfig, tokens) -> float:
 def flops_per_token(config: GPTConfig) -> int:
     """Matmul FLOPs of one training step per token, counted exactly (a multiply-add = 2 FLOPs).
 
+    ### BEGIN SOLUTION 14.1
     Forward, per layer (C = n_embd, T = block_size, every position attends to all T keys, as the
     masked matmul computes them):
         q, k, v projection  2 * C * 3C        attention output   2 * C * C
@@ -66,12 +71,15 @@ def flops_per_token(config: GPTConfig) -> int:
         weights @ v         2 * T * C
       = 24 C^2 + 4 T C
     plus the output head 2 * C * V. Backward costs twice the forward (a gradient for the input and
-    one for the weight of every matmul), so a step costs 3 x forward. Elementwise work (softmax,
-    LayerNorm, GELU, AdamW) is not counted: it is O(C) per token, not O(C^2).
+    one for the weight of every matmul), so a step costs 3 x forward.
+    ### END SOLUTION 14.1
+    Elementwise work (softmax, LayerNorm, GELU, AdamW) is not counted: it is O(C) per token, not O(C^2).
     """
+    ### BEGIN SOLUTION 14.1
     L, C, T, V = config.n_layer, config.n_embd, config.block_size, config.vocab_size
     forward = L * (24 * C * C + 4 * T * C) + 2 * C * V
     return 3 * forward
+    ### END SOLUTION 14.1
 
 
 # ----------------------------------------------------------------------------- fits
@@ -157,10 +165,12 @@ class IsoFLOPMinimum:
 
 
 def isoflop_minimum(budget, n, loss, window=None) -> IsoFLOPMinimum:
-    """Fit L = a u^2 + b u + c with u = log10 N to one budget's runs; its minimum is u* = -b / 2a.
+    """Fit a parabola in u = log10 N to one budget's runs by least squares; N_opt is where it bottoms out.
 
-    The error of u* comes from the covariance of (a, b) by the delta method:
-    du*/da = b / 2a^2, du*/db = -1 / 2a.
+    ### BEGIN SOLUTION 14.2
+    L = a u^2 + b u + c, minimum at u* = -b / 2a. The error of u* comes from the covariance of
+    (a, b) by the delta method: du*/da = b / 2a^2, du*/db = -1 / 2a.
+    ### END SOLUTION 14.2
 
     ``window`` (decades): fit only the runs within that distance in log10 N of the best one. A
     parabola describes the curve near its bottom; far out, a big model given a few steps rises
@@ -170,6 +180,7 @@ def isoflop_minimum(budget, n, loss, window=None) -> IsoFLOPMinimum:
         n, loss = np.asarray(n, dtype=np.float64), np.asarray(loss, dtype=np.float64)
         near = np.abs(np.log10(n) - np.log10(n[np.argmin(loss)])) <= window
         n, loss = n[near], loss[near]
+    ### BEGIN SOLUTION 14.2
     u, v = np.log10(np.asarray(n, dtype=np.float64)), np.asarray(loss, dtype=np.float64)
     if len(u) < 3:
         raise ValueError(f"isoflop_minimum: a parabola needs >= 3 runs, budget {budget:.3g} has {len(u)}")
@@ -182,6 +193,7 @@ def isoflop_minimum(budget, n, loss, window=None) -> IsoFLOPMinimum:
             float(budget), float(10.0 ** u[i]), float("nan"), float(v[i]), False, (a, b, c), _range(u)
         )
     u_star = -b / (2 * a)
+    ### END SOLUTION 14.2
     err = float("nan")
     if len(u) > 3:
         resid = v - A @ coeffs

@@ -110,6 +110,12 @@ PLANTS = {
             ("            i += 2\n", "            i += 1\n", "the merged pair's second token kept"),
         ]
     ],
+    "14_why_scale": [
+        [
+            ("np.polyfit(np.log(n), np.log(loss), 1)", "np.polyfit(np.log(n), loss, 1)", "the loss not logged"),
+            ("float(-slope)", "float(slope)", "the slope's sign kept: a falling loss has a positive exponent"),
+        ]
+    ],
     "15_from_gpt_to_chatgpt": [
         [
             (

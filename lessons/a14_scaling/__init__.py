@@ -1,0 +1,1 @@
+"""Assignment 14: why scale (counting FLOPs, the IsoFLOP minimum, finding an induction head)."""
