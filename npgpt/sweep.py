@@ -390,6 +390,17 @@ class _blas_threads:
         return False
 
 
+def _dropped_lines(results):
+    dropped = results.get("dropped", [])
+    if not dropped:
+        return []
+    cpu = sum(d["cpu_seconds"] for d in dropped)
+    return [
+        f"- the sweep was resumed with a changed grid: {len(dropped)} runs of the earlier grid ({cpu:.0f} s of CPU)"
+        " were dropped, listed under `dropped` in results.json"
+    ]
+
+
 def write_provenance(results, path):
     """PROVENANCE.md for a finished sweep: the command, CPU time, machine, dates and every run's loss."""
     m, v = results["machine"], results["versions"]
@@ -407,6 +418,7 @@ def write_provenance(results, path):
         f"- runs: {len(results['runs'])} trained, {len(results['skipped'])} pairs of the grid skipped (outside the "
         "tokens-per-parameter or steps window; listed in results.json with the reason)",
         f"- CPU time: {results['cpu_seconds']:.0f} s in all ({results['cpu_seconds'] / 60:.1f} min), one BLAS thread per run",
+        *_dropped_lines(results),
         f"- machine: {m['platform']}, {m['processor']}, {m['cpu_count']} cores (shared with other jobs)",
         f"- versions: npgpt {v['npgpt']}, numpy {v['numpy']}, python {v['python']}",
         f"- started {results['started']}, finished {results['updated']}",

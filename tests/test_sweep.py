@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from npgpt.cli import main
-from npgpt.sweep import RESULTS, SweepConfig, load_results, plan, run_sweep
+from npgpt.sweep import RESULTS, SweepConfig, load_results, plan, run_sweep, write_provenance
 
 TINY = dict(
     models="1x8,1x16",
@@ -163,3 +163,5 @@ def test_a_resumed_sweep_may_change_its_grid(tmp_path):
     assert [r["id"] for r in shrunk["runs"]] == ["L1_C16_F2e+08_s1337"]
     assert shrunk["dropped"] == [{"id": first[0]["id"], "cpu_seconds": first[0]["cpu_seconds"]}]
     assert shrunk["cpu_seconds"] == shrunk["runs"][0]["cpu_seconds"]
+    write_provenance(shrunk, tmp_path / "P.md")
+    assert "resumed with a changed grid: 1 runs" in (tmp_path / "P.md").read_text()
