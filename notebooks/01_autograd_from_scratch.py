@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -19,7 +19,9 @@
 # Training a GPT means lowering a scalar loss $L(\theta)$ by gradient descent,
 # $\theta \leftarrow \theta - \eta \, \partial L / \partial \theta$, for *every* one of its millions of
 # parameters $\theta$. **Reverse-mode automatic differentiation** (backpropagation) computes all of
-# those partial derivatives in a single backward pass that costs about as much as the forward pass.
+# those partial derivatives in a single backward pass that costs about twice the forward pass (a
+# gradient for the input *and* one for the weight of every matrix product), however many parameters
+# there are.
 #
 # In this notebook:
 #
@@ -63,7 +65,7 @@ np.set_printoptions(precision=4, suppress=True)
 # processed. An order with that property is a **reverse topological order** of the graph.
 
 # %% [markdown]
-# ## 2. A teaching toy: scalar autograd in 40 lines
+# ## 2. A teaching toy: scalar autograd in 60 lines
 #
 # *This is a toy written for this notebook, not npgpt's engine* (that one is shown in section 4).
 # Each `Value` remembers its parents and a small closure `_backward` that pushes its gradient to
@@ -236,12 +238,14 @@ print("max |autograd - by hand| =", np.abs(x.grad - by_hand).max())
 
 # %%
 from npgpt.autograd import Function
+from npgpt.backend import get_array_module
 
 
 class MySigmoid(Function):
     @staticmethod
     def forward(ctx, x):
-        y = 1.0 / (1.0 + np.exp(-x))
+        xp = get_array_module(x)  # NumPy or CuPy, from the input (notebook 00's rule)
+        y = 1.0 / (1.0 + xp.exp(-x))
         ctx.save_for_backward(y)
         return y
 

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -142,9 +142,8 @@ check_array(
 # $$L = -\frac{1}{n} \sum_{r=1}^{n} \log \mathrm{softmax}(z_r)_{t_r}.$$
 #
 # A model that knows nothing predicts the uniform distribution, $p_i = 1/V$, and scores
-# $L = \log V$. That is the number a freshly initialised language model should start near (about 4.33
-# for the 76 characters of the Shakespeare corpus shipped with npgpt, 10.8 for GPT-2's 50,257 tokens); a
-# first loss far above it means the initial logits are too large.
+# $L = \log V$ ($\log 76 \approx 4.33$ for the 76 characters of the shipped Shakespeare corpus); notebook
+# 05 makes it the first loss, the one every language model must beat.
 #
 # `F.cross_entropy(logits, targets)` takes logits `(..., V)` and integer targets `(...)` and returns the
 # mean; it is the same as picking entries of `log_softmax`, which we can check with autograd's indexing.
@@ -329,8 +328,11 @@ if torch is not None:
 #
 # <details><summary>Hint</summary>
 #
-# $\sum_j (p_j - y_j) = 1 - 1 = 0$. A gradient step never changes the sum of a row's logits: it only
-# moves them in directions to which the softmax is sensitive (a shift of all logits changes nothing).
+# $\sum_j (p_j - y_j) = 1 - 1 = 0$. If the logits themselves are the parameters (free logits, as in a
+# bigram table), a gradient step never changes the sum of a row's logits: it only moves them in
+# directions to which the softmax is sensitive (a shift of all logits changes nothing). In a network the
+# logits are $z = W h + b$ and the step moves $W$ and $b$, so their sum can change (the bias's sum is
+# still fixed, since its gradient is the row's gradient summed over examples, but $W h$ moves with $h$).
 #
 # </details>
 #

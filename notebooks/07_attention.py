@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -79,9 +79,7 @@ for D in [4, 16, 64, 256, 1024]:
 # score of every future key to $-\infty$ before the softmax; $e^{-\infty} = 0$, so future tokens get
 # exactly zero weight.
 #
-# This is different from BERT, a *masked language model*: an encoder that sees the whole sentence in
-# both directions and is trained to fill in a few hidden tokens. BERT cannot generate text left to right;
-# GPT is built to.
+# (How this differs from BERT, and how a GPT is trained end to end: notebook 09, section 6.)
 #
 # `causal_mask(T, T)` is True where key $j$ is in the future of query $i$ ($j > i$):
 

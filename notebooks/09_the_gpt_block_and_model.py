@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -223,8 +223,11 @@ check_array(
 # %% [markdown]
 # ### Dropout: training versus evaluation, and its backward
 #
-# GPT-2 regularises with **dropout** (probability 0.1 after the embeddings, on the attention weights and
-# on each sublayer's output). While training, each entry is zeroed with probability $p$ and the
+# GPT-1 regularised with **dropout**: its paper uses "residual, embedding, and attention dropouts with a
+# rate of 0.1". The GPT-2 paper states no dropout rate and OpenAI's released GPT-2 code has no dropout
+# layer; the 0.1 in HuggingFace's `GPT2Config` (`resid_pdrop`, `embd_pdrop`, `attn_pdrop`) is that
+# library's default, not a documented GPT-2 setting. npgpt's `dropout` puts it in the same three places,
+# and it is 0 unless you ask. While training, each entry is zeroed with probability $p$ and the
 # survivors are scaled by $1/(1-p)$ ("inverted" dropout), so the expected value is unchanged:
 # $E[y_i] = (1-p) \cdot x_i / (1-p) = x_i$. At evaluation time dropout is the identity, with no rescaling
 # needed. The backward uses the same mask: $\partial L / \partial x_i = g_i\, m_i / (1-p)$, zero where the
@@ -424,14 +427,16 @@ print(f"{'total':26s} {sum(parts.values()):12,}")
 #
 # A matrix product of a $(1 \times n)$ row by an $(n \times m)$ matrix costs $2nm$ floating-point
 # operations (a multiply and an add per weight). Every weight of a GPT's linear layers is used once per
-# token, so a forward pass costs about $2N$ FLOPs per token ($N$ = parameters outside the embeddings),
+# token, so a forward pass costs about $2N$ FLOPs per token, with $N$ = the parameters **outside the
+# embeddings**, as Kaplan et al. (2020) define it (an embedding row is looked up, not multiplied),
 # plus the attention scores and weighted sums, about $4 \cdot n_{layer} \cdot T \cdot C$ (two $T$-long dot
 # products of width $C$ per layer). The backward costs about twice the forward (a gradient for the
 # input *and* one for the weight of every product), so training costs about
 # $$\text{FLOPs} \approx 6 \cdot N \cdot D \qquad (D = \text{tokens trained on}).$$
 #
-# **Predict, then run.** GPT-3 has $N = 175 \times 10^9$ parameters and was trained on
-# $D = 300 \times 10^9$ tokens. How many FLOPs is that, and how long on one GPU sustaining
+# **Predict, then run.** GPT-3 has $175 \times 10^9$ parameters in all, $N \approx 174 \times 10^9$ of
+# them outside the embeddings (the $N$ used below: $12 \cdot n_{layer} \cdot C^2$ with 96 layers of width
+# 12,288; the embeddings are 0.4%), and was trained on $D = 300 \times 10^9$ tokens. How many FLOPs is that, and how long on one GPU sustaining
 # $10^{14}$ FLOP/s (100 TFLOP/s)?
 
 # %%
@@ -445,7 +450,9 @@ print(f"GPT-2 small, forward FLOPs per token: {matmul_flops + attention_flops:.3
 print(
     f"  2 x non-embedding weights = {2 * n_nonembed:.3e}, head {2 * C2 * gpt2.vocab_size:.3e}, attention {attention_flops:.3e}"
 )
-N3, D3 = 175e9, 300e9
+g3 = GPTConfig.preset("gpt3")
+N3, D3 = 12 * g3.n_layer * g3.n_embd**2, 300e9  # N without the embeddings, as in the text
+print(f"GPT-3: N (non-embedding) = {N3 / 1e9:.1f}B of {counts['gpt3'] / 1e9:.1f}B parameters")
 flops = 6 * N3 * D3
 print(f"GPT-3: 6 N D = {flops:.2e} FLOPs = {flops / (1e15 * 86400):,.0f} petaflop/s-days")
 print(f"on one GPU at 1e14 FLOP/s: {flops / 1e14 / 86400 / 365:,.0f} years")
@@ -473,11 +480,8 @@ n_with_grad = sum(1 for p in model.parameters() if p.grad is not None and np.any
 print(f"parameters with a nonzero gradient after one backward: {n_with_grad} of {len(list(model.parameters()))}")
 
 # %% [markdown]
-# **ChatGPT** is not simply a bigger GPT-3. It is a GPT-3.5 model (the series that followed GPT-3, trained on text and code)
-# fine-tuned in the way OpenAI described for InstructGPT (Ouyang et al., 2022): first **supervised
-# fine-tuning** on examples of good answers written by people, then **reinforcement learning from human
-# feedback** (RLHF): a reward model is trained on human rankings of answers, and the language model is
-# optimised against it. Notebook 15, *from GPT to ChatGPT*, takes these steps on npgpt.
+# **ChatGPT** is not simply a bigger GPT-3: it is a GPT-3.5 model tuned further with supervised
+# fine-tuning and RLHF. Notebook 15, *from GPT to ChatGPT*, gives the recipe and takes its steps on npgpt.
 #
 # ## 7. A gradient check of a whole GPT
 #
@@ -549,7 +553,7 @@ assert report.ok
 #
 # `ln_f` gives the final hidden state unit scale, and the head's weights are $N(0, 0.02^2)$, so every
 # logit is about $0.02\sqrt{C}$ in size: nearly equal logits, nearly uniform probabilities, loss near
-# $\log V$.
+# $\log V$, the uniform guess of notebook 05.
 #
 # </details>
 

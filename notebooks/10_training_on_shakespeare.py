@@ -18,10 +18,8 @@
 #
 # Notebooks 04-09 built every piece of a GPT. Now we train one. A GPT is trained as a **causal
 # language model**: given the characters $x_0, \dots, x_t$ it predicts the next one, $x_{t+1}$. That is
-# the *only* objective. Every parameter (embeddings, attention, MLPs, LayerNorms, the tied output head)
-# is updated together, by backpropagation from that one loss: the model is trained **end to end**, not
-# layer by layer, and nothing in its input is masked out and reconstructed (that would be BERT, a
-# different model).
+# the *only* objective, and every parameter is updated from that one loss, end to end (notebook 09,
+# section 6, says what that rules out).
 #
 # In this notebook:
 #
@@ -105,10 +103,8 @@ for t in range(x.shape[1]):
 #
 # <details><summary>Answer</summary>
 #
-# At initialisation its logits are close to 0, so it predicts nearly the uniform distribution over the
-# $V$ characters and its loss is near $\log V = \log 76 \approx 4.33$. A loss far above that at step 0
-# would mean the initial logits are too large. Its samples are noise: every character about equally
-# likely.
+# Near $\log V = \log 76 \approx 4.33$, the uniform guess (notebook 05): its logits are close to 0. Its
+# samples are noise: every character about equally likely.
 #
 # </details>
 

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -41,7 +41,7 @@ import npgpt.generation
 from npgpt.commands.sample import load_for_sampling
 from npgpt.memory import tune_malloc
 from npgpt.nn import GPT, GPTConfig
-from npgpt.sampling import filter_logits, sample_next
+from npgpt.sampling import draw, filter_logits, sample_next
 from npgpt.train import TrainConfig, train
 
 tune_malloc()
@@ -146,6 +146,12 @@ print("argmax == sample_next at T = 0:", int(z.argmax()) == int(sample_next(z, t
 #
 # Top-k keeps the same number of tokens everywhere. Top-p adapts: where the model is sure it keeps one
 # or two tokens, where many continuations are plausible it keeps many.
+#
+# Does the order of temperature and cut-off matter? For **top-k**, no: dividing by $T > 0$ keeps the
+# ranking, so the same $k$ tokens survive with the same scaled logits either way. For **top-p**, yes: the
+# temperature changes the probabilities and so how many tokens it takes to reach $p$ (a low $T$ sharpens
+# the distribution and keeps fewer). `filter_logits` applies the temperature first, as HuggingFace's
+# `generate` does.
 
 # %%
 contexts = {"confident": "\nRomeo.\nI shoul", "uncertain": "\nRomeo.\nI will not s"}
@@ -181,7 +187,10 @@ viz.plot_sampling_distributions(shakespeare, chars, "ROMEO:\nWhat light through 
 # Write `my_top_k(logits, k)`: logits of shape `(B, V)` in, the same logits out with every entry
 # below the $k$-th largest of its row set to $-\infty$ (ties at the $k$-th value stay). Then
 # `my_sample(logits, temperature, k, u)`: divide by the temperature, keep the top $k$, softmax, and
-# return the first index whose cumulative probability exceeds the uniform number `u` (one per row).
+# return the first index whose cumulative probability exceeds the uniform number `u` (one per row):
+# the inverse of the cumulative distribution, at exactly the `u` given. The check compares your draws
+# with `npgpt.sampling.draw` on the same `u`, so a sampler with the right distribution that ignores
+# `u` fails.
 #
 # *Hint:* `np.sort(logits, axis=-1)[:, -k]` is the $k$-th largest of each row; `np.cumsum` and a
 # comparison give the index.
@@ -223,13 +232,19 @@ from npgpt.exercises import check, check_array
 
 zz = np.random.default_rng(3).standard_normal((4, V))
 check_array("my_top_k(z, 5)", my_top_k(zz, 5), filter_logits(zz, top_k=5), hint="keep the 5 largest of EACH row.")
-draws = np.stack([my_sample(zz, 0.7, 5, np.random.default_rng(s).random(4)) for s in range(4000)])
-freq = np.stack([np.bincount(draws[:, b], minlength=V) / len(draws) for b in range(4)])
-target = softmax(filter_logits(zz, temperature=0.7, top_k=5))
+us = np.random.default_rng(4).random((500, 4))  # 500 draws of one uniform per row
+mine = np.stack([my_sample(zz, 0.7, 5, u) for u in us])
+ref = np.stack([draw(filter_logits(zz, temperature=0.7, top_k=5), u[:, None]) for u in us])
+bad = np.argwhere(mine != ref)
 check(
-    np.abs(freq - target).max() < 0.03,
-    f"my_sample's frequencies differ from the filtered softmax by {np.abs(freq - target).max():.3f}: "
-    "divide by the temperature BEFORE the top-k, and count the cdf entries <= u",
+    len(bad) == 0,
+    f"my_sample differs from the inverse-CDF draw on {len(bad)} of {mine.size} (u, row) pairs"
+    + (
+        f", first at u = {us[tuple(bad[0])]:.4f}, row {bad[0][1]}: {mine[tuple(bad[0])]} vs {ref[tuple(bad[0])]}"
+        if len(bad)
+        else ""
+    )
+    + ". Scale by 1 / temperature, keep the top k, and count the cdf entries <= u (the given u, not a new one)",
 )
 
 # %% [markdown]

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -73,7 +73,7 @@ sample = "Héllo 日本 😀"
 print(f"{sample!r}: {len(sample)} characters, {len(sample.encode('utf-8'))} bytes")
 
 # %% [markdown]
-# A character-level vocabulary works for one corpus (Shakespeare has 65-odd characters) but not for
+# A character-level vocabulary works for one corpus (the Shakespeare corpus of this course has 76 distinct characters) but not for
 # the world: Unicode has about 150,000 assigned characters, most of them rare, and any character
 # missing from the vocabulary cannot be encoded at all. A **byte-level** tokenizer starts instead
 # from the 256 possible byte values: every string, in any language, is *some* sequence of bytes, so
@@ -303,6 +303,13 @@ if gpt2 is not None:
     shared = sum(t in gpt2._ids_of for t in ours)
     print(f"{shared} of our {len(ours)} learned tokens are also GPT-2 tokens")
 
+# a character can be cut between tokens: each token of the emoji decoded alone is not text
+tok_e = gpt2 if gpt2 is not None else bytes_only
+ids_e = tok_e.encode("😀")
+print(
+    f"'😀' -> {ids_e}: each token decoded alone {[tok_e.decode([i]) for i in ids_e]}, together {tok_e.decode(ids_e)!r}"
+)
+
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(sizes, [cpt[n] for n in sizes], "o-", label="BPE learned on Shakespeare")
 ax.axhline(1.0, color="gray", ls=":", label="characters")
@@ -445,6 +452,7 @@ assert all(cpt[a] < cpt[b] for a, b in zip(sizes, sizes[1:])), "compression must
 assert 1.0 <= cpt[256] < 1.01 and 2.3 < cpt[2048] < 3.5
 for tok in [bpe_big, char_tok]:
     assert tok.decode(tok.encode(val_text[:5000])) == val_text[:5000]
+assert tok_e.decode(ids_e) == "😀" and all("\ufffd" in tok_e.decode([i]) for i in ids_e)
 if gpt2 is not None:
     assert gpt2.vocab_size == 50257 and gpt2.encode("Hello world") == [15496, 995]
     assert 2.5 < cpt_gpt2 < 4.0
@@ -487,7 +495,7 @@ print("all checks passed:", {k: round(v, 3) for k, v in final.items()})
 #
 # </details>
 #
-# 4. Decoding one GPT-2 token of "😀" alone printed a replacement character. Why, and how does
+# 4. In section 6, each token of "😀" decoded alone printed a replacement character (�). Why, and how does
 #    `npgpt sample` avoid printing one while it streams?
 #
 # <details><summary>Hint</summary>

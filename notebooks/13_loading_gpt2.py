@@ -270,7 +270,8 @@ else:
 # Write `my_logits(model, idx)`: the logits `(B, T, V)` of a GPT-2-shaped npgpt model for token ids
 # `idx` `(B, T)`, using the model's pieces (`model.transformer.wte`, `.wpe`, `.h`, `.ln_f`) rather than
 # `model(idx)`. There is no head matrix of its own to use: GPT-2's output head is tied. The next cell
-# compares your logits with the model's.
+# compares your logits with the model's, and while your function runs it makes `GPT.forward` raise, so an
+# answer that calls `model(idx)` fails.
 #
 # *Hint:* the input is two table lookups added together (which rows of `wte`? which of `wpe`?); the
 # blocks and the final LayerNorm are modules you call on a tensor; then ask which `(V, C)` matrix,
@@ -305,10 +306,32 @@ def my_logits(model, idx):
 
 
 # %%
+class CalledTheModel(Exception):
+    pass
+
+
+def refuse(self, *args, **kwargs):
+    raise CalledTheModel
+
+
+saved_forward, GPT.forward = GPT.forward, refuse  # while my_logits runs, the whole model may not
+try:
+    with npgpt.no_grad():
+        mine = my_logits(model, idx)
+    called = False
+except CalledTheModel:
+    called = True
+finally:
+    GPT.forward = saved_forward
+check(
+    not called,
+    "my_logits ran the whole model (model(idx) calls GPT.forward): build the logits from wte, wpe, the blocks, "
+    "ln_f and the tied head",
+)
 with npgpt.no_grad():
     check_array(
         "my_logits(model, idx)",
-        my_logits(model, idx),
+        mine,
         ours32,
         atol=1e-5,
         hint="wte[idx] + wpe[0..T-1], the blocks in order, ln_f, then the tied head: x @ wte^T.",

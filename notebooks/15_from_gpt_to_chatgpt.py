@@ -233,6 +233,14 @@ print(f"reward model: pairwise accuracy on held-out pairs {rm_res['pairwise_accu
 # advantage). The objective is PPO's clipped one (`ppo_clipped_loss`); on fresh samples it is
 # exactly REINFORCE with a baseline, and the clip only acts when a batch is reused.
 #
+# **This is not InstructGPT's PPO.** InstructGPT ran full PPO: its baseline was a learned **value
+# function**, a second network trained alongside the policy to predict the return, with advantages
+# estimated from it (GAE). npgpt learns no value function: the baseline of a reply is the **mean score of
+# the other replies to the same prompt** (leave one out), the baseline of **RLOO** (Ahmadian et al., 2024)
+# and, up to GRPO's division by the standard deviation, of **GRPO** (Shao et al., 2024). So the step is a
+# clipped policy gradient with a leave-one-out baseline, RLOO/GRPO-style: it needs no second network and
+# only a few replies per prompt.
+#
 # **Why the KL penalty.** The reward model is only trustworthy near the answers it was trained
 # on. A policy that maximises the reward alone drifts to answers the reward model overrates
 # ("reward hacking"). So each token pays $\beta \log \frac{\pi(y_t)}{\pi_\text{SFT}(y_t)}$: the
@@ -375,8 +383,9 @@ print(
 )
 
 # %% [markdown]
-# **"GPT is a masked autoencoder."** It predicts the *next* token from the ones before it, behind
-# a causal mask: changing a later token cannot change an earlier prediction.
+# **"GPT is a masked autoencoder."** Notebook 09 (section 6) says how a GPT is trained; here is the
+# check on the chat model: behind the causal mask, changing a later token cannot change an earlier
+# prediction.
 
 # %%
 a = np.array([tok.encode("To be, or not to be")])
@@ -391,8 +400,8 @@ print(
 )
 
 # %% [markdown]
-# **"It is trained layer by layer."** One loss, one backward: every parameter of every layer gets
-# its gradient at once (end to end), in pre-training and in SFT alike.
+# **"It is trained layer by layer."** The same holds in SFT as in pre-training (notebook 09, section 6):
+# one loss, one backward, and every parameter gets its gradient:
 
 # %%
 sft_model.zero_grad()
@@ -510,6 +519,11 @@ shutil.rmtree(work)  # the checkpoints of this notebook's runs
 #   <https://arxiv.org/abs/2009.01325>
 # - Schulman et al., 2017, *Proximal Policy Optimization Algorithms*: the clipped objective.
 #   <https://arxiv.org/abs/1707.06347>
+# - Ahmadian et al., 2024, *Back to Basics: Revisiting REINFORCE Style Optimization for Learning from
+#   Human Feedback in LLMs* (RLOO): the leave-one-out baseline of section 5, with no value function.
+#   <https://arxiv.org/abs/2402.14740>
+# - Shao et al., 2024, *DeepSeekMath* (GRPO): PPO's clip with a group-mean baseline in place of the
+#   value function. <https://arxiv.org/abs/2402.03300>
 # - Rafailov et al., 2023, *Direct Preference Optimization: Your Language Model is Secretly a Reward
 #   Model*: the derivation of section 6. <https://arxiv.org/abs/2305.18290>
 # - Bradley and Terry, 1952, *Rank Analysis of Incomplete Block Designs: I. The Method of Paired

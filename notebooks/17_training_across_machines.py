@@ -73,9 +73,10 @@ def run_on_ranks(n, script, *args):
 # ## 1. Why one GPU is not enough
 #
 # **Memory.** Training keeps, for every parameter: the weight, its gradient, and AdamW's two moments.
-# GPT-3 was trained in *mixed precision* (Rajbhandari et al., "ZeRO", 2019, section 3.1): fp16
-# weights and gradients (2 + 2 bytes) and, for the optimizer, an fp32 copy of the weights plus the
-# fp32 moments (4 + 4 + 4 bytes): **16 bytes per parameter**. npgpt in float32 needs the same 16
+# Models of GPT-3's size (Brown et al., 2020) are trained in *mixed precision* (Micikevicius et al., 2018,
+# *Mixed Precision Training*): fp16 weights and gradients (2 + 2 bytes) and, for the optimizer, an fp32
+# copy of the weights plus Adam's fp32 moments (4 + 4 + 4 bytes): **16 bytes per parameter**, the count
+# of the ZeRO paper (Rajbhandari et al., 2019, section 3.1). npgpt in float32 needs the same 16
 # (4 weight + 4 gradient + 8 moments). The activations saved for the backward come on top.
 
 # %%
@@ -103,7 +104,8 @@ for util in (1.0, 0.4):
     print(f"one A100 at {util:.0%} of its peak: {years:5.0f} years")
 
 # %% [markdown]
-# Hundreds of years on one GPU, and 35+ GPUs' worth of memory. So the work must be split: over the
+# Decades on one GPU (about 32 years at the A100's peak, 80 at a more realistic 40% of it), and 35 GPUs'
+# worth of memory. So the work must be split: over the
 # **data** (each GPU a batch of its own), over the **layers** (pipeline), over **each matrix**
 # (tensor parallelism), and over the **optimizer state** (ZeRO). We take them in turn.
 #
@@ -192,6 +194,10 @@ print(f"the bound float64 rounding guarantees: {rounding_bound:.1e}")
 print("the two ranks hold identical weights:", all(np.array_equal(ranks["dp"][0][k], ranks["dp"][1][k]) for k in one))
 
 # %% [markdown]
+# The difference between two ranks and one process is float64 rounding, within the bound: the two ways
+# add the same numbers in another order. In the command line the same thing is
+# `mpiexec -n 2 npgpt train --batch-size 4 ...`.
+#
 # ### Your turn: the average an all-reduce computes
 #
 # The cell below computes, in this process, the gradients two ranks would compute on their halves of
@@ -299,9 +305,6 @@ for name, make in [("SGD", lambda ps: SGD(ps, lr=0.1)), ("AdamW", lambda ps: Ada
 #   <https://arxiv.org/abs/2205.10287>
 
 # %% [markdown]
-# The difference is float64 rounding: the two ways add the same numbers in another order. In the
-# command line the same thing is `mpiexec -n 2 npgpt train --batch-size 4 ...`.
-#
 # ## 3. The ring all-reduce
 #
 # How do N ranks add up their gradient arrays, each of n numbers, so that all of them get the sum?
@@ -315,8 +318,18 @@ for name, make in [("SGD", lambda ps: SGD(ps, lr=0.1)), ("AdamW", lambda ps: Ada
 #   instead of added.
 #
 # Each rank sends 2 (N - 1) chunks of n / N numbers: **2 (N - 1) / N x n**, less than 2n whatever
-# N is. So the time per rank barely grows with the number of ranks: that is what lets data
-# parallelism scale to thousands of GPUs. Here is the algorithm in NumPy, step by step:
+# N is. The bytes per rank barely grow with the number of ranks. But every one of the 2 (N - 1) steps
+# is a message, and a message costs a start-up latency $\alpha$ however small it is. With link
+# bandwidth $\beta$ (bytes per second) the usual **alpha-beta model** of the ring's time is
+#
+# $$t_\text{ring} \approx 2 (N - 1)\,\alpha + \frac{2 (N - 1)}{N} \cdot \frac{\text{bytes}}{\beta}.$$
+#
+# The bandwidth term stays below $2\,\text{bytes}/\beta$; the latency term grows linearly in N. For
+# large gradient buffers on a few hundred GPUs the bandwidth term dominates, which is what lets data
+# parallelism scale; for small messages or very many ranks the latency term does, which is why npgpt
+# packs all gradients into one buffer (one all-reduce per step, not one per parameter) and why large
+# clusters use hierarchical rings or trees (NCCL's trees have a latency term logarithmic in N). Here is
+# the algorithm in NumPy, step by step:
 
 
 # %%
@@ -368,6 +381,24 @@ ax2.plot(Ns, Ns - 1, label="one root: numbers the root receives / n")
 ax2.set_yscale("log"), ax2.set_xlabel("ranks N"), ax2.legend(), ax2.set_title("communication per rank")
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# The alpha-beta model with illustrative link numbers (assumed, not measured: $\alpha$ = 10 µs per
+# message, $\beta$ = 25 GB/s, a 200 Gb/s link), for GPT-2 small's float32 gradients (498 MB) and for a
+# single 4 KB gradient sent on its own:
+
+
+# %%
+def ring_time(n_bytes, n_ranks, alpha=10e-6, beta=25e9):
+    """Alpha-beta model of a ring all-reduce: (latency term, bandwidth term) in seconds."""
+    return 2 * (n_ranks - 1) * alpha, 2 * (n_ranks - 1) / n_ranks * n_bytes / beta
+
+
+for n_bytes, what in [(124_439_808 * 4, "GPT-2 small's gradients"), (4096, "one 4 KB gradient")]:
+    for n_ranks in (8, 64, 1024):
+        lat, bw = ring_time(n_bytes, n_ranks)
+        print(f"{what:>24}, {n_ranks:4d} ranks: latency {lat * 1e3:8.3f} ms + bandwidth {bw * 1e3:8.3f} ms")
+        assert bw < 2 * n_bytes / 25e9 and np.isclose(lat, 2 * (n_ranks - 1) * 10e-6)
 
 # %% [markdown]
 # An all-reduce *is* a reduce-scatter followed by an all-gather. Remember that for ZeRO.

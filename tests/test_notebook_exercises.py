@@ -92,11 +92,24 @@ PLANTS = {
         [
             ("[:, -k][:, None]", "[:, k][:, None]", "the k-th smallest, not the k-th largest"),
             ("my_top_k(logits / temperature, k)", "my_top_k(logits * temperature, k)", "times the temperature"),
+            ("(cdf <= u[:, None])", "(cdf <= 1 - u[:, None])", "the right distribution, but not the draw at u"),
+            (
+                "(cdf <= u[:, None])",
+                "(cdf <= np.random.default_rng().random((len(u), 1)))",
+                "a fresh uniform, u ignored",
+            ),
         ]
     ],
     "13_loading_gpt2": [
         [("array = array.T", "array = array", "Conv1D weights not transposed")],
-        [("+ t.wpe.weight.numpy()[:T]", "", "no position embeddings")],
+        [
+            ("+ t.wpe.weight.numpy()[:T]", "", "no position embeddings"),
+            (
+                "return x.numpy() @ t.wte.weight.numpy().T",
+                "return model(idx)[0].numpy()",
+                "the model called, not its pieces",
+            ),
+        ],
     ],
     "16_the_gpu": [
         [

@@ -1,6 +1,8 @@
-"""Reinforcement learning from the reward model, with a per-token KL penalty to the SFT model.
+"""RL from the reward model: a PPO-clipped policy gradient with a leave-one-out baseline (RLOO/GRPO-style).
 
-InstructGPT's third step. Each step:
+The per-token KL penalty to the SFT model is InstructGPT's; its value-function PPO is not used (see below).
+
+InstructGPT's third step, done more simply. Each step:
 
 1. sample: for P prompts, k replies each from the policy (temperature 1, stop at ``<|end|>``);
 2. score: the reward model gives each reply a score s (minus a penalty if it never stopped);
