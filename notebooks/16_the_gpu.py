@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -29,7 +29,10 @@
 #    `model.to("cuda")`;
 # 3. what must **not** cross between host and device inside a training step, and why
 #    `clip_grad_norm_` returns a device scalar on CuPy;
-# 4. where a GPU exists: the same numbers as the CPU, a training run, and the measured speed-up.
+# 4. where a GPU exists: the same numbers as the CPU, a training run, and the measured speed-up;
+# 5. what limits a GPU, with numbers anyone can check: the arithmetic intensity of npgpt's own matmul,
+#    attention and LayerNorm, a roofline from published datasheet numbers, why generating one token is
+#    memory-bound, and what bf16 and TF32 change.
 #
 # On a machine without a GPU (like the CI that runs these notebooks) every GPU cell says so and the
 # same code runs on the CPU.
@@ -91,22 +94,16 @@ except DeviceError as e:
     print("DeviceError:", e)
 
 # %% [markdown]
-# ## 2. The array module
+# ## 2. The array module, and three helpers for devices
 #
-# Four small functions in `npgpt/backend.py` carry the whole idea:
+# Notebook 00 (section 4) taught the array module: `get_array_module(a)` gives `numpy` or `cupy`, and
+# every op takes its `xp` from its inputs. For devices, `npgpt/backend.py` adds three small functions:
 #
-# * `get_array_module(a)`: `numpy` for NumPy arrays, `cupy` for CuPy arrays; every op starts with it;
 # * `device_of(a)`: `"cpu"` or `"cuda"`;
 # * `to_device(a, device)`: a copy on the other device (or `a` itself if it is already there);
 # * `xp_for_device(device)`: the module that makes new arrays on `device`.
-#
-# Here is LayerNorm's forward (`npgpt/ops/layernorm.py`): `xp` comes from the input, and the rest is
-# written once for both devices.
 
 # %%
-from npgpt.ops.layernorm import LayerNorm
-
-print(inspect.getsource(LayerNorm.forward))
 a = np.ones(3, dtype=np.float32)
 print(
     "get_array_module:",
@@ -445,7 +442,217 @@ else:
     print("no GPU here: `npgpt train --device cuda` would stop with the DeviceError shown in section 1")
 
 # %% [markdown]
-# ## 7. Measured on a GPU
+# ## 7. What limits a GPU: arithmetic intensity and the roofline
+#
+# **No GPU run of this notebook is recorded yet** (section 8): everything in this section is arithmetic
+# on shapes and on published datasheet numbers, so anyone can check it with a pencil.
+#
+# An op must both compute and move its data between the GPU's memory (HBM) and its arithmetic units. Its
+# **arithmetic intensity** is
+#
+# $$I = \frac{\text{floating-point operations}}{\text{bytes moved to and from memory}} \quad \text{(FLOP/byte)}.$$
+#
+# A GPU with peak compute $P$ (FLOP/s) and memory bandwidth $\beta$ (bytes/s) cannot run an op faster than
+# either limit allows, so its attainable rate is the **roofline** (Williams et al., 2009)
+#
+# $$\text{attainable FLOP/s} = \min(P,\; I \cdot \beta).$$
+#
+# The two meet at the **ridge point** $I^\ast = P / \beta$. An op with $I < I^\ast$ is
+# **memory-bound** (faster arithmetic would not help it), one with $I > I^\ast$ **compute-bound**.
+#
+# The counts, for float32 (4 bytes a number) and the forward pass. "Bytes" is the least any kernel must
+# move: read each input once, write each output once. For attention and LayerNorm the cell also counts
+# what npgpt's forward moves, one pass over an array for every NumPy/CuPy call (a call reads its inputs
+# and writes its output), from the code in `npgpt/ops/attention.py` and `npgpt/ops/layernorm.py`:
+#
+# * **matmul**, the MLP's first layer: $(M \times C)(C \times 4C)$ with $M = B T$ rows: $2 M C \cdot 4C$
+#   FLOPs (a multiply and an add per term); bytes $4 (MC + 4C^2 + 4MC)$.
+# * **attention**, one layer, all $H$ heads of size $d = C / H$: $QK^\top$ and $PV$ are $2 \cdot 2T^2 d$
+#   FLOPs per head, and the softmax about 7 per score (scale, causal mask, max, subtract, exp, sum,
+#   divide). At least $q, k, v$ are read and the output written: $4 \cdot 4 T d$ bytes per head. npgpt's
+#   forward also writes the $T \times T$ scores and passes over them 14 times (write, scale r+w, mask r+w,
+#   max r, subtract r+w, exp r+w, sum r, divide r+w, read by $PV$).
+# * **LayerNorm** of $M$ rows of $C$: 7 FLOPs per number (mean, subtract, square, mean, scale by
+#   $1/\sigma$, times $\gamma$, plus $\beta$); at least read $x$ and write $y$, 8 bytes per number; npgpt
+#   makes 12 passes (mean r, subtract r+w, square r+w, mean r, scale r+w, times $\gamma$ r+w, plus
+#   $\beta$ r+w).
+#
+# **Predict, then run.** Which of the three can be compute-bound on an H100 in float32, whose ridge point
+# is $67 \times 10^{12} / 3.35 \times 10^{12} = 20$ FLOP/byte?
+
+# %%
+F32 = 4  # bytes per float32
+
+
+def matmul_cost(M, K, N, nbytes=F32):
+    """FLOPs and least bytes of (M, K) @ (K, N): 2MKN; read both operands, write the product."""
+    return 2 * M * K * N, nbytes * (M * K + K * N + M * N)
+
+
+def attention_cost(B, H, T, d, nbytes=F32):
+    """FLOPs, least bytes and npgpt's bytes of causal attention over (B, H, T, d) q, k, v."""
+    flops = B * H * (4 * T * T * d + 7 * T * T)
+    least = nbytes * B * H * 4 * T * d  # q, k, v in, out written
+    return flops, least, least + nbytes * B * H * 14 * T * T  # + the 14 passes over the T x T scores
+
+
+def layernorm_cost(M, C, nbytes=F32):
+    """FLOPs, least bytes and npgpt's bytes of LayerNorm over (M, C) (gamma, beta: 2C, negligible)."""
+    return 7 * M * C, nbytes * 2 * M * C, nbytes * 12 * M * C
+
+
+SIZES = {  # name: (n_embd, n_head, T, B); every count below is for one layer
+    "small 4L/128/T64/B12": (128, 4, 64, 12),
+    "mid 6L/384/T256/B8": (384, 6, 256, 8),
+    "GPT-2 small 12L/768/T1024/B8": (768, 12, 1024, 8),
+}
+intensity = {}
+print(f"{'size':<30} {'op':<10} {'GFLOP':>8} {'MB least':>9} {'I least':>8} {'I npgpt':>8}")
+for name, (C, H, T, B) in SIZES.items():
+    fl, by = matmul_cost(B * T, C, 4 * C)
+    rows = {"matmul": (fl, by, by), "attention": attention_cost(B, H, T, C // H), "layernorm": layernorm_cost(B * T, C)}
+    for op, (fl, least, ours) in rows.items():
+        intensity[name, op] = (fl / least, fl / ours)
+        print(f"{name:<30} {op:<10} {fl / 1e9:8.3f} {least / 1e6:9.2f} {fl / least:8.1f} {fl / ours:8.2f}")
+
+# %% [markdown]
+# The same numbers by hand, so a slip in the functions above cannot hide (small model: $BT = 768$ rows,
+# $C = 128$, $H = 4$ heads of $d = 32$):
+#
+# * matmul: $2 \cdot 768 \cdot 128 \cdot 512 = 100{,}663{,}296$ FLOPs over
+#   $4 (768 \cdot 128 + 128 \cdot 512 + 768 \cdot 512) = 2{,}228{,}224$ bytes: $I = 45.2$;
+# * attention, least bytes: per head and sequence $(4 \cdot 32 + 7) \cdot 64^2 = 552{,}960$ FLOPs over
+#   $16 \cdot 64 \cdot 32 = 32{,}768$ bytes: $I = 16.9$; with npgpt's 14 passes over the scores,
+#   $32{,}768 + 4 \cdot 14 \cdot 64^2 = 262{,}144$ bytes: $I = 2.1$;
+# * LayerNorm: $7 / 8 = 0.875$ FLOP/byte at best, $7 / 48 = 0.146$ as npgpt runs it, at every size.
+
+# %%
+small = "small 4L/128/T64/B12"
+assert matmul_cost(768, 128, 512) == (100_663_296, 2_228_224)
+assert np.isclose(intensity[small, "matmul"][0], 100_663_296 / 2_228_224)
+assert attention_cost(1, 1, 64, 32) == (552_960, 32_768, 262_144)
+assert np.isclose(intensity[small, "attention"][0], 552_960 / 32_768)
+assert np.isclose(intensity[small, "attention"][1], 552_960 / 262_144)
+assert all(np.isclose(intensity[n, "layernorm"][0], 7 / 8) for n in SIZES)
+assert all(np.isclose(intensity[n, "layernorm"][1], 7 / 48) for n in SIZES)
+# a matmul's intensity grows with its size (about C / 2 here); LayerNorm's never does
+assert intensity[small, "matmul"][0] < intensity["GPT-2 small 12L/768/T1024/B8", "matmul"][0]
+
+# %% [markdown]
+# ### The roofline of two GPUs, from their datasheets
+#
+# Published peaks (NVIDIA's H100 and A100 datasheets, SXM versions, dense, no sparsity):
+#
+# | GPU | bf16 tensor cores | TF32 tensor cores | fp32 (no tensor cores) | HBM bandwidth |
+# |-----|-------------------|-------------------|------------------------|---------------|
+# | H100 SXM | 989 TFLOP/s | 495 TFLOP/s | 67 TFLOP/s | 3.35 TB/s |
+# | A100 SXM (80 GB) | 312 TFLOP/s | 156 TFLOP/s | 19.5 TFLOP/s | 2.0 TB/s |
+#
+# The plot places each op of the table above (least bytes, float32) on both GPUs' fp32 and bf16 roofs.
+
+# %%
+GPUS = {  # name: (bf16 tensor-core peak, fp32 peak, bandwidth), FLOP/s and bytes/s
+    "H100 SXM": (989e12, 67e12, 3.35e12),
+    "A100 SXM": (312e12, 19.5e12, 2.0e12),
+}
+ridge = {
+    (g, prec): peak / bw for g, (bf16, fp32, bw) in GPUS.items() for prec, peak in (("bf16", bf16), ("fp32", fp32))
+}
+for (g, prec), r in ridge.items():
+    print(f"{g} {prec}: ridge point {r:6.1f} FLOP/byte")
+assert np.isclose(ridge["H100 SXM", "fp32"], 20.0, atol=0.1) and np.isclose(ridge["A100 SXM", "bf16"], 156)
+
+fig, ax = plt.subplots(figsize=(8, 4.8))
+I = np.logspace(-1, 3.5, 200)
+for (g, (bf16, fp32, bw)), color in zip(GPUS.items(), ("C0", "C1")):
+    for prec, peak, ls in (("bf16", bf16, "-"), ("fp32", fp32, "--")):
+        ax.loglog(I, np.minimum(peak, I * bw) / 1e12, ls, color=color, label=f"{g} {prec}")
+markers = {"matmul": "o", "attention": "s", "layernorm": "^"}
+for (name, op), (least, _) in intensity.items():
+    y = min(GPUS["H100 SXM"][1], least * GPUS["H100 SXM"][2]) / 1e12
+    ax.plot(least, y, markers[op], color="k", ms=6, alpha=0.4 + 0.2 * list(SIZES).index(name))
+for op, m in markers.items():
+    ax.plot([], [], m, color="k", label=f"{op} (3 sizes, darker = larger)")
+ax.set_xlabel("arithmetic intensity (FLOP/byte)")
+ax.set_ylabel("attainable TFLOP/s")
+ax.set_title("roofline from datasheet numbers; ops placed on the H100 fp32 roof (no measurement)")
+ax.legend(fontsize=7, loc="lower right")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# In float32 on an H100 (ridge 20) only the matmuls of the mid and GPT-2 sizes are compute-bound; the
+# small model's matmul (45 FLOP/byte at least bytes) is too, barely, but its kernels are so short that
+# launches, not the roof, set their pace (section 6). LayerNorm sits far left, below 1 FLOP/byte at any
+# size: it runs at memory speed, which is why fused kernels merge it with its neighbours. npgpt's
+# attention moves the $T \times T$ scores 14 times, which puts it at 2 to 5 FLOP/byte: memory-bound. That
+# is exactly what FlashAttention (Dao et al., 2022) removes: it never writes the scores to memory, so
+# attention's intensity becomes the "least bytes" one, which grows with $T$ (17 at $T = 64$ with $d = 32$,
+# 263 at $T = 1024$ with $d = 64$). On the bf16 roofs the ridge moves to 156 (A100) and 295 (H100): even a large
+# matmul must be big to use the tensor cores fully.
+#
+# ### Why generating one token is memory-bound
+#
+# To generate one token, a GPT multiplies the **one** new position's vector by every weight matrix. Each
+# weight is read from memory once and used for one multiply and one add: 2 FLOPs per 4 bytes in float32,
+# $I \approx 0.5$ FLOP/byte (1 in bf16), whatever the model's size. Generating for a **batch** of $B$
+# sequences at once reads each weight once and uses it $B$ times, so $I \approx B / 2$ in float32 while the
+# weights dominate the bytes; the $B$ rows in and out, and the cache of keys and values read once per
+# sequence, add bytes that grow with $B$ (and the context), so the gain flattens for large $B$.
+# Below the ridge point, the time per token is the time to read the weights:
+
+# %%
+g2 = GPTConfig.preset("gpt2")
+C2, L2, V2 = g2.n_embd, g2.n_layer, g2.vocab_size
+n_weights = L2 * 12 * C2 * C2 + V2 * C2  # the blocks' matrices and the tied head (embeddings are looked up)
+print(f"GPT-2 small: {n_weights / 1e6:.1f}M weights used by matrix products per token")
+for B in (1, 8, 64, 512):
+    fl, by = matmul_cost(B, C2, 4 * C2)  # one MLP layer at decode: B rows times the (C, 4C) weight
+    I_dec = fl / by
+    bound = "memory" if I_dec < ridge["H100 SXM", "fp32"] else "compute"
+    print(f"batch {B:4d}: MLP matmul I = {I_dec:6.2f} FLOP/byte (float32) -> {bound}-bound on an H100 in fp32")
+t_mem = F32 * n_weights / GPUS["H100 SXM"][2]
+t_fl = 2 * n_weights / GPUS["H100 SXM"][1]
+print(f"batch 1 on an H100, fp32: reading the weights {t_mem * 1e3:.3f} ms, their arithmetic {t_fl * 1e3:.4f} ms")
+print(f"-> at most {1 / t_mem:,.0f} tokens/s from the bandwidth alone (a bound, not a measurement)")
+assert np.isclose(
+    matmul_cost(1, 768, 3072)[0] / matmul_cost(1, 768, 3072)[1], 2 * 768 * 3072 / (4 * (768 + 768 * 3072 + 3072))
+)
+assert 0.49 < matmul_cost(1, 768, 3072)[0] / matmul_cost(1, 768, 3072)[1] <= 0.5
+assert 60 < matmul_cost(512, 768, 3072)[0] / matmul_cost(512, 768, 3072)[1] < 256  # about B/2, less the activations
+
+# %% [markdown]
+# So a single conversation uses a GPU's arithmetic for a few percent of the time: serving systems batch
+# many users' requests together to raise $I$, and quantise weights to fewer bytes to read them faster.
+#
+# ### What bf16 and TF32 change
+#
+# | format | sign | exponent bits | mantissa bits | bytes | relative spacing $2^{-m}$ |
+# |--------|------|---------------|---------------|-------|---------------------------|
+# | fp32 | 1 | 8 | 23 | 4 | $1.2 \times 10^{-7}$ |
+# | TF32 | 1 | 8 | 10 | 4 (stored as fp32) | $9.8 \times 10^{-4}$ |
+# | bf16 | 1 | 8 | 7 | 2 | $7.8 \times 10^{-3}$ |
+# | fp16 | 1 | 5 | 10 | 2 | $9.8 \times 10^{-4}$ |
+#
+# * **bf16** keeps fp32's 8 exponent bits (the same range, no overflow where fp32 has none) and 7 of its 23
+#   mantissa bits. Half the bytes: every memory-bound op above moves half as much and its intensity
+#   doubles; and matmuls run on the tensor cores, 989 against 67 TFLOP/s on an H100. Training keeps an
+#   fp32 copy of the weights and accumulates sums in fp32 (mixed precision, Micikevicius et al., 2018).
+# * **TF32** is not a storage format: the arrays stay fp32 (4 bytes, so memory-bound ops gain nothing),
+#   but the tensor cores round the matmul's inputs to 10 mantissa bits and accumulate in fp32: 495
+#   instead of 67 TFLOP/s on an H100, at about $10^{-3}$ relative precision per product.
+# * **npgpt runs float32**: 4 bytes a number and, with CuPy's defaults, no TF32 (CuPy uses it for float32
+#   matmuls only when the environment variable `CUPY_TF32=1` is set). On an H100 its matmuls can reach at
+#   most the 67 TFLOP/s fp32 roof, and its gradients match the CPU's to float32 rounding (section 5).
+
+# %%
+for fmt, m in (("fp32", 23), ("TF32", 10), ("bf16", 7), ("fp16", 10)):
+    print(f"{fmt:>5}: spacing of numbers near 1 = 2^-{m} = {2.0**-m:.2e}")
+assert 2.0**-23 == np.finfo(np.float32).eps and 2.0**-10 == np.finfo(np.float16).eps
+
+
+# %% [markdown]
+# ## 8. Measured on a GPU
 #
 # On a machine without a GPU, like the CI that runs these notebooks, the cells above cannot measure a
 # speed-up. **No GPU run of this notebook has been recorded yet**, so there are no GPU numbers to show
@@ -471,7 +678,7 @@ else:
 # "speed-ups" it prints are NumPy against NumPy, about 1x. The test suite runs every CUDA test this way
 # (`tests/test_fake_gpu.py`), so a slip in the GPU path shows up on a machine without one.
 #
-# ## 8. The checks
+# ## 9. The checks
 #
 # What this notebook showed, checked on the device it ran on (the notebook fails if one is wrong):
 
@@ -554,6 +761,17 @@ assert all(checks.values()), f"failed: {[what for what, ok in checks.items() if 
 #
 # </details>
 #
+# 6. Generating one token at a time from GPT-2 small in bf16 on an H100: from what batch size on is the
+#    MLP's matrix product compute-bound, by the roofline of section 7?
+#
+# <details><summary>Hint</summary>
+#
+# In bf16 each weight is 2 bytes and gives 2 FLOPs per row of the batch, so $I \approx B$ FLOP/byte; the
+# bf16 ridge point is $989 / 3.35 \approx 295$. So from about $B = 300$ on (a little more, since the
+# rows in and out add bytes). A single conversation is hundreds of times below it.
+#
+# </details>
+#
 # Assignment `lessons/a16_gpu` has you write the `ToDevice` op (the copy and its backward) and
 # `Module.to` yourself; it is graded on the CuPy stand-in, so it needs no GPU.
 
@@ -566,3 +784,10 @@ assert all(checks.values()), f"failed: {[what for what, ok in checks.items() if 
 #   on a GPU, memory traffic rather than arithmetic often limits attention. <https://arxiv.org/abs/2205.14135>
 # - Williams, Waterman and Patterson, 2009, *Roofline: an insightful visual performance model*,
 #   CACM 52(4): why small operations cannot reach a processor's peak. <https://doi.org/10.1145/1498765.1498785>
+# - Micikevicius et al., 2018, *Mixed Precision Training*, ICLR: fp16 arithmetic with an fp32 master copy
+#   of the weights and loss scaling. <https://arxiv.org/abs/1710.03740>
+# - Kalamkar et al., 2019, *A Study of BFLOAT16 for Deep Learning Training*: bf16 keeps fp32's range.
+#   <https://arxiv.org/abs/1905.12322>
+# - NVIDIA, *H100 Tensor Core GPU* and *A100 Tensor Core GPU* datasheets: the peaks and bandwidths of
+#   section 7 (SXM versions, dense). <https://www.nvidia.com/en-us/data-center/h100/>,
+#   <https://www.nvidia.com/en-us/data-center/a100/>

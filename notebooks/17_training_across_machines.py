@@ -671,6 +671,10 @@ shutil.rmtree(workdir)  # the scripts and results of this notebook
 # - Patarasuk and Yuan, 2009, *Bandwidth Optimal All-reduce Algorithms for Clusters of
 #   Workstations*, Journal of Parallel and Distributed Computing 69(2): the ring all-reduce and why
 #   its 2 (N - 1) / N n is the least any all-reduce can send.
+# - Micikevicius et al., 2018, *Mixed Precision Training*, ICLR: fp16 weights and gradients with an fp32
+#   master copy, the 16 bytes per parameter of section 1. <https://arxiv.org/abs/1710.03740>
+# - Thakur, Rabenseifner and Gropp, 2005, *Optimization of Collective Communication Operations in MPICH*,
+#   IJHPCA 19(1): the alpha-beta cost model of collectives, the ring's latency and bandwidth terms.
 # - Sergeev and Del Balso, 2018, *Horovod: fast and easy distributed deep learning in TensorFlow*:
 #   the ring all-reduce brought to data-parallel deep learning. <https://arxiv.org/abs/1802.05799>
 # - Rajbhandari et al., 2019, *ZeRO: Memory Optimizations Toward Training Trillion Parameter
