@@ -459,7 +459,7 @@ if gpt2 is not None:
 final = {name: r["curve"][-1][1] for name, r in results.items()}
 for name, r in results.items():
     assert r["curve"][-1][1] < r["curve"][0][1] - 1.0, f"{name}: bits per character must fall"
-assert final["BPE 512"] < final["characters"] + 0.3
+assert final["BPE 512"] < final["characters"], "the text says BPE reaches fewer bits per character in this run"
 print("all checks passed:", {k: round(v, 3) for k, v in final.items()})
 
 # %% [markdown]
