@@ -8,7 +8,7 @@ from .attention import CausalSelfAttention, KVCache, attention_composed, causal_
 from .block import Block
 from .config import PRESETS, GPTConfig, parameter_count
 from .gpt import GPT
-from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, layer_norm_composed
+from .layers import GELU, Dropout, Embedding, Identity, LayerNorm, Linear, layer_norm_composed
 from .mlp import MLP
 from .module import Module, ModuleDict, ModuleList, Parameter
 from .positional import (
@@ -29,6 +29,7 @@ __all__ = [
     "LayerNorm",
     "Dropout",
     "GELU",
+    "Identity",
     "layer_norm_composed",
     "LearnedPositionalEmbedding",
     "SinusoidalPositionalEncoding",

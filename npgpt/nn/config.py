@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 POS_ENCODINGS = ("learned", "sinusoidal", "rope")
 ATTENTIONS = ("fused", "composed")
+NORMS = ("pre", "post", "none")
 
 PRESETS = {
     "gpt1": dict(vocab_size=40478, block_size=512, n_layer=12, n_head=12, n_embd=768),
@@ -45,7 +46,10 @@ class GPTConfig:
 
     vocab_size V, block_size T (longest context), n_layer L, n_head H, n_embd C (C % H == 0;
     head size C/H), dropout p, bias (in Linear and LayerNorm), pos_encoding ("learned",
-    "sinusoidal" or "rope"), attention ("fused" op or "composed" of primitive ops), ln_eps.
+    "sinusoidal" or "rope"), attention ("fused" op or "composed" of primitive ops), ln_eps, and
+    norm, where the LayerNorms sit: "pre" (GPT-2 and GPT-3, the default), "post" (GPT-1 and the
+    original Transformer: x = LN(x + sublayer(x)), no final ln_f) or "none" (no LayerNorm at all;
+    notebook 10 trains all three).
     """
 
     vocab_size: int
@@ -58,6 +62,7 @@ class GPTConfig:
     pos_encoding: str = "learned"
     attention: str = "fused"
     ln_eps: float = 1e-5
+    norm: str = "pre"
 
     def __post_init__(self):
         self.validate()
@@ -81,6 +86,8 @@ class GPTConfig:
             raise ValueError(f"GPTConfig.pos_encoding must be one of {POS_ENCODINGS}, got {self.pos_encoding!r}")
         if self.attention not in ATTENTIONS:
             raise ValueError(f"GPTConfig.attention must be one of {ATTENTIONS}, got {self.attention!r}")
+        if self.norm not in NORMS:
+            raise ValueError(f"GPTConfig.norm must be one of {NORMS}, got {self.norm!r}")
         if not (isinstance(self.ln_eps, (int, float)) and self.ln_eps > 0):
             raise ValueError(f"GPTConfig.ln_eps must be a positive number, got {self.ln_eps!r}")
         if self.pos_encoding == "rope" and self.head_size % 2:
@@ -116,6 +123,9 @@ class GPTConfig:
 def parameter_count(config, arch="gpt2"):
     """Exact number of parameters of ``config``, counted analytically (nothing is allocated).
 
+    ``arch`` applies to the default ``config.norm == "pre"``; a "post" or "none" config is counted
+    as the model ``GPT(config)`` builds (no final LayerNorm; "none": no LayerNorm in the blocks).
+
     ### BEGIN SOLUTION 9.2
     Per block (C = n_embd; biases only with ``bias``):
         ln_1, ln_2        2 * (C + C)                  LayerNorm gain and bias
@@ -131,6 +141,11 @@ def parameter_count(config, arch="gpt2"):
     """
     if arch not in ("gpt2", "gpt1"):
         raise ValueError(f"arch must be 'gpt2' (pre-LN, final LayerNorm) or 'gpt1' (post-LN, none), got {arch!r}")
+    if config.norm != "pre":  # GPT(config) then has no ln_f (and with "none" no LayerNorm at all)
+        n = parameter_count(dataclasses.replace(config, norm="pre"), arch="gpt1")
+        if config.norm == "none":
+            n -= 2 * config.n_layer * config.n_embd * (2 if config.bias else 1)
+        return n
     ### BEGIN SOLUTION 9.2
     C, b = config.n_embd, 1 if config.bias else 0
     ln = C + b * C

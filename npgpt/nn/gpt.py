@@ -3,7 +3,7 @@
     x = wte[idx] (+ wpe[positions])              (B, T, C)  token (+ learned position) embeddings
     x = dropout(x)
     x = block_i(x)  for i = 0 .. L-1             (B, T, C)  pre-LN transformer blocks
-    x = ln_f(x)                                  (B, T, C)
+    x = ln_f(x)                                  (B, T, C)  (an Identity for GPTConfig(norm="post" or "none"))
     logits = x @ wte^T                           (B, T, V)  head TIED to the token embedding
     loss = cross_entropy(logits, targets)                   mean over positions (ignore_index -100)
 
@@ -26,7 +26,7 @@ from ..tensor import array_of
 from . import hf
 from .attention import KVCache
 from .block import Block
-from .layers import Dropout, Embedding, LayerNorm
+from .layers import Dropout, Embedding, Identity, LayerNorm
 from .module import Module, ModuleDict, ModuleList
 from .positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
 
@@ -58,7 +58,10 @@ class GPT(Module):
         # rope: no table here, each attention layer rotates its own queries and keys
         t.drop = Dropout(config.dropout)
         t.h = ModuleList(Block(config, dtype=dtype, device=device, rng=rng) for _ in range(config.n_layer))
-        t.ln_f = LayerNorm(C, eps=config.ln_eps, bias=config.bias, dtype=dtype, device=device)
+        if config.norm == "pre":
+            t.ln_f = LayerNorm(C, eps=config.ln_eps, bias=config.bias, dtype=dtype, device=device)
+        else:  # post-LN blocks end normalised already (GPT-1 has no ln_f); "none" normalises nothing
+            t.ln_f = Identity()
         self.transformer = t
         for name, p in self.named_parameters():
             p.name = name  # gradcheck reports and error messages show full names

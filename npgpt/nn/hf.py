@@ -109,6 +109,8 @@ def config_to_hf(config):
         raise ValueError(f"save_hf: GPT-2 has learned positions; pos_encoding={config.pos_encoding!r} has no HF form")
     if not config.bias:
         raise ValueError("save_hf: GPT-2 always has biases; a bias=False model has no HF GPT-2 form")
+    if config.norm != "pre":
+        raise ValueError(f"save_hf: GPT-2 is pre-LN; norm={config.norm!r} has no HF GPT-2 form")
     eos = 50256 if config.vocab_size > 50256 else None  # GPT-2's <|endoftext|> only if the vocabulary has it
     return {
         "activation_function": "gelu_new",

@@ -1,4 +1,4 @@
-"""The basic layers: Linear, Embedding, LayerNorm, Dropout, GELU.
+"""The basic layers: Linear, Embedding, LayerNorm, Dropout, GELU, Identity.
 
 Each is a thin Module around one fused op of ``npgpt.functional`` (whose forward and backward
 live in ``npgpt.ops``). Constructors take PyTorch's factory arguments ``dtype`` and ``device``,
@@ -166,3 +166,10 @@ class GELU(Module):
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}"
+
+
+class Identity(Module):
+    """y = x, no parameters: stands where a GPT without LayerNorm (``GPTConfig(norm="none")``) has none."""
+
+    def forward(self, x):
+        return x
