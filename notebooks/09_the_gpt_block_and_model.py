@@ -141,6 +141,11 @@ assert post_norms[-1] > 1.5 * pre_norms[-1] and pre_norms[0] > 1.5 * pre_norms[-
 # flat profile at step 0; the difference appears as the weights grow.)
 
 # %% [markdown]
+# `GPTConfig(norm="post")` builds the post-LN GPT (GPT-1's arrangement, no `ln_f`) and
+# `GPTConfig(norm="none")` one with no LayerNorm at all; notebook 10 trains the three side by side
+# and measures where each one's gradients go.
+
+# %% [markdown]
 # ## 2. The MLP and GELU
 #
 # The MLP widens each token to $4C$ features, applies a nonlinearity, and projects back:

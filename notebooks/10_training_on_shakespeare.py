@@ -495,6 +495,261 @@ assert curve[-1, 1] < curve[0, 1] - 1.0, "the training loss should keep falling"
 assert best[0] < 300 and curve[-1, 2] > best[2] + 0.05, "the val loss should turn around and rise: overfitting"
 
 # %% [markdown]
+# ## 10. Diagnosing a run: activations, gradients, update-to-weight ratios
+#
+# A loss curve says *that* a run goes well or badly, not *where*. Karpathy's makemore (part 3)
+# looks inside the network during training with three pictures, and `npgpt.diagnostics` records
+# them for a GPT, per layer, only on the steps it is asked to (so the other steps cost nothing):
+#
+# * **Activations.** Each block's MLP computes $u = \mathrm{c\_fc}(\mathrm{LN}_2(x))$ and then
+#   $\mathrm{GELU}(u)$. GELU is flat on the left: below $u = -3$ its derivative
+#   $\Phi(u) + u\,\varphi(u)$ is under 0.012 in size, so such a unit passes back almost no gradient
+#   (GELU's version of a saturated tanh). `Diagnostics` records the mean and std of $u$, its
+#   **dead share** $P(u < -3)$, and the std of the residual stream leaving each block.
+# * **Gradients.** The std of each weight matrix's gradient: in a healthy network the layers get
+#   gradients of comparable size, none vanishing, none exploding.
+# * **Update-to-weight ratios.** How much one optimizer step changes a weight matrix relative to
+#   its size, $\log_{10}\left(\mathrm{std}(\Delta W) / \mathrm{std}(W)\right)$, measured by
+#   comparing the weights before and after `opt.step()`. Karpathy's rule of thumb: about
+#   $10^{-3}$. Near $10^{-1}$ each step rewrites a tenth of the weight: the learning rate is far
+#   too high. Far below $10^{-4}$ the layer hardly learns.
+#
+# Adam makes the ratio easy to predict. Its step per coordinate is $\eta\,\hat m / \sqrt{\hat v}$, at
+# most about $\eta$ in size, and at the very first step exactly $\eta \cdot \mathrm{sign}(g)$
+# (then $\hat m = g$ and $\hat v = g^2$). So the ratio is about $\eta / \mathrm{std}(W)$: with
+# $\eta = 3\times10^{-3}$ and GPT-2's initial std of 0.02 that is 0.15, $10^{-0.8}$, when the
+# gradient keeps its sign from step to step, and less when it is noisy and the steps of $\hat m$
+# cancel. A short run at a high learning rate therefore starts well above $10^{-3}$ and comes down
+# as the cosine schedule lowers $\eta$.
+#
+# Below, the same small GPT (4 blocks, width 32) trains twice for 100 steps on the same batches: at
+# $\eta = 3\times10^{-3}$ as in section 7, and at 10 times that.
+
+# %%
+import dataclasses
+
+from npgpt.diagnostics import DEAD_BELOW, Diagnostics
+
+small = GPTConfig(vocab_size=ds.vocab_size, block_size=32, n_layer=4, n_head=4, n_embd=32)
+small_val = ds.fixed_batches("val", 4, 16, small.block_size, seed=2)
+
+
+def watched_run(lr, norm="pre", warmup=20, steps=100, watch_every=5):
+    """A fresh small GPT (same seed, same batches every time), trained with its diagnostics recorded."""
+    m = GPT(dataclasses.replace(small, norm=norm), rng=1337)
+    diag = Diagnostics(m)  # tracks the weight matrices and the embeddings
+    opt = AdamW(param_groups_for_weight_decay(m.named_parameters(), 0.1), lr=lr, betas=(0.9, 0.99))
+    sched = CosineWarmup(lr, warmup, steps, lr / 10)
+    rng = np.random.default_rng(1)
+    losses = []
+    for step in range(steps):
+        watch = step % watch_every == 0 or step == steps - 1
+        set_lr(opt, sched(step))
+        x, y = ds.get_batch("train", 16, small.block_size, rng)
+        with diag.activations(step, enabled=watch):
+            _, loss = m(x, y)
+        opt.zero_grad()
+        loss.backward()
+        if watch:
+            diag.record_gradients(step)  # before clipping: the gradient the loss really has
+        clip_grad_norm_(m.parameters(), 1.0)
+        with diag.updates(step, enabled=watch):
+            opt.step()
+        losses.append(loss.item())
+    return diag, np.array(losses), evaluate(m, small_val)
+
+
+t0 = time.perf_counter()
+runs = {"lr 3e-3 (healthy)": watched_run(3e-3), "lr 3e-2 (10x too high)": watched_run(3e-2)}
+print(f"2 runs of 100 steps in {time.perf_counter() - t0:.1f} s")
+for who, (diag, _, val_loss) in runs.items():
+    last = [diag.acts[i][-1] for i in range(small.n_layer)]
+    print(
+        f"{who:24s} val loss {val_loss:.3f};  per block at the end: GELU input std {[round(a.std, 2) for a in last]}, "
+        f"dead share {[f'{a.dead:.1%}' for a in last]}, stream std {[round(a.stream_std, 1) for a in last]}"
+    )
+
+
+# %%
+def matrices(diag):
+    """The tracked weight matrices of the blocks, by name (the embeddings left out)."""
+    return [n for n in diag.params if ".h." in n]
+
+
+fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
+for row, (who, (diag, _, _)) in zip(axes, runs.items()):
+    for i, u in diag.preactivations.items():  # the GELU inputs of the last step, layer by layer
+        hist, edges = np.histogram(u, bins=80, range=(-12, 12), density=True)
+        row[0].plot((edges[1:] + edges[:-1]) / 2, hist, label=f"block {i}")
+    row[0].axvline(DEAD_BELOW, color="red", ls=":", label="u = -3: GELU flat")
+    row[0].set_yscale("log")
+    row[0].set_title(f"{who}: GELU inputs at step 99", fontsize=10)
+    row[0].set_xlabel("u = c_fc(ln_2(x))")
+    row[0].legend(fontsize=7)
+    for kind in ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"):
+        stds = [diag.grads[f"transformer.h.{i}.{kind}.weight"][-1].std for i in range(small.n_layer)]
+        row[1].plot(range(small.n_layer), stds, "o-", label=kind)
+    row[1].set_yscale("log")
+    row[1].set_xticks(range(small.n_layer))
+    row[1].set_title(f"{who}: gradient std per block, step 99", fontsize=10)
+    row[1].set_xlabel("block")
+    row[1].legend(fontsize=7)
+    for name in diag.params:
+        steps, ratio = diag.series("update_ratios", name, "log10_ratio")
+        row[2].plot(steps, ratio, lw=0.8, color="C0" if ".h." in name else "C1")
+    row[2].axhline(-3, color="black", ls="--", label="1e-3 guide")
+    row[2].set_ylim(-4.5, 0)
+    row[2].set_title(f"{who}: log10 update/weight (orange: embeddings)", fontsize=10)
+    row[2].set_xlabel("step")
+    row[2].legend(fontsize=7)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **What healthy looks like** (the top row). The GELU inputs of every block are a bump around 0 with
+# a std below 1 (printed above): nothing near the flat region, no dead units. The gradient stds of
+# the layers are within a factor of a few of each other. The update ratios start between $10^{-2}$
+# and $10^{-1}$ (Adam at $\eta = 3\times10^{-3}$ on weights of std 0.007-0.02, as computed above), and
+# fall towards the $10^{-3}$ line as the cosine schedule brings $\eta$ down to $3\times10^{-4}$: a
+# short run at a high learning rate spends most of its steps above the guide, and ends near it.
+#
+# **10 times the learning rate** (the bottom row). The first steps change the weights by more than
+# a tenth each (ratios above $10^{-1}$); the weights and the residual stream blow up (its std grows
+# to tens, against below 1 in the healthy run), the GELU inputs spread far wider and in some blocks
+# a sizeable share of the units sits below $-3$, dead.
+# The ratios then *fall*: not because the run got healthier, but because the weights it divides by
+# have grown. The loss ends higher than the healthy run's, after the same 100 steps.
+#
+# The checks, with bounds that follow from the arithmetic above:
+#
+# * Adam's first step is $\eta\,\mathrm{sign}(g)$ in every coordinate, from the same initial
+#   weights and the same batch: the 10x run's first ratios are **exactly** 1 higher in $\log_{10}$.
+# * Healthy: every block's dead share below 1%. If $u$ were Gaussian with a std below 1, as printed
+#   above, $P(u < -3)$ would be below 0.14%; 1% leaves room for heavier tails.
+#   Too high: some block above 5%, which for a Gaussian needs a std above $3/1.645 \approx 1.8$, about
+#   three times the healthy one.
+# * A ratio of $10^{-1}$ rewrites a tenth of a weight matrix in one step, two decades above the
+#   guide: the healthy run never reaches it after its warmup (its steps are noisy, so $\hat m$ is
+#   well below Adam's bound of one $\eta$ per coordinate), the 10x run passes it during its warmup.
+
+# %%
+(healthy, _, val_ok), (sick, _, val_sick) = runs.values()
+first = lambda d: np.array([d.update_ratios[n][0].log10_ratio for n in d.params])  # noqa: E731
+print("first update ratio, 10x lr minus healthy (log10):", np.round(first(sick) - first(healthy), 6)[:4], "...")
+assert np.allclose(first(sick) - first(healthy), 1.0, atol=1e-3), "Adam's first step is lr * sign(g): 10x lr, +1"
+dead = lambda d: max(a.dead for i in d.acts for a in d.acts[i])  # noqa: E731
+print(f"largest dead share: healthy {dead(healthy):.2%}, 10x lr {dead(sick):.1%}")
+assert dead(healthy) < 0.01 < 0.05 < dead(sick), "no dead GELUs when healthy; many with a 10x learning rate"
+after_warmup = lambda d: max(r.log10_ratio for n in matrices(d) for r in d.update_ratios[n] if r.step >= 20)  # noqa: E731
+early = lambda d: max(r.log10_ratio for n in matrices(d) for r in d.update_ratios[n] if r.step < 20)  # noqa: E731
+print(
+    f"largest update ratio: healthy after warmup 10^{after_warmup(healthy):.2f}, 10x lr in warmup 10^{early(sick):.2f}"
+)
+assert after_warmup(healthy) < -1 < early(sick), "healthy updates stay under a tenth of the weight"
+assert val_ok < val_sick, "the healthy run should end with the lower validation loss"
+
+
+# %% [markdown]
+# ## 11. Where the LayerNorm sits: pre-LN, post-LN, or none
+#
+# Notebook 09 measured, at initialisation, how the placement of the LayerNorms shapes the gradient
+# of each layer. Here the three arrangements train. `GPTConfig(norm=...)` builds them from the
+# same initial weights (a LayerNorm draws no random numbers):
+#
+# * `"pre"`, GPT-2 and GPT-3, npgpt's default: each sublayer reads a normalised copy of the
+#   stream, the stream itself is never normalised, and `ln_f` comes before the head;
+# * `"post"`, GPT-1 and the original Transformer: $x \leftarrow \mathrm{LN}(x + f(x))$ after each
+#   sublayer, no `ln_f`;
+# * `"none"`: no LayerNorm anywhere.
+#
+# The pre-LN run is section 10's healthy run; the other two train the same 100 steps on the same
+# batches with the same warmup and learning rate.
+#
+# **Predict, then run.** Which arrangement reaches the lowest loss in 100 steps, and in which one
+# do the blocks next to the embeddings get the smallest gradients?
+
+# %%
+t0 = time.perf_counter()
+by_norm = {"pre-LN (GPT-2)": runs["lr 3e-3 (healthy)"]}  # section 10's run: the same model, pre-LN
+by_norm["post-LN (GPT-1)"] = watched_run(3e-3, norm="post")
+by_norm["no LayerNorm"] = watched_run(3e-3, norm="none")
+print(f"2 more runs of 100 steps in {time.perf_counter() - t0:.1f} s")
+
+
+def block_grad_norms(diag, k):
+    """The gradient norm of each block's four weight matrices together, at the k-th watched step."""
+    blocks = range(small.n_layer)
+    return np.array(
+        [np.sqrt(sum(diag.grads[n][k].norm ** 2 for n in matrices(diag) if f".h.{i}." in n)) for i in blocks]
+    )
+
+
+fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+for c, (who, (diag, losses, val_loss)) in enumerate(by_norm.items()):
+    smooth = np.convolve(losses, np.ones(10) / 10, mode="valid")  # the mean of 10 steps
+    axes[0].plot(np.arange(9, len(losses)), smooth, color=f"C{c}", label=f"{who}: val {val_loss:.2f}")
+    steps = np.array([g.step for g in diag.grads[matrices(diag)[0]]])
+    per_block = np.array([block_grad_norms(diag, k) for k in range(len(steps))])  # (watched steps, blocks)
+    axes[1].plot(steps, per_block[:, 0], color=f"C{c}", label=f"{who}: block 0")
+    axes[1].plot(steps, per_block[:, -1], color=f"C{c}", ls=":", label=f"{who}: block {small.n_layer - 1}")
+    axes[2].plot([diag.acts[i][-1].stream_std for i in range(small.n_layer)], "o-", color=f"C{c}", label=who)
+axes[0].set_title("training loss (mean of 10 steps)", fontsize=10)
+axes[0].set_xlabel("step")
+axes[0].legend(fontsize=8)
+axes[1].set_yscale("log")
+axes[1].set_title("gradient norm of the first and the last block", fontsize=10)
+axes[1].set_xlabel("step")
+axes[1].legend(fontsize=7)
+axes[2].set_yscale("log")
+axes[2].set_title("std of the residual stream after each block, step 99", fontsize=10)
+axes[2].set_xlabel("block")
+axes[2].legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+for who, (diag, _, val_loss) in by_norm.items():
+    block0 = [block_grad_norms(diag, k)[0] for k in range(len(diag.grads[matrices(diag)[0]]))]
+    print(f"{who:16s} val loss {val_loss:.3f}; block 0's gradient norm from {min(block0):.1e} to {max(block0):.1e}")
+
+
+# %% [markdown]
+# **Pre-LN** trains fastest. Its blocks get gradients of the same size at step 0: the identity
+# path hands every block the same gradient of the stream, and every sublayer reads a normalised,
+# unit-scale input, so no block's weights see a larger or smaller gradient than another's.
+#
+# **Post-LN** trains here (a 4-block model with warmup is not where it breaks) but ends well behind,
+# and its gradients are uneven. At step 0 the first block's LayerNorm divides a stream that is
+# only as large as the embeddings (std $\approx 0.02\sqrt2$) by that std, and its backward multiplies
+# the gradient by the same $1/\sigma$, tens of times: block 0 gets a gradient many times that of the
+# last block. Later the picture flips and swings: every gradient on its way to block 0 passes
+# through the Jacobians of all the LayerNorms above it, each scaling by $1/\sigma$ of what it
+# normalises, and block 0's gradient swings by orders of magnitude from step to step. This is what
+# Xiong et al. (2020) analyse: post-LN needs a warmup and a careful learning rate, more so the
+# deeper it gets; GPT-2 moved the LayerNorms before the sublayers and trained 48 blocks.
+#
+# **No LayerNorm** trains slowest. Nothing rescales the stream, so it stays at the tiny scale of
+# GPT-2's initial embeddings (std 0.02), the logits $x\,W_{te}^\top$ stay near 0, and every gradient
+# is small; the stream then grows without bound as the weights do. A model without normalisation
+# can be trained, with an initialisation and learning rate tuned for it, but it is fragile.
+#
+# The checks: at step 0, pre-LN's block gradients equal within 10% (the argument above: same
+# stream gradient, unit-scale inputs), post-LN's block 0 gets more than 5 times the last block's
+# (the $1/\sigma$ of a stream of std 0.03 is about 30); and after 100 steps pre-LN's validation loss is
+# lower than both others by more than 0.1 nats, three times the standard error of a mean over the
+# 2,048 validation predictions (each with a spread of about 1.5 nats, $1.5/\sqrt{2048} \approx 0.03$).
+
+# %%
+step0 = {who: block_grad_norms(diag, 0) for who, (diag, _, _) in by_norm.items()}
+for who, g in step0.items():
+    print(f"{who:16s} gradient norm per block at step 0: {np.round(g, 3)}")
+pre0, post0 = step0["pre-LN (GPT-2)"], step0["post-LN (GPT-1)"]
+assert pre0.max() < 1.1 * pre0.min(), "pre-LN: every block gets a gradient of the same size at step 0"
+assert post0[0] > 5 * post0[-1], "post-LN: block 0's LayerNorm multiplies its gradient by 1/std of the embeddings"
+val_of = {who: val_loss for who, (_, _, val_loss) in by_norm.items()}
+assert val_of["pre-LN (GPT-2)"] + 0.1 < min(val_of["post-LN (GPT-1)"], val_of["no LayerNorm"]), (
+    "pre-LN should train fastest in the same budget"
+)
+
+# %% [markdown]
 # ## Check yourself
 #
 # 1. One step trains on a batch of $B = 16$ windows of $T = 64$ characters. How many next-character
@@ -573,3 +828,5 @@ shutil.rmtree(workdir)  # the run folder of section 8 (comment out to keep it)
 #   (clipping by the global norm). <https://arxiv.org/abs/1211.5063>
 # - Brown et al., 2020, *Language Models are Few-Shot Learners* (GPT-3): its appendix lists the
 #   batch sizes, learning rates, warmup and cosine decay of every model size. <https://arxiv.org/abs/2005.14165>
+# - Xiong et al., 2020, *On Layer Normalization in the Transformer Architecture* (why post-LN needs a
+#   warmup and pre-LN does not). <https://arxiv.org/abs/2002.04745>

@@ -8,7 +8,7 @@ ask for, so a run pays for them only there:
                  is under 0.012 in size (and falls fast), so such a unit passes back almost no
                  gradient: GELU's analogue of a saturated tanh. Also the std of the residual
                  stream leaving the block.
-    gradients    per parameter: std(grad) and std(grad) / std(w).
+    gradients    per parameter: std(grad), std(grad) / std(w) and ||grad||.
     updates      per parameter: the update-to-weight ratio
                      log10( std(w_after - w_before) / std(w_before) ),
                  measured by diffing the weights around ``optimizer.step()``, so it is the step
@@ -62,6 +62,7 @@ class GradientStats(NamedTuple):
     step: int
     std: float  # std(grad)
     ratio: float  # std(grad) / std(w)
+    norm: float  # ||grad||, the Frobenius norm
 
 
 class UpdateStats(NamedTuple):
@@ -146,13 +147,14 @@ class Diagnostics:
             yield
 
     def record_gradients(self, step):
-        """After ``loss.backward()``: std(grad) and std(grad)/std(w) of each tracked parameter."""
+        """After ``loss.backward()``: std(grad), std(grad)/std(w) and ||grad|| of each tracked parameter."""
         for name, p in self.params.items():
             if p.grad is None:
                 raise ValueError(f"Diagnostics.record_gradients: {name} has no gradient (call it after backward)")
             g = _std(p.grad)
             w = _std(p.data)
-            self.grads[name].append(GradientStats(step, g, g / w if w > 0 else float("nan")))
+            norm = math.sqrt(float((p.grad * p.grad).sum(dtype="float64")))
+            self.grads[name].append(GradientStats(step, g, g / w if w > 0 else float("nan"), norm))
 
     @contextmanager
     def updates(self, step, enabled=True):

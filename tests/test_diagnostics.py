@@ -67,7 +67,8 @@ def test_gradient_statistics():
     diag.record_gradients(3)
     w = dict(m.named_parameters())["transformer.h.1.mlp.c_fc.weight"]
     (g,) = diag.grads["transformer.h.1.mlp.c_fc.weight"]
-    np.testing.assert_allclose([g.std, g.ratio], [w.grad.std(), w.grad.std() / w.data.std()], rtol=1e-5)
+    expected = [w.grad.std(), w.grad.std() / w.data.std(), np.linalg.norm(w.grad)]
+    np.testing.assert_allclose([g.std, g.ratio, g.norm], expected, rtol=1e-5)
     assert math.isnan(diag.grads["transformer.h.0.attn.c_attn.bias"][0].ratio)  # a zero bias has no scale
     with pytest.raises(ValueError, match=r"no parameters \['nope'\]"):
         Diagnostics(m, params=["nope"])
