@@ -22,7 +22,7 @@ pytestmark = pytest.mark.torch
 TOL = {np.float64: 1e-10, np.float32: 1e-4}
 
 
-def make_pair(attention="fused", dtype=np.float64, pos_encoding="learned", bias=True, seed=0):
+def make_pair(attention="fused", dtype=np.float64, pos_encoding="learned", bias=True, seed=0, norm="pre"):
     """An npgpt GPT with perturbed weights and the TorchGPT holding the same arrays."""
     torch = require_torch()
     from npgpt.reference.torch_gpt import TorchGPT
@@ -36,6 +36,7 @@ def make_pair(attention="fused", dtype=np.float64, pos_encoding="learned", bias=
         attention=attention,
         pos_encoding=pos_encoding,
         bias=bias,
+        norm=norm,
     )
     model = GPT(cfg, rng=seed, dtype=dtype)
     rng = np.random.default_rng(seed + 1)
@@ -148,3 +149,15 @@ def test_reference_package_imports_without_torch():
     code = "import sys, npgpt, npgpt.nn, npgpt.reference; assert 'torch' not in sys.modules, 'torch was imported'"
     res = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.parametrize("norm", ["post", "none"])
+def test_post_ln_and_no_ln_match_torch(norm):
+    model, tmodel = make_pair(norm=norm)
+    idx, targets = batch()
+    logits, loss, tlogits, tloss = run_both(model, tmodel, idx, targets)
+    assert np.abs(logits - tlogits).max() < TOL[np.float64] and abs(loss - tloss) < TOL[np.float64]
+    tgrads = dict(tmodel.named_parameters())
+    for name, p in model.named_parameters():
+        err = np.abs(p.grad - tgrads[name].grad.numpy()).max()
+        assert err < TOL[np.float64], f"{norm}: d loss / d {name} differs from torch by {err:.2e}"

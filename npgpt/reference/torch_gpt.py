@@ -16,7 +16,8 @@ state dict moves between the two unchanged (``load_npgpt_weights``):
 
 Linear weights are (out, in) (``torch.nn.Linear``), LayerNorm eps ``config.ln_eps``.
 ``config.attention`` picks torch's fused ``scaled_dot_product_attention`` ("fused") or the
-formula spelled out ("composed"); both are checked against npgpt. Rotary positions are not
+formula spelled out ("composed"); both are checked against npgpt. ``config.norm`` "post" (GPT-1:
+x = ln_1(x + attn(x)), no ln_f) and "none" (no LayerNorm) are built as npgpt builds them. Rotary positions are not
 implemented here. Used by the cross-check tests and by ``npgpt bench``; requires torch.
 """
 
@@ -89,15 +90,24 @@ class MLP(nn.Module):
         return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
 
 
+def norm_layer(config):
+    """A LayerNorm, or nothing for ``config.norm == "none"``."""
+    return nn.Identity() if config.norm == "none" else LayerNorm(config.n_embd, config.ln_eps, config.bias)
+
+
 class Block(nn.Module):
     def __init__(self, config):
         super().__init__()
-        self.ln_1 = LayerNorm(config.n_embd, config.ln_eps, config.bias)
+        self.norm = config.norm
+        self.ln_1 = norm_layer(config)
         self.attn = CausalSelfAttention(config)
-        self.ln_2 = LayerNorm(config.n_embd, config.ln_eps, config.bias)
+        self.ln_2 = norm_layer(config)
         self.mlp = MLP(config)
 
     def forward(self, x):
+        if self.norm == "post":  # GPT-1: normalise the stream after each addition
+            x = self.ln_1(x + self.attn(x))
+            return self.ln_2(x + self.mlp(x))
         x = x + self.attn(self.ln_1(x))
         x = x + self.mlp(self.ln_2(x))
         return x
@@ -138,7 +148,7 @@ class TorchGPT(nn.Module):
             t["wpe"] = nn.Embedding(config.block_size, C)
         t["drop"] = nn.Dropout(config.dropout)
         t["h"] = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        t["ln_f"] = LayerNorm(C, config.ln_eps, config.bias)
+        t["ln_f"] = LayerNorm(C, config.ln_eps, config.bias) if config.norm == "pre" else nn.Identity()
         self.transformer = t
         if config.pos_encoding == "sinusoidal":
             pe = sinusoidal_positions(config.block_size, C)  # float64; cast in forward
