@@ -535,8 +535,15 @@ assert np.isclose(intensity[small, "attention"][0], 552_960 / 32_768)
 assert np.isclose(intensity[small, "attention"][1], 552_960 / 262_144)
 assert all(np.isclose(intensity[n, "layernorm"][0], 7 / 8) for n in SIZES)
 assert all(np.isclose(intensity[n, "layernorm"][1], 7 / 48) for n in SIZES)
-# a matmul's intensity grows with its size (about C / 2 here); LayerNorm's never does
+# a matmul's intensity grows with its size (2MC / (5M + 4C), about 2C/5 when M >> C); LayerNorm's never does
 assert intensity[small, "matmul"][0] < intensity["GPT-2 small 12L/768/T1024/B8", "matmul"][0]
+# the bf16 sentence below the plot: half the bytes doubles each intensity
+assert (
+    156
+    < 2 * intensity["mid 6L/384/T256/B8", "matmul"][0]
+    < 295
+    < 2 * intensity["GPT-2 small 12L/768/T1024/B8", "matmul"][0]
+)
 
 # %% [markdown]
 # ### The roofline of two GPUs, from their datasheets
@@ -548,7 +555,8 @@ assert intensity[small, "matmul"][0] < intensity["GPT-2 small 12L/768/T1024/B8",
 # | H100 SXM | 989 TFLOP/s | 495 TFLOP/s | 67 TFLOP/s | 3.35 TB/s |
 # | A100 SXM (80 GB) | 312 TFLOP/s | 156 TFLOP/s | 19.5 TFLOP/s | 2.0 TB/s |
 #
-# The plot places each op of the table above (least bytes, float32) on both GPUs' fp32 and bf16 roofs.
+# The plot draws both GPUs' fp32 and bf16 roofs and places each op of the table above (least bytes,
+# float32) on the H100's fp32 roof.
 
 # %%
 GPUS = {  # name: (bf16 tensor-core peak, fp32 peak, bandwidth), FLOP/s and bytes/s
@@ -581,15 +589,16 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# In float32 on an H100 (ridge 20) only the matmuls of the mid and GPT-2 sizes are compute-bound; the
-# small model's matmul (45 FLOP/byte at least bytes) is too, barely, but its kernels are so short that
-# launches, not the roof, set their pace (section 6). LayerNorm sits far left, below 1 FLOP/byte at any
+# In float32 on an H100 (ridge 20) the matmuls of all three sizes are compute-bound on paper (45, 134 and
+# 286 FLOP/byte), though the small model's kernels are so short that launches, not the roof, set their
+# pace (section 6). LayerNorm sits far left, below 1 FLOP/byte at any
 # size: it runs at memory speed, which is why fused kernels merge it with its neighbours. npgpt's
 # attention moves the $T \times T$ scores 14 times, which puts it at 2 to 5 FLOP/byte: memory-bound. That
 # is exactly what FlashAttention (Dao et al., 2022) removes: it never writes the scores to memory, so
 # attention's intensity becomes the "least bytes" one, which grows with $T$ (17 at $T = 64$ with $d = 32$,
-# 263 at $T = 1024$ with $d = 64$). On the bf16 roofs the ridge moves to 156 (A100) and 295 (H100): even a large
-# matmul must be big to use the tensor cores fully.
+# 263 at $T = 1024$ with $d = 64$). In bf16 every intensity doubles (half the bytes), but the ridge moves
+# to 156 (A100) and 295 (H100): the mid and GPT-2 matmuls (267 and 572 FLOP/byte in bf16) are
+# compute-bound on the A100's tensor cores, and only GPT-2's on the H100's.
 #
 # ### Why generating one token is memory-bound
 #
@@ -634,7 +643,7 @@ assert 60 < matmul_cost(512, 768, 3072)[0] / matmul_cost(512, 768, 3072)[1] < 25
 # | bf16 | 1 | 8 | 7 | 2 | $7.8 \times 10^{-3}$ |
 # | fp16 | 1 | 5 | 10 | 2 | $9.8 \times 10^{-4}$ |
 #
-# * **bf16** keeps fp32's 8 exponent bits (the same range, no overflow where fp32 has none) and 7 of its 23
+# * **bf16** keeps fp32's 8 exponent bits (the same range as fp32) and 7 of its 23
 #   mantissa bits. Half the bytes: every memory-bound op above moves half as much and its intensity
 #   doubles; and matmuls run on the tensor cores, 989 against 67 TFLOP/s on an H100. Training keeps an
 #   fp32 copy of the weights and accumulates sums in fp32 (mixed precision, Micikevicius et al., 2018).
