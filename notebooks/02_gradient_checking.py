@@ -192,9 +192,13 @@ def numerical_gradient(loss, x, h=1e-6):
     return grad
 
 
+# %%
+from npgpt.exercises import check
+
 x = npgpt.tensor(rng.standard_normal((3, 4)), requires_grad=True)
 u = rng.standard_normal((3, 4))
 x.tanh().backward(u)  # analytic: J^T u
+x_before = x.data.copy()
 
 
 def loss():
@@ -203,10 +207,19 @@ def loss():
 
 
 numeric = numerical_gradient(loss, x.data)
+check(np.array_equal(x.data, x_before), "numerical_gradient must put every entry of x back after perturbing it")
 rel = np.abs(x.grad - numeric) / np.maximum(np.abs(x.grad), np.abs(numeric))
 print("analytic:\n", x.grad, "\nnumeric:\n", numeric)
 print(f"max relative error {rel.max():.2e} -> {verdict(rel.max())}")
-assert rel.max() < 1e-7, "tanh's backward and the central difference should agree to rounding"
+# float64 central differences with h = 1e-6: truncation ~h^2 and rounding ~eps/h, about 1e-10 relative
+check_array(
+    "numerical_gradient",
+    numeric,
+    x.grad,
+    atol=1e-8,
+    rtol=1e-7,
+    hint="(f(x+h) - f(x-h)) / (2h) for each entry, then put the entry back",
+)
 
 # %% [markdown]
 # The **relative error** $\dfrac{|a - n|}{\max(|a|, |n|)}$ is used rather than the absolute one

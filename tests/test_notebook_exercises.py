@@ -40,7 +40,11 @@ PLANTS = {
         [
             ("grad[i] = (up - down) / (2 * h)", "grad[i] = (up - down) / h", "the 2 of the central difference"),
             ("        x[i] = old\n", "", "the entry not restored"),
-        ]
+        ],
+        [
+            ("gflat[i] = (up - down) / (2 * h)", "gflat[i] = (up - down) / h", "the 2 of the central difference"),
+            ("        flat[i] = old\n", "", "the entry not restored"),
+        ],
     ],
     "03_broadcasting_reductions_matmul": [
         [
