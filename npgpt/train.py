@@ -52,6 +52,7 @@ from .settings import (
     POSITIVE,
     POSITIVE_INT,
     SEED,
+    Range,
     check_settings,
     device_setting,
     setting,
@@ -101,7 +102,8 @@ class TrainConfig:
     grad_clip: float = setting(1.0, "clip the global gradient norm to this (0 = off)", NON_NEGATIVE)
     # bookkeeping
     eval_interval: int = setting(250, "evaluate, log and checkpoint every this many steps", POSITIVE_INT)
-    eval_batches: int = setting(20, "fixed batches per split for each evaluation", POSITIVE_INT)
+    # bounded: the fixed batches are held in memory (eval_batches x batch_size x block_size ids per split)
+    eval_batches: int = setting(20, "fixed batches per split for each evaluation", Range(int, low=1, high=10_000))
     seed: int = setting(1337, "seed for initialisation, batches and dropout", SEED)
     device: str = device_setting()
     dtype: str = setting("float32", "float32 | float64")
@@ -487,19 +489,21 @@ def train(
                 lr = get_lr(run.step)
                 set_lr(opt, lr)
                 x, y = get_batch(dataset, "train", cfg, run.batch_rng, dp)
-                _, loss = model(x, y)
-                guard.update(loss, run.step + 1)
-                if cfg.device == "cpu":
-                    guard.check()  # free on the CPU: stop before a NaN reaches the weights
-                opt.zero_grad()
-                loss.backward()
-                if dp is not None:  # several ranks: every rank's gradients become their mean over ranks
-                    dp.average_gradients()
-                if cfg.grad_clip > 0 and dp is not None:
-                    dp.clip_grad_norm_(cfg.grad_clip)  # the global norm of the averaged gradients
-                elif cfg.grad_clip > 0:
-                    clip_grad_norm_(params, cfg.grad_clip)
-                opt.step()
+                # NumPy's overflow warnings would only repeat what the guard says in one line
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    _, loss = model(x, y)
+                    guard.update(loss, run.step + 1)
+                    if cfg.device == "cpu":
+                        guard.check()  # free on the CPU: stop before a NaN reaches the weights
+                    opt.zero_grad()
+                    loss.backward()
+                    if dp is not None:  # several ranks: every rank's gradients become their mean over ranks
+                        dp.average_gradients()
+                    if cfg.grad_clip > 0 and dp is not None:
+                        dp.clip_grad_norm_(cfg.grad_clip)  # the global norm of the averaged gradients
+                    elif cfg.grad_clip > 0:
+                        clip_grad_norm_(params, cfg.grad_clip)
+                    opt.step()
                 run.step += 1
                 bar.update(1)
                 # every 10 steps: reading the loss waits for the device (a GPU sync)

@@ -374,7 +374,7 @@ def test_cli_flags_override_the_config_file(tmp_path):
     "field, value, match",
     [
         ("eval_interval", 0, "eval_interval must be an integer >= 1"),
-        ("eval_batches", 0, "eval_batches must be an integer >= 1"),
+        ("eval_batches", 0, "eval_batches must be an integer in \\[1, 10000\\]"),
         ("batch_size", -2, "batch_size must be an integer >= 1"),
         ("dtype", "float16", "dtype must be float32 or float64"),
         ("grad_clip", -1.0, "grad_clip must be a finite number >= 0"),

@@ -8,6 +8,7 @@ SIGKILL goes to a child process, never to the pytest process.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -287,3 +289,20 @@ def test_as_a_library_npgpt_leaves_ctrl_c_alone_and_the_cli_restores_it():
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
+
+
+def test_a_learning_rate_that_blows_up_is_one_line_without_numpy_warnings(tmp_path, text_file, capsys):
+    cfg = dataclasses.replace(tiny(tmp_path, text_file), lr=1e30)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert cli.main(["train", *flags(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "not finite" in err, err
+    assert not [w for w in seen if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in seen]
+
+
+def test_eval_batches_has_an_upper_bound(capsys):
+    # the fixed evaluation batches are held in memory: a billion of them is refused, not allocated
+    assert cli.main(["train", "--eval-batches", "1000000000"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "eval-batches" in err, err
