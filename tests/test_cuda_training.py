@@ -108,7 +108,7 @@ def test_chat_stages_on_gpu_match_cpu(tmp_path):
             SFTConfig(
                 init_from=str(tmp_path / "base/checkpoint"),
                 out_dir=str(d / "sft"),
-                steps=3,
+                max_steps=3,
                 batch_size=4,
                 eval_questions=4,
                 device=dev,
@@ -116,7 +116,9 @@ def test_chat_stages_on_gpu_match_cpu(tmp_path):
             quiet,
         )
         r = train_reward(
-            RewardConfig(init_from=str(d / "sft/checkpoint"), out_dir=str(d / "rm"), steps=2, batch_size=4, device=dev),
+            RewardConfig(
+                init_from=str(d / "sft/checkpoint"), out_dir=str(d / "rm"), max_steps=2, batch_size=4, device=dev
+            ),
             quiet,
         )
         p = rl(
@@ -124,7 +126,7 @@ def test_chat_stages_on_gpu_match_cpu(tmp_path):
                 init_from=str(d / "sft/checkpoint"),
                 reward_model=str(d / "rm/checkpoint"),
                 out_dir=str(d / "rl"),
-                steps=2,
+                max_steps=2,
                 prompts=2,
                 samples=2,
                 max_new_tokens=8,
@@ -137,7 +139,7 @@ def test_chat_stages_on_gpu_match_cpu(tmp_path):
             DPOConfig(
                 init_from=str(d / "sft/checkpoint"),
                 out_dir=str(d / "dpo"),
-                steps=2,
+                max_steps=2,
                 batch_size=4,
                 eval_questions=2,
                 device=dev,

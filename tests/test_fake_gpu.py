@@ -118,7 +118,7 @@ def test_the_commands_on_device_cuda(tmp_path):
     assert resume.returncode == 0, resume.stdout + resume.stderr
     sample = run(["-m", "npgpt", "sample", f"--checkpoint={out}/checkpoint", "--device=cuda", "--max-new-tokens=20"])
     assert sample.returncode == 0 and sample.stdout.strip(), sample.stdout + sample.stderr
-    sft = ["sft", f"--init-from={out}/checkpoint", f"--out-dir={tmp_path}/sft", "--steps=2", "--batch-size=2"]
+    sft = ["sft", f"--init-from={out}/checkpoint", f"--out-dir={tmp_path}/sft", "--max-steps=2", "--batch-size=2"]
     tuned = run(["-m", "npgpt", *sft, "--eval-questions=1", "--device=cuda"])
     assert tuned.returncode == 0 and "on cuda" in tuned.stdout, tuned.stdout + tuned.stderr
     chat = run(["-m", "npgpt", "chat", f"--checkpoint={tmp_path}/sft/checkpoint", "--device=cuda"], input="hi\n")

@@ -44,7 +44,7 @@ FLAGS = [
     "--disable-sync",
 ]
 LESSONS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-PAGES = ["index", "readme", "lessons", "notebooks/index"] + [f"notebooks/{n}" for n in LESSONS]
+PAGES = ["index", "readme", "lessons", "GUIDE", "notebooks/index"] + [f"notebooks/{n}" for n in LESSONS]
 
 
 def unavailable(reason):

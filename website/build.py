@@ -33,7 +33,9 @@ def stage(src: Path, executed: Path | None = None) -> Path:
         shutil.rmtree(src)
     shutil.copytree(HERE, src, ignore=shutil.ignore_patterns("_build", "build.py", "__pycache__"))
     shutil.copy(ROOT / "README.md", src / "readme.md")
+    shutil.copytree(ROOT / "docs", src / "docs")  # the README's pictures (docs/serve.png)
     shutil.copy(ROOT / "lessons" / "README.md", src / "lessons.md")
+    shutil.copy(ROOT / "lessons" / "GUIDE.md", src / "GUIDE.md")  # linked from lessons/README.md as GUIDE.md
     nb = src / "notebooks"
     nb.mkdir()
     shutil.copy(ROOT / "notebooks" / "README.md", nb / "index.md")
