@@ -9,11 +9,14 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from lessons.meta.handouts import cheat_assignment, fill_with_reference, reference_lines, set_region
 from lessons.release import release
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository: `lessons` imports from here in the child too
 
 TESTS = """
 import ctypes
@@ -72,6 +75,7 @@ def test_exit_loop_and_crash_each_cost_their_own_test_only(tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", RUN, str(tmp_path / "test_box.py"), str(out)],
         cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
         capture_output=True,
         text=True,
         timeout=120,
