@@ -67,6 +67,8 @@ POSITIVE = Range(float, low=0, low_open=True)
 NON_NEGATIVE = Range(float, low=0)
 PROBABILITY = Range(float, low=0, high=1, low_open=True)  # (0, 1]
 FRACTION = Range(float, low=0, high=1, high_open=True)  # [0, 1): dropout, Adam's betas
+# fixed evaluation batches are held in memory (eval_batches x batch_size x block_size ids per split)
+EVAL_BATCHES = Range(int, low=1, high=10_000)
 
 
 def setting(default, help, range=None):  # noqa: A002  (the argparse word, and the range of values)

@@ -32,7 +32,7 @@ import numpy as np
 from . import __version__
 from .nn import GPTConfig
 from .scaling import flops_per_token, non_embedding_params, train_flops
-from .settings import FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, check_settings, setting
+from .settings import EVAL_BATCHES, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, check_settings, setting
 from .train import TrainConfig, load_dataset, train
 
 FORMAT = "npgpt-sweep 1"
@@ -60,7 +60,7 @@ class SweepConfig:
     lr: float = setting(3e-3, "peak learning rate (cosine decay to lr/10 at the run's last step)", POSITIVE)
     warmup_fraction: float = setting(0.05, "fraction of each run's steps spent on linear warmup", FRACTION)
     weight_decay: float = setting(0.1, "AdamW decoupled weight decay", NON_NEGATIVE)
-    eval_batches: int = setting(20, "fixed held-out batches measured at the end of each run", POSITIVE_INT)
+    eval_batches: int = setting(20, "fixed held-out batches measured at the end of each run", EVAL_BATCHES)
     min_tokens_per_param: float = setting(0.1, "skip runs with fewer tokens per non-embedding parameter", POSITIVE)
     max_tokens_per_param: float = setting(10000.0, "skip runs with more tokens per non-embedding parameter", POSITIVE)
     min_steps: int = setting(10, "skip runs shorter than this many steps", POSITIVE_INT)

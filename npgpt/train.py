@@ -46,13 +46,13 @@ from .distributed.training import DataParallel, abort, for_rank
 from .nn import GPT, GPTConfig
 from .optim import AdamW, CosineWarmup, clip_grad_norm_, param_groups_for_weight_decay, set_lr
 from .settings import (
+    EVAL_BATCHES,
     FRACTION,
     NON_NEGATIVE,
     NON_NEGATIVE_INT,
     POSITIVE,
     POSITIVE_INT,
     SEED,
-    Range,
     check_settings,
     device_setting,
     setting,
@@ -102,8 +102,7 @@ class TrainConfig:
     grad_clip: float = setting(1.0, "clip the global gradient norm to this (0 = off)", NON_NEGATIVE)
     # bookkeeping
     eval_interval: int = setting(250, "evaluate, log and checkpoint every this many steps", POSITIVE_INT)
-    # bounded: the fixed batches are held in memory (eval_batches x batch_size x block_size ids per split)
-    eval_batches: int = setting(20, "fixed batches per split for each evaluation", Range(int, low=1, high=10_000))
+    eval_batches: int = setting(20, "fixed batches per split for each evaluation", EVAL_BATCHES)
     seed: int = setting(1337, "seed for initialisation, batches and dropout", SEED)
     device: str = device_setting()
     dtype: str = setting("float32", "float32 | float64")
