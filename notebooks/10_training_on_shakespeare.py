@@ -817,6 +817,44 @@ assert val_of["pre-LN (GPT-2)"] + 0.1 < min(val_of["post-LN (GPT-1)"], val_of["n
 # needs no setting: keep the checkpoint with the lowest val loss.
 #
 # </details>
+#
+# 7. Section 10 in one run: one weight matrix's update-to-weight ratio stays near $10^{-4.5}$ while
+#    the others sit near $10^{-3}$. Using Adam's step $\eta\,\hat m/\sqrt{\hat v}$, name two causes,
+#    and what you would look at to tell them apart.
+#
+# <details><summary>Hint</summary>
+#
+# The ratio is about $\eta\,|\hat m/\sqrt{\hat v}|\,/\,\mathrm{std}(W)$. Either the matrix is large
+# for its learning rate ($\mathrm{std}(W)$ far above the others', e.g. a wrong initialisation scale:
+# look at the weights' std), or its gradient changes sign from step to step, so $\hat m$ averages to
+# nearly nothing while $\sqrt{\hat v}$ stays large (look at the gradient's std over steps against
+# its mean). Either way that layer hardly learns.
+#
+# </details>
+#
+# 8. Why does a GELU unit whose input is below $-3$ pass back almost no gradient, and why does the
+#    10x learning rate of section 10 leave more units there?
+#
+# <details><summary>Hint</summary>
+#
+# GELU's derivative is $\Phi(u) + u\,\varphi(u)$: at $u=-3$ that is $0.0013 - 3 \cdot 0.0044
+# \approx -0.012$, and smaller in size further left, so the backward multiplies the gradient by
+# almost 0. Large steps grow the weights of `c_fc` and the residual stream (its std went to tens),
+# so the inputs $u$ spread wider and more of their mass lands below $-3$.
+#
+# </details>
+#
+# 9. Section 11: a post-LN model has no `ln_f`. Why is none needed, and why are its block gradients
+#    at step 0 some 35 times smaller than pre-LN's?
+#
+# <details><summary>Hint</summary>
+#
+# Post-LN ends every block with a LayerNorm, so the stream that reaches the head is already
+# normalised. Pre-LN's `ln_f` divides the tiny initial stream (std about 0.03) by its std, and its
+# backward multiplies the stream's gradient by the same $1/\sigma \approx 35$ for every block; post-LN
+# normalises from block 0 on, where the stream already has unit scale, so no such factor appears.
+#
+# </details>
 
 # %%
 import shutil
