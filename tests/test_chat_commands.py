@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from npgpt.checkpoint import read_checkpoint
@@ -93,6 +94,47 @@ def test_rl_logs_reward_kl_and_accuracy_per_step(tuned):
     rows = [json.loads(line) for line in (tuned / "rl" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2]
     assert all({"reward", "kl", "accuracy"} <= set(r) for r in rows)
+
+
+def test_rl_log_kl_is_zero_at_the_start_and_accuracy_is_the_grade_of_the_sampled_replies(
+    tuned, tmp_path, monkeypatch
+):
+    """What notebook 15's reward-hacking curves read: at step 1 the policy is the SFT model, so the
+    logged KL is exactly 0; the logged accuracy is tasks.grade's over the replies actually sampled.
+    A few replies are overwritten with the gold answer, so the accuracy is not trivially 0; with
+    --kl-coef 0 (no penalty), which the notebook uses."""
+    from npgpt.chat import rl as rl_mod
+    from npgpt.chat.tasks import grade
+    from npgpt.chat.model import load_policy
+
+    data = tmp_path / "q.jsonl"
+    msgs = [{"role": "user", "content": "First word: Now cracks"}, {"role": "assistant", "content": "Now"}]
+    data.write_text(json.dumps({"messages": msgs}) + "\n")
+    tok = load_policy(tuned / "sft" / "checkpoint")[1]
+    end = tok.special_tokens["<|end|>"]
+    sampled = []
+
+    def sample_and_plant(model, prompts, max_new_tokens, end_id, *a, **kw):
+        ids, lengths, stopped = real_sample_batch(model, prompts, max_new_tokens, end_id, *a, **kw)
+        gold = [*tok.encode("Now"), end]
+        for b in (0, 3, 5):  # these replies are the gold answer, ended
+            ids[b, :] = end
+            ids[b, : len(gold)], lengths[b], stopped[b] = gold, len(gold), True
+        sampled.append((ids.copy(), lengths.copy(), stopped.copy()))
+        return ids, lengths, stopped
+
+    real_sample_batch = rl_mod.sample_batch
+    monkeypatch.setattr(rl_mod, "sample_batch", sample_and_plant)
+    out = tmp_path / "rl"
+    argv = ["rl", "--init-from", tuned / "sft" / "checkpoint", "--reward-model", tuned / "rm" / "checkpoint"]
+    argv += ["--data", data, "--out-dir", out, "--max-steps", "1", "--prompts", "2", "--samples", "4"]
+    assert cli([str(a) for a in [*argv, "--kl-coef", "0", "--max-new-tokens", "8", "--eval-questions", "0"]]) == 0
+    row = json.loads((out / "log.jsonl").read_text())
+    ids, lengths, stopped = sampled[0]
+    texts = [tok.decode([int(t) for t in ids[b, : lengths[b] - int(stopped[b])]]) for b in range(len(ids))]
+    want = np.mean([grade("first_word", t, "Now", bool(s))[0] for t, s in zip(texts, stopped)])
+    assert row["step"] == 1 and row["kl"] == 0.0
+    assert row["accuracy"] == want >= 3 / 8
 
 
 def test_bad_data_is_one_line_and_writes_nothing(runs, tmp_path, capsys):
