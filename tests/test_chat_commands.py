@@ -13,6 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from npgpt.chat import rl as rl_mod
+from npgpt.chat.model import load_policy
+from npgpt.chat.tasks import grade
 from npgpt.checkpoint import read_checkpoint
 from npgpt.cli import main as cli
 from npgpt.train import TrainConfig, train
@@ -96,17 +99,11 @@ def test_rl_logs_reward_kl_and_accuracy_per_step(tuned):
     assert all({"reward", "kl", "accuracy"} <= set(r) for r in rows)
 
 
-def test_rl_log_kl_is_zero_at_the_start_and_accuracy_is_the_grade_of_the_sampled_replies(
-    tuned, tmp_path, monkeypatch
-):
+def test_rl_log_kl_zero_at_start_accuracy_is_grade_of_sampled_replies(tuned, tmp_path, monkeypatch):
     """What notebook 15's reward-hacking curves read: at step 1 the policy is the SFT model, so the
     logged KL is exactly 0; the logged accuracy is tasks.grade's over the replies actually sampled.
     A few replies are overwritten with the gold answer, so the accuracy is not trivially 0; with
     --kl-coef 0 (no penalty), which the notebook uses."""
-    from npgpt.chat import rl as rl_mod
-    from npgpt.chat.tasks import grade
-    from npgpt.chat.model import load_policy
-
     data = tmp_path / "q.jsonl"
     msgs = [{"role": "user", "content": "First word: Now cracks"}, {"role": "assistant", "content": "Now"}]
     data.write_text(json.dumps({"messages": msgs}) + "\n")
