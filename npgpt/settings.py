@@ -71,8 +71,9 @@ FRACTION = Range(float, low=0, high=1, high_open=True)  # [0, 1): dropout, Adam'
 EVAL_BATCHES = Range(int, low=1, high=10_000)
 
 
-def setting(default, help, range=None):  # noqa: A002  (the argparse word, and the range of values)
-    return dataclasses.field(default=default, metadata={"help": help, "range": range})
+def setting(default, help, range=None, choices=None):  # noqa: A002  (the argparse word, and the range of values)
+    """A settings field: its default, help, and the values it accepts (a numeric ``range`` or ``choices``)."""
+    return dataclasses.field(default=default, metadata={"help": help, "range": range, "choices": choices})
 
 
 def range_of(field) -> Range | None:
@@ -85,9 +86,11 @@ def check_settings(settings):
     A field whose default is None may be None (off); every other value must be in its range.
     """
     for f in dataclasses.fields(settings):
-        r, value = range_of(f), getattr(settings, f.name)
+        r, value, choices = range_of(f), getattr(settings, f.name), f.metadata.get("choices")
         if r is not None and not (value is None and f.default is None):
             r.check(f.name, value)
+        if choices and value not in choices:
+            raise ValueError(f"{f.name} must be one of {', '.join(choices)}, got {value!r}")
     return settings
 
 

@@ -6,6 +6,11 @@ Each task is a question about one line of the Shakespeare corpus whose answer a 
 * correct: the reply equals the gold answer exactly (after stripping surrounding spaces);
 * in format: the model stopped with ``<|end|>`` and the reply has the shape the task asks for
   (a play's name, a speaker's name, one word, capitals, ...) whether or not it is right.
+
+A reply may also decline: exactly ``IDK`` ("I don't know."), ended with ``<|end|>``. ``outcome``
+sorts every reply into one of three: correct, abstained (the fixed string), or wrong (anything
+else: a wrong answer, a reply out of format, one that never stopped). ``checker_reward`` turns that
+into RL's reward: +1 correct, 0 abstained, ``wrong`` (0 or -1) otherwise.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ PLAYS = [
     "The Tempest",
     "A Midsummer Night's Dream",
 ]
+
+IDK = "I don't know."  # the one abstention a grader recognises
 
 # task name -> (question prefix, longest source line in characters)
 TASKS = {
@@ -53,3 +60,23 @@ def grade(task: str | None, reply: str, gold: str, stopped: bool) -> tuple[bool,
     """
     r = reply.strip()
     return r == gold.strip(), bool(stopped and (task is None or _FORMATS[task](r)))
+
+
+CORRECT, ABSTAINED, WRONG = "correct", "abstained", "wrong"
+
+
+def outcome(task: str | None, reply: str, gold: str, stopped: bool) -> str:
+    """``CORRECT`` (right answer, in format, stopped), ``ABSTAINED`` (exactly ``IDK``, stopped) or ``WRONG``."""
+    if stopped and reply.strip() == IDK:
+        return ABSTAINED
+    correct, in_format = grade(task, reply, gold, stopped)
+    return CORRECT if correct and in_format else WRONG
+
+
+def checker_reward(task: str | None, reply: str, gold: str, stopped: bool, wrong: float = 0.0) -> float:
+    """The reward a program checks: 1 if correct and in format, 0 if it abstains, ``wrong`` otherwise.
+
+    ``wrong=0``: plain correctness (abstaining pays as little as a wrong answer). ``wrong=-1``:
+    +1 / 0 / -1, so "I don't know." beats a guess whenever the chance of being right is below 1/2.
+    """
+    return {CORRECT: 1.0, ABSTAINED: 0.0, WRONG: float(wrong)}[outcome(task, reply, gold, stopped)]

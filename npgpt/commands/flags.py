@@ -33,7 +33,8 @@ def add_dataclass_flags(parser, cls):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
             typ = r.parse if r is not None else _TYPES[f.type if isinstance(f.type, str) else f.type.__name__]
-            parser.add_argument(flag, type=typ, default=None, help=help_text)
+            choices = f.metadata.get("choices")
+            parser.add_argument(flag, type=typ, default=None, help=help_text, choices=choices)
 
 
 def given_flags(cls, args) -> dict:
