@@ -252,7 +252,7 @@ def test_rollout_scores_each_reply_at_its_last_token():
         return npgpt.tensor(np.zeros(len(last)))
 
     prompt = [tok.special_tokens["<|user|>"], 0, 1, end, tok.special_tokens["<|assistant|>"]]
-    cfg = SimpleNamespace(samples=8, max_new_tokens=6, temperature=3.0, missing_end_penalty=1.0)
+    cfg = SimpleNamespace(samples=8, max_new_tokens=6, temperature=3.0, missing_end_penalty=1.0, idk_mix=0.0)
     x, targets, mask, *_ = rollout(
         policy, policy, fake_rm, tok, [(prompt, "first_word", "a")], cfg, np.random.default_rng(0)
     )
