@@ -5,13 +5,19 @@ what *this* model knows. So the pairs come from the model itself, as real prefer
 (InstructGPT's labellers ranked the model's own samples). For each training question:
 
 1. sample ``samples`` replies from the SFT model (temperature 1) and grade each (``tasks.outcome``);
-2. for each distinct correct reply c:  (chosen c, rejected "I don't know.");
-   for each distinct wrong reply w:    (chosen "I don't know.", rejected w);
+2. for each correct reply c:  (chosen c, rejected "I don't know.");
+   for each wrong reply w:    (chosen "I don't know.", rejected w);
    and pair the correct with the wrong ones in turn: (chosen c, rejected w).
 
-A question the model always gets wrong yields only "I don't know." > wrong; one it always gets
-right only correct > "I don't know."; one in between, all three. Replies that never stopped are
-left out (their text is not a reply the template can end). The answers are the model's samples;
+One pair per sampled reply, repeats included, so a question the model gets right 3 times in 4
+gives three pairs for answering and one for abstaining: the pairs weigh the two as the +1 / 0 / -1
+reward does (abstain when the chance of being right is below 1/2). A question the model always
+gets wrong yields only "I don't know." > wrong; one it always gets right only correct > "I don't
+know.". Replies that never stopped are left out (their text is not a reply the template can end),
+and so are replies holding a chat token's text (they would not encode back to what was sampled).
+Where the prompt leaves no room in the context for "I don't know." (the longest "First word:"
+questions in the 64-token default), only correct > wrong pairs are written.
+The answers are the model's samples;
 "I don't know." is written in: the SFT model never says it, and DPO can learn it from the pairs
 because its loss reads the reply's log-probability whether or not the model would sample it.
 """
@@ -25,6 +31,7 @@ import numpy as np
 
 from .evaluate import reply_texts
 from .tasks import ABSTAINED, CORRECT, IDK, outcome
+from .template import CHAT_TOKENS, render
 
 
 def abstention_pairs(model, tokenizer, questions, samples=4, temperature=1.0, seed=0, max_new_tokens=60) -> list:
@@ -38,15 +45,17 @@ def abstention_pairs(model, tokenizer, questions, samples=4, temperature=1.0, se
     replies = reply_texts(
         model, tokenizer, convs, max_new_tokens, temperature=temperature, rng=np.random.default_rng(seed)
     )
-    out = []
+    idk_len, out = len(tokenizer.encode(IDK)) + 1, []
     for i, (task, prompt, gold) in enumerate(questions):
+        room = model.config.block_size + 1 - len(render(prompt, tokenizer, add_generation_prompt=True)[0])
         right, wrong = [], []
         for text, stopped in replies[i * samples : (i + 1) * samples]:
             o = outcome(task, text, gold, stopped)
-            if not stopped or o == ABSTAINED or text in right or text in wrong or not text.strip():
+            if not stopped or o == ABSTAINED or not text.strip() or any(t in text for t in CHAT_TOKENS):
                 continue
             (right if o == CORRECT else wrong).append(text)
         pairs = [(c, IDK, "correct>idk") for c in right] + [(IDK, w, "idk>wrong") for w in wrong]
+        pairs = pairs if idk_len <= room else []
         pairs += [(c, w, "correct>wrong") for c, w in zip(right * len(wrong), wrong)]
         out += [{"task": task, "prompt": prompt, "chosen": c, "rejected": r, "kind": k} for c, r, k in pairs]
     return out
