@@ -156,7 +156,7 @@ def _records(name):
 
 
 def test_shipped_data_loads_and_fits_the_default_context(char_tok):
-    for name in ("chat_train", "chat_val"):
+    for name in ("chat_train", "chat_val", "chat_rl"):
         examples = encode_all(load_conversations(shipped(name)), char_tok, 64, name)
         assert len(examples) >= 250
     for name in ("prefs_train", "prefs_val"):
@@ -174,8 +174,10 @@ def test_train_and_held_out_never_share_a_source_line():
         for r in recs[:50]:
             q = r["messages"][0]["content"] if "messages" in r else r["prompt"]
             assert q.split(": ", 1)[-1].split("? ", 1)[-1] in lines[r["source"] - 1]
-    assert not sources["train"] & sources["val"]
-    assert not sources["train_text"] & sources["val_text"]
+    rl = _records("chat_rl")
+    sources["rl"], sources["rl_text"] = {r["source"] for r in rl}, {lines[r["source"] - 1].strip() for r in rl}
+    for a, b in (("train", "val"), ("rl", "val"), ("rl", "train")):
+        assert not sources[a] & sources[b] and not sources[a + "_text"] & sources[b + "_text"], (a, b)
 
 
 def test_every_task_is_held_out_and_gold_answers_grade_correct():
@@ -193,7 +195,7 @@ def test_make_chat_data_is_deterministic(tmp_path):
         check=True,
         capture_output=True,
     )
-    for name in ("chat_train", "chat_val", "prefs_train", "prefs_val"):
+    for name in ("chat_train", "chat_val", "chat_rl", "prefs_train", "prefs_val"):
         assert (tmp_path / f"{name}.jsonl").read_bytes() == shipped(name).read_bytes(), name
 
 

@@ -2,7 +2,7 @@
 
 Deterministic: the same corpus and seed give the same bytes. Usage::
 
-    python tools/make_chat_data.py            # rewrites the four files in npgpt/data/
+    python tools/make_chat_data.py            # rewrites the five files in npgpt/data/
 
 Every question is about one line of a speech (its text, its speaker, its play); each distinct
 line is used at most once, and every line is assigned to exactly one split, so the train and
@@ -25,6 +25,7 @@ OUT = Path(__file__).resolve().parent.parent / "npgpt" / "data"
 SPEAKER = re.compile(r"[A-Z][A-Za-z' ]{0,18}[A-Za-z]\.?")
 PER_TASK = {"train": 400, "val": 50}  # conversations per task and split
 PAIRS_TRAIN_PER_TASK = 200
+RL_PER_TASK = 400  # chat_rl: questions for RL and the abstention pairs, never demonstrated
 # a whole conversation (4 chat tokens + question + answer) fits the default 64-token context
 MAX_CHARS = 64 - 4
 
@@ -115,7 +116,34 @@ def build(seed=0):
     return rows, pool, rng
 
 
-def write(rows, pool, rng, out=OUT):
+def build_rl(rows, seed=0):
+    """chat_rl's questions: lines used by neither train nor held-out, drawn with a generator of
+    their own (seed + 1), so adding them left the other four files' bytes as they were."""
+    spoken = speeches(load_text(shakespeare_path()))
+    used = {r["line"] for split in rows.values() for r in split}
+    rng = np.random.default_rng(seed + 1)
+    candidates = [spoken[i] for i in rng.permutation(len(spoken))]
+    out = []
+    for task in TASKS:
+        need = RL_PER_TASK
+        for n, play, speaker, line in candidates:
+            qa = question(task, line, play, speaker) if need and line not in used else None
+            if qa is None:
+                continue
+            used.add(line)
+            need -= 1
+            q, a = qa
+            out.append(
+                {
+                    "task": task,
+                    "source": n,
+                    "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}],
+                }
+            )
+    return out
+
+
+def write(rows, pool, rng, out=OUT, rl_rows=()):
     files = {}
     for split in ("train", "val"):
         chats, prefs = [], []
@@ -131,6 +159,7 @@ def write(rows, pool, rng, out=OUT):
                     prefs.append({**meta, "prompt": q, "chosen": a, "rejected": bad})
         files[f"chat_{split}.jsonl"] = chats
         files[f"prefs_{split}.jsonl"] = prefs
+    files["chat_rl.jsonl"] = list(rl_rows)
     for name, records in files.items():
         body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         (out / name).write_text(body, encoding="utf-8")
@@ -142,7 +171,8 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args()
-    write(*build(args.seed), out=args.out)
+    rows, pool, rng = build(args.seed)
+    write(rows, pool, rng, out=args.out, rl_rows=build_rl(rows, args.seed))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
 def shipped(name) -> Path:
-    """Path of a shipped chat file: chat_train, chat_val, prefs_train, prefs_val (.jsonl)."""
+    """Path of a shipped chat file: chat_train, chat_val, chat_rl, prefs_train, prefs_val (.jsonl)."""
     return DATA_DIR / f"{name}.jsonl"
 
 

@@ -93,7 +93,10 @@ class RLConfig:
     idk_mix: float = setting(
         0.0, 'chance that a sampled reply is replaced by "I don\'t know." (written in, so it can be learned)', FRACTION
     )
-    data: str = setting("shipped", "JSONL of conversations whose user turns are the prompts ('shipped' = chat_train)")
+    data: str = setting(
+        "shipped",
+        "JSONL of conversations whose user turns are the prompts ('shipped' = chat_rl: questions SFT never saw)",
+    )
     val_data: str = setting("shipped", "held-out questions for the accuracy at the end ('shipped' = chat_val)")
     out_dir: str = setting("runs/rl", "folder for the checkpoint and log.jsonl")
     max_steps: int = setting(60, "RL steps (sample, score, update)", POSITIVE_INT)
@@ -231,7 +234,7 @@ def rl(cfg: RLConfig, log=print, resume=False, overwrite=False):
     if not checker:
         rm, rm_tok = load_reward_model(cfg.reward_model)
         _check_reward_model(rm, rm_tok, policy, tok, cfg)
-    path = shipped("chat_train") if cfg.data == "shipped" else cfg.data
+    path = shipped("chat_rl") if cfg.data == "shipped" else cfg.data
     buckets = _prompt_buckets(read_questions(path), tok, policy.config.block_size, path)
     questions = val_questions(cfg, tok)  # checked now, not after training
     for m in (policy, ref, rm) if rm is not None else (policy, ref):
