@@ -1,13 +1,19 @@
-"""From GPT to ChatGPT in one run: base model, SFT, reward model, RL, DPO, and the accuracy table.
+"""From GPT to ChatGPT in one run: base, SFT, reward model, RL (reward model and checker), abstention, table.
 
-    python tools/chat_pipeline.py                       # everything, defaults, into runs/chat
-    python tools/chat_pipeline.py --base runs/shakespeare/checkpoint   # reuse a base model
+    python tools/chat_pipeline.py                       # 3 seeds, everything, into runs/chat
+    python tools/chat_pipeline.py --base runs/shakespeare/checkpoint   # one base model for every seed
+    python tools/chat_pipeline.py --write docs/chat_results.json --readme README.md
+    python tools/chat_pipeline.py --seeds 1338 & ...; python tools/chat_pipeline.py --reuse   # seeds in parallel
 
-Every stage uses its command's defaults and fixed seeds, so the numbers repeat. The table grades
-the same held-out questions (npgpt/data/chat_val.jsonl) for each model, greedy decoding:
-"correct" is an exact match, "in format" a reply of the right shape that ended its turn. The base
-model is asked with the same template (its vocabulary grown by the chat tokens, untrained).
-Wall and CPU seconds of each stage are printed with the table (the README quotes them).
+For each seed (a different seed for every stage, the same seeds every time): SFT, the reward model,
+RL against it, RL against the checker (+1 correct / 0 otherwise), the abstention preference pairs
+from the SFT model's own samples, DPO on them, and RL against the checker with +1 / 0 / -1
+(correct / "I don't know." / wrong). Then every model answers the same held-out questions
+(npgpt/data/chat_val.jsonl): greedy replies graded correct / abstained / wrong / in format, and
+pass@1 / pass@k from replies sampled at temperature 1. The base model is asked with the same
+template (its vocabulary grown by the chat tokens, untrained). CPU seconds of each stage
+(``time.process_time``) go into the results file with the accuracies; ``--write`` puts it in the
+repository and ``--readme`` rewrites the README's table from it (``npgpt.chat.results.render``).
 """
 
 from __future__ import annotations
@@ -19,111 +25,153 @@ import platform
 import time
 from pathlib import Path
 
+from npgpt.chat import results as report
 from npgpt.chat.data import shipped
 from npgpt.chat.dpo import DPOConfig, dpo
-from npgpt.chat.evaluate import accuracy, load_questions
+from npgpt.chat.evaluate import accuracy, load_questions, sampled_pass_at_k
 from npgpt.chat.model import add_chat_tokens, load_policy
+from npgpt.chat.prefs import abstention_pairs, write_pairs
 from npgpt.chat.reward import RewardConfig, train_reward
 from npgpt.chat.rl import RLConfig, rl
 from npgpt.chat.sft import SFTConfig, sft
-from npgpt.chat.tasks import TASKS
 from npgpt.train import TrainConfig, train
 
+SAMPLES, K = 8, 4  # pass@k: k = 4 from 8 replies sampled per held-out question
+# the stages after SFT; every setting not named is its command's default
+CHECKER = {"reward": "checker", "kl_coef": 0.05, "max_steps": 150, "prompts": 8, "lr": 1e-4}
+ABSTAIN_RL = {**CHECKER, "wrong_reward": -1.0, "idk_mix": 0.1}
+ABSTAIN_DPO = {"max_steps": 200}
+MODELS = {  # table row -> stage folder
+    "base + template": "base",
+    "SFT": "sft",
+    "SFT + RL (reward model)": "rl",
+    "SFT + RL (checker)": "rl-checker",
+    "SFT + DPO (abstention pairs)": "dpo-abstain",
+    "SFT + RL (checker +1/0/-1)": "rl-abstain",
+}
 
-def timed(name, fn, times, out_dir=None):
-    """Run a stage and record its wall and CPU seconds; with ``out_dir``, a stage already done
-    (its checkpoint and its times on disk, from an earlier ``--reuse`` run) is skipped."""
-    done = out_dir is not None and name in times and (out_dir / name / "checkpoint").exists()
-    if done:
-        print(f"== {name}: reused ({times[name]['wall_s']} s wall, {times[name]['cpu_s']} s CPU when it ran)")
-        return times[name].get("summary")
+
+def timed(name, fn, times):
+    """Run a stage; record its CPU seconds (this process) in ``times``; what it returns."""
     wall, cpu = time.time(), time.process_time()
     out = fn()
-    times[name] = {"wall_s": round(time.time() - wall, 1), "cpu_s": round(time.process_time() - cpu, 1)}
-    if isinstance(out, dict) and out_dir is not None:
-        times[name]["summary"] = out
-        (out_dir / "times.json").write_text(json.dumps(times, indent=2))
-    print(f"== {name}: {times[name]['wall_s']} s wall, {times[name]['cpu_s']} s CPU")
+    times[name] = round(time.process_time() - cpu, 1)
+    print(f"== {name}: {time.time() - wall:.1f} s wall, {times[name]} s CPU", flush=True)
     return out
 
 
-def table(results, times, rm_acc):
-    head = "| model | correct | in format and stopped | " + " | ".join(TASKS) + " |"
-    rows = [head, "|" + "---|" * (3 + len(TASKS))]
-    for name, a in results.items():
-        per = " | ".join(f"{a['tasks'][t]:.0%}" for t in TASKS)
-        rows.append(f"| {name} | {a['correct']:.1%} | {a['format']:.1%} | {per} |")
-    total = {k: round(sum(t[k] for t in times.values()), 1) for k in ("wall_s", "cpu_s")}
-    rows.append("")
-    rows.append(f"reward model pairwise accuracy on held-out pairs: {rm_acc:.1%}")
-    rows.append("seconds (wall / CPU): " + ", ".join(f"{k} {v['wall_s']}/{v['cpu_s']}" for k, v in times.items()))
-    rows.append(f"total: {total['wall_s']} s wall, {total['cpu_s']} s CPU")
-    return "\n".join(rows)
+def one_seed(out, seed, base, questions, quick=False):
+    """Every stage and the grading for one seed: ({row: {"greedy", "sampled"}}, {stage: CPU s}).
+
+    ``quick``: two steps a stage and 20 RL questions (a smoke test of the pipeline, not numbers).
+    """
+    times, fresh, quiet = {}, {"overwrite": True}, {"eval_questions": 0, "progress": False, "seed": seed}
+    if quick:
+        quiet["max_steps"] = 2
+    if base is None:
+        small = (
+            {"max_steps": 2, "warmup_steps": 1, "eval_interval": 2, "n_layer": 1, "n_embd": 16, "eval_batches": 1}
+            if quick
+            else {}
+        )
+        cfg = TrainConfig(out_dir=str(out / "base"), sample_chars=0, progress=False, seed=seed, **small)
+        timed("base", lambda: train(cfg, overwrite=True), times)
+        base = str(out / "base" / "checkpoint")
+    s = str(out / "sft" / "checkpoint")
+    timed("sft", lambda: sft(SFTConfig(init_from=base, out_dir=str(out / "sft"), **quiet), **fresh), times)
+    rm = RewardConfig(
+        init_from=s, out_dir=str(out / "reward"), **{k: v for k, v in quiet.items() if k != "eval_questions"}
+    )
+    timed("reward", lambda: train_reward(rm, **fresh), times)
+
+    def run_rl(name, **kw):
+        cfg = RLConfig(init_from=s, reward_model=str(out / "reward" / "checkpoint"), out_dir=str(out / name), **kw)
+        timed(name, lambda: rl(cfg, **fresh), times)
+
+    run_rl("rl", **quiet)
+    run_rl("rl-checker", **{**CHECKER, **quiet})
+
+    def prefs():
+        model, tok, _ = load_policy(s)
+        train_q = load_questions(shipped("chat_rl"), 20 if quick else None)
+        return write_pairs(abstention_pairs(model, tok, train_q, seed=seed), out / "abstain_pairs.jsonl")
+
+    pairs = timed("abstention pairs", prefs, times)
+    cfg = DPOConfig(init_from=s, data=str(pairs), out_dir=str(out / "dpo-abstain"), **{**ABSTAIN_DPO, **quiet})
+    timed("dpo-abstain", lambda: dpo(cfg, **fresh), times)
+    run_rl("rl-abstain", **{**ABSTAIN_RL, **quiet})
+
+    def grade_all():
+        graded = {}
+        for name, folder in MODELS.items():
+            model, tok, _ = load_policy(base if folder == "base" else out / folder / "checkpoint")
+            model, tok = add_chat_tokens(model, tok)
+            model.eval()
+            greedy = accuracy(model, tok, questions)
+            sampled = sampled_pass_at_k(model, tok, questions, n=SAMPLES, k=K, seed=seed)  # the same seed: same draws
+            graded[name] = {"greedy": greedy, "sampled": sampled}
+            print(
+                f"{name}: {greedy['correct']:.1%} correct, {greedy['abstained']:.1%} abstained, "
+                f"{greedy['wrong']:.1%} wrong; pass@{K} {sampled[f'pass@{K}']:.1%}",
+                flush=True,
+            )
+        return graded
+
+    return timed("grading", grade_all, times), times
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", default="runs/chat", help="folder for every stage's checkpoint")
-    p.add_argument("--base", default=None, help="a base checkpoint to start from instead of training one")
-    p.add_argument("--reuse", action="store_true", help="skip stages already done in --out (times.json)")
+    p.add_argument("--out", default="runs/chat", help="folder for every stage's checkpoint (one folder per seed)")
+    p.add_argument("--base", default=None, help="one base checkpoint for every seed instead of training one per seed")
+    p.add_argument("--base-cpu-s", type=float, default=None, help="with --base: the CPU seconds its training took")
+    p.add_argument("--seeds", type=int, nargs="+", default=[1337, 1338, 1339], help="one run of every stage per seed")
+    p.add_argument("--quick", action="store_true", help="two steps a stage, 10 held-out questions: a smoke test")
+    p.add_argument("--reuse", action="store_true", help="take a seed already done in --out (its seed.json) as it is")
+    p.add_argument("--write", default=None, help="also write the results here (docs/chat_results.json)")
+    p.add_argument("--readme", default=None, help="rewrite this README's table from the results")
     args = p.parse_args()
-    out, times = Path(args.out), {}
-    out.mkdir(parents=True, exist_ok=True)
-    if args.reuse and (out / "times.json").exists():
-        times = json.loads((out / "times.json").read_text())
-    base = args.base
-    if base is None:
-        cfg = TrainConfig(out_dir=str(out / "base"), sample_chars=0, progress=False)
-        timed("base", lambda: train(cfg, overwrite=True), times)
-        base = str(out / "base" / "checkpoint")
-    quiet = {"eval_questions": 0}
-    fresh = {"overwrite": True}  # every run replaces the last one's (the base model is kept with --base)
-    timed("sft", lambda: sft(SFTConfig(init_from=base, out_dir=str(out / "sft"), **quiet), **fresh), times, out)
-    s = str(out / "sft" / "checkpoint")
-    rm = timed(
-        "reward", lambda: train_reward(RewardConfig(init_from=s, out_dir=str(out / "reward")), **fresh), times, out
-    )
-    timed(
-        "rl",
-        lambda: rl(
-            RLConfig(init_from=s, reward_model=str(out / "reward" / "checkpoint"), out_dir=str(out / "rl"), **quiet),
-            **fresh,
-        ),
-        times,
-    )
-    timed("dpo", lambda: dpo(DPOConfig(init_from=s, out_dir=str(out / "dpo"), **quiet), **fresh), times, out)
-
-    questions = load_questions(shipped("chat_val"))
-    results = {}
-
-    def grade_all():
-        for name, ck in [
-            ("base + template", base),
-            ("SFT", s),
-            ("SFT + RL", out / "rl" / "checkpoint"),
-            ("SFT + DPO", out / "dpo" / "checkpoint"),
-        ]:
-            model, tok, _ = load_policy(ck)
-            model, tok = add_chat_tokens(model, tok)
-            model.eval()
-            results[name] = accuracy(model, tok, questions)
-            print(f"{name}: {results[name]['correct']:.1%} correct, {results[name]['format']:.1%} in format")
-
-    timed("evaluation", grade_all, times)
-    text = table(results, times, rm["pairwise_accuracy"])
+    out = Path(args.out)
+    questions = load_questions(shipped("chat_val"), 10 if args.quick else None)
+    models, cpu = {}, {}
+    for seed in args.seeds:
+        done = out / f"seed-{seed}" / "seed.json"
+        if args.reuse and done.exists():
+            graded, times = json.loads(done.read_text()).values()
+        else:
+            graded, times = one_seed(out / f"seed-{seed}", seed, args.base, questions, args.quick)
+            done.write_text(json.dumps({"graded": graded, "times": times}))
+        if args.base is not None and args.base_cpu_s is not None:
+            times = {"base (shared)": args.base_cpu_s, **times}
+        for name, g in graded.items():
+            models.setdefault(name, {"greedy": [], "sampled": []})
+            models[name]["greedy"].append(g["greedy"])
+            models[name]["sampled"].append(g["sampled"])
+        for stage, t in times.items():
+            cpu.setdefault(stage, []).append(t)
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.1f} at the end"
-    print(f"\n{len(questions)} held-out questions; machine: {machine}\n\n{text}")
-    (out / "results.json").write_text(
-        json.dumps(
-            {
-                "results": results,
-                "times": times,
-                "machine": machine,
-                "reward_pairwise_accuracy": rm["pairwise_accuracy"],
-            },
-            indent=2,
-        )
-    )
+    results = {
+        "questions": len(questions),
+        "seeds": args.seeds,
+        "k": K,
+        "samples": SAMPLES,
+        "base": "shared: " + args.base if args.base else "one per seed",
+        "settings": {"rl-checker": CHECKER, "rl-abstain": ABSTAIN_RL, "dpo-abstain": ABSTAIN_DPO},
+        "models": models,
+        "cpu_s": cpu,
+        "machine": machine,
+    }
+    text = json.dumps(results, indent=1)
+    (out / "results.json").write_text(text)
+    if args.write:
+        Path(args.write).write_text(text + "\n")
+    table = report.render(results)
+    print(f"\nmachine: {machine}\n\n{table}\n")
+    for what, measured, met in report.targets(results):
+        print(f"{'met' if met else 'NOT met'}: {what} ({measured})")
+    if args.readme:
+        readme = Path(args.readme)
+        readme.write_text(report.replace_block(readme.read_text(encoding="utf-8"), table), encoding="utf-8")
 
 
 if __name__ == "__main__":
