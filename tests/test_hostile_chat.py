@@ -72,7 +72,11 @@ def _one_line(err, command):
 
 
 def _stage_args(stage, runs, out, steps=4):
-    """The argv of a tiny run of ``stage`` into ``out``."""
+    """The argv of a tiny run of ``stage`` into ``out`` (rl-checker: ``npgpt rl --reward checker``)."""
+    if stage == "rl-checker":
+        argv = _stage_args("rl", runs, out, steps)
+        at = argv.index("--reward-model")
+        return argv[:at] + ["--reward", "checker", "--wrong-reward", -1, "--idk-mix", 0.3] + argv[at + 2 :]
     argv = [stage, "--init-from", runs / "sft" / "checkpoint", "--out-dir", out, "--max-steps", steps, *QUIET]
     if stage == "reward":
         return argv + ["--batch-size", 4, "--eval-interval", 1]
@@ -137,6 +141,10 @@ BAD_FLAGS = [
     ("rl", "--temperature", "0"),
     ("rl", "--ppo-epochs", "0"),
     ("rl", "--missing-end-penalty", "inf"),
+    ("rl", "--wrong-reward", "-2"),
+    ("rl", "--wrong-reward", "1"),
+    ("rl", "--idk-mix", "1"),
+    ("dpo", "--nll-coef", "-1"),
     ("dpo", "--beta", "nan"),  # saved an all-NaN model
     ("dpo", "--beta", "0"),
     ("dpo", "--beta", "-1"),
@@ -172,15 +180,16 @@ def test_settings_from_python_are_checked_too(tmp_path):
 
 
 # ----------------------------------------------------------------------------- the run folder
-@pytest.mark.parametrize("stage", ["sft", "reward", "rl", "dpo"])
+@pytest.mark.parametrize("stage", ["sft", "reward", "rl", "rl-checker", "dpo"])
 def test_a_folder_holding_a_checkpoint_is_refused_without_overwrite(runs, tmp_path, capsys, stage):
     out = tmp_path / stage
     assert _cli(capsys, *_stage_args(stage, runs, out, steps=1))[0] == 0
     before = _digest(out)
     rc, _, err = _cli(capsys, *_stage_args(stage, runs, out, steps=1))
-    assert rc == 2 and "already holds a run's checkpoint" in _one_line(err, stage) and _digest(out) == before
+    command = stage.split("-")[0]
+    assert rc == 2 and "already holds a run's checkpoint" in _one_line(err, command) and _digest(out) == before
     rc, _, err = _cli(capsys, *_stage_args(stage, runs, out, steps=1), "--resume", "--overwrite")
-    assert rc == 2 and "give one of them" in _one_line(err, stage) and _digest(out) == before
+    assert rc == 2 and "give one of them" in _one_line(err, command) and _digest(out) == before
     assert _cli(capsys, *_stage_args(stage, runs, out, steps=1), "--overwrite")[0] == 0
 
 
@@ -234,19 +243,26 @@ def _same_run(a, b):
     assert _log(a) == _log(b)
 
 
-@pytest.mark.parametrize("stage", ["sft", "reward", "rl", "dpo"])
+@pytest.mark.parametrize("stage", ["sft", "reward", "rl", "rl-checker", "dpo"])
 def test_ctrl_c_then_resume_is_bit_identical_to_an_uninterrupted_run(runs, tmp_path, capsys, monkeypatch, stage):
-    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    whole, cut, command = tmp_path / "whole", tmp_path / "cut", stage.split("-")[0]
     assert _cli(capsys, *_stage_args(stage, runs, whole))[0] == 0
-    _ctrl_c_at_update(monkeypatch, 3 if stage == "rl" else 2)  # rl: mid-step (two PPO updates a step)
+    _ctrl_c_at_update(monkeypatch, 3 if command == "rl" else 2)  # rl: mid-step (two PPO updates a step)
     rc, _, err = _cli(capsys, *_stage_args(stage, runs, cut))
-    assert rc == 130 and "interrupted at step 2: the checkpoint of step 2" in _one_line(err, stage)
+    assert rc == 130 and "interrupted at step 2: the checkpoint of step 2" in _one_line(err, command)
     assert "continue with --resume" in err and [r["step"] for r in _log(cut)] == [1, 2]
     monkeypatch.undo()
     with open(cut / "log.jsonl", "a") as f:  # a kill -9 after a row and before its checkpoint
         f.write('{"step": 3, "loss": 1.0}\n{"step": 4, "lo')
-    assert _cli(capsys, stage, "--out-dir", cut, "--resume", *QUIET)[0] == 0
+    assert _cli(capsys, command, "--out-dir", cut, "--resume", *QUIET)[0] == 0
     _same_run(whole, cut)
+    if stage == "rl-checker":  # the resumed run kept its settings: checker, no reward model read
+        assert json.loads((cut / "checkpoint" / "config.json").read_text())["train"]["reward"] == "checker"
+
+
+def test_a_checker_run_reads_no_reward_model(runs, tmp_path, capsys):
+    argv = [*_stage_args("rl-checker", runs, tmp_path / "rl", steps=1), "--reward-model", tmp_path / "nowhere"]
+    assert _cli(capsys, *argv)[0] == 0
 
 
 def test_a_stop_before_the_first_checkpoint_of_an_overwrite_leaves_no_old_checkpoint(
