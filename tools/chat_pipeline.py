@@ -39,8 +39,10 @@ from npgpt.train import TrainConfig, train
 SAMPLES, K = 8, 4  # pass@k: k = 4 from 8 replies sampled per held-out question
 # the stages after SFT; every setting not named is its command's default
 CHECKER = {"reward": "checker", "kl_coef": 0.05, "max_steps": 150, "prompts": 8, "lr": 1e-4}
-ABSTAIN_RL = {**CHECKER, "wrong_reward": -1.0, "idk_mix": 0.1}
-ABSTAIN_DPO = {"max_steps": 200}
+# the KL penalty is off: pi_sft gives "I don't know." a probability near e^-70, so any penalty on
+# log(pi / pi_sft) forbids learning it
+ABSTAIN_RL = {**CHECKER, "wrong_reward": -1.0, "idk_mix": 0.1, "kl_coef": 0.0, "max_steps": 100}
+ABSTAIN_DPO = {"max_steps": 200, "nll_coef": 1.0}
 MODELS = {  # table row -> stage folder
     "base + template": "base",
     "SFT": "sft",
@@ -60,12 +62,25 @@ def timed(name, fn, times):
     return out
 
 
+def curve(log_path, part=5):
+    """Means of the RL log's rows over its first and last fifth: how the run went."""
+    rows = [json.loads(line) for line in Path(log_path).read_text().splitlines()]
+    n = max(len(rows) // part, 1)
+    keys = ("reward", "accuracy", "abstained", "kl")
+    return {
+        f"{k}_{w}": sum(r[k] for r in rs) / len(rs)
+        for w, rs in (("first", rows[:n]), ("last", rows[-n:]))
+        for k in keys
+    }
+
+
 def one_seed(out, seed, base, questions, quick=False):
-    """Every stage and the grading for one seed: ({row: {"greedy", "sampled"}}, {stage: CPU s}).
+    """Every stage and the grading for one seed: ({row: {"greedy", "sampled"}}, {stage: CPU s}, RL curves).
 
     ``quick``: two steps a stage and 20 RL questions (a smoke test of the pipeline, not numbers).
     """
-    times, fresh, quiet = {}, {"overwrite": True}, {"eval_questions": 0, "progress": False, "seed": seed}
+    times, curves, fresh = {}, {}, {"overwrite": True}
+    quiet = {"eval_questions": 0, "progress": False, "seed": seed}
     if quick:
         quiet["max_steps"] = 2
     if base is None:
@@ -87,6 +102,7 @@ def one_seed(out, seed, base, questions, quick=False):
     def run_rl(name, **kw):
         cfg = RLConfig(init_from=s, reward_model=str(out / "reward" / "checkpoint"), out_dir=str(out / name), **kw)
         timed(name, lambda: rl(cfg, **fresh), times)
+        curves[name] = curve(out / name / "log.jsonl")
 
     run_rl("rl", **quiet)
     run_rl("rl-checker", **{**CHECKER, **quiet})
@@ -108,16 +124,17 @@ def one_seed(out, seed, base, questions, quick=False):
             model, tok = add_chat_tokens(model, tok)
             model.eval()
             greedy = accuracy(model, tok, questions)
-            sampled = sampled_pass_at_k(model, tok, questions, n=SAMPLES, k=K, seed=seed)  # the same seed: same draws
+            # the base model never ends a turn: its samples are all wrong and the longest to draw
+            sampled = None if folder == "base" else sampled_pass_at_k(model, tok, questions, n=SAMPLES, k=K, seed=seed)
             graded[name] = {"greedy": greedy, "sampled": sampled}
             print(
                 f"{name}: {greedy['correct']:.1%} correct, {greedy['abstained']:.1%} abstained, "
-                f"{greedy['wrong']:.1%} wrong; pass@{K} {sampled[f'pass@{K}']:.1%}",
+                f"{greedy['wrong']:.1%} wrong; sampled: {sampled and {k: v for k, v in sampled.items() if k != 'tasks'}}",
                 flush=True,
             )
         return graded
 
-    return timed("grading", grade_all, times), times
+    return timed("grading", grade_all, times), times, curves
 
 
 def main():
@@ -133,14 +150,16 @@ def main():
     args = p.parse_args()
     out = Path(args.out)
     questions = load_questions(shipped("chat_val"), 10 if args.quick else None)
-    models, cpu = {}, {}
+    models, cpu, curves = {}, {}, {}
     for seed in args.seeds:
         done = out / f"seed-{seed}" / "seed.json"
         if args.reuse and done.exists():
-            graded, times = json.loads(done.read_text()).values()
+            graded, times, seed_curves = json.loads(done.read_text()).values()
         else:
-            graded, times = one_seed(out / f"seed-{seed}", seed, args.base, questions, args.quick)
-            done.write_text(json.dumps({"graded": graded, "times": times}))
+            graded, times, seed_curves = one_seed(out / f"seed-{seed}", seed, args.base, questions, args.quick)
+            done.write_text(json.dumps({"graded": graded, "times": times, "curves": seed_curves}))
+        for stage, c in seed_curves.items():
+            curves.setdefault(stage, []).append(c)
         if args.base is not None and args.base_cpu_s is not None:
             times = {"base (shared)": args.base_cpu_s, **times}
         for name, g in graded.items():
@@ -155,10 +174,11 @@ def main():
         "seeds": args.seeds,
         "k": K,
         "samples": SAMPLES,
-        "base": "shared: " + args.base if args.base else "one per seed",
+        "base": "one base model shared by the seeds" if args.base else "one base model per seed",
         "settings": {"rl-checker": CHECKER, "rl-abstain": ABSTAIN_RL, "dpo-abstain": ABSTAIN_DPO},
         "models": models,
         "cpu_s": cpu,
+        "curves": curves,
         "machine": machine,
     }
     text = json.dumps(results, indent=1)

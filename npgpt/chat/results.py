@@ -4,7 +4,7 @@
 Markdown tables the README holds between ``<!-- chat-table -->`` and ``<!-- /chat-table -->`` (a
 test holds that the two agree, and notebook 15 shows the same file), so the README and the
 notebook cannot disagree with the run. Every number is a mean over the seeds with its spread
-(min-max) in brackets; rates are percent of the held-out questions.
+[min, max] in brackets; rates are percent of the held-out questions.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def spread(values, scale=100.0, digits=1) -> str:
     v = np.asarray(values, dtype=float) * scale
     if len(v) == 1:
         return f"{v[0]:.{digits}f}"
-    return f"{v.mean():.{digits}f} ({v.min():.{digits}f}-{v.max():.{digits}f})"
+    return f"{v.mean():.{digits}f} [{v.min():.{digits}f}, {v.max():.{digits}f}]"
 
 
 def _overall(models, k) -> list:
@@ -40,7 +40,8 @@ def _overall(models, k) -> list:
     ]
     for name, m in models.items():
         cells = [spread([a[r] for a in m["greedy"]]) for r in RATES]
-        cells += [spread([p[key] for p in m["sampled"]]) for key in ("pass@1", f"pass@{k}")]
+        sampled = [p for p in m["sampled"] if p is not None]
+        cells += [spread([p[key] for p in sampled]) if sampled else "-" for key in ("pass@1", f"pass@{k}")]
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     return rows
 
@@ -65,17 +66,31 @@ def _times(times) -> list:
     return rows
 
 
+def _curves(curves) -> list:
+    rows = [
+        "| RL run | reward, first fifth | reward, last fifth | sampled correct, last fifth "
+        "| abstained, last fifth | KL to SFT (nats), last fifth |",
+        "|---|---|---|---|---|---|",
+    ]
+    for stage, cs in curves.items():
+        cells = [spread([c[k] for c in cs], 1, 2) for k in ("reward_first", "reward_last")]
+        cells += [spread([c[k] for c in cs]) for k in ("accuracy_last", "abstained_last")]
+        rows.append(f"| {stage} | " + " | ".join([*cells, spread([c["kl_last"] for c in cs], 1, 2)]) + " |")
+    return rows
+
+
 def render(results) -> str:
     """The Markdown tables of ``results`` (the dict ``tools/chat_pipeline.py`` writes)."""
     models, k = results["models"], results["k"]
     n, seeds = results["questions"], results["seeds"]
     head = (
-        f"{n} held-out questions, seeds {', '.join(map(str, seeds))}: mean (min-max) over the seeds, percent. "
+        f"{n} held-out questions, seeds {', '.join(map(str, seeds))}: mean [min, max] over the seeds, percent. "
         f"Greedy replies; pass@1 and pass@{k} from {results['samples']} replies sampled at temperature 1."
     )
-    lines = [head, "", *_overall(models, k), "", "Per task: correct (min-max) / abstained / wrong, percent.", ""]
-    lines += [*_per_task(models), "", "CPU seconds per stage, one process, mean (min-max) over the seeds.", ""]
-    return "\n".join(lines + _times(results["cpu_s"]))
+    lines = [head, "", *_overall(models, k), "", "Per task: correct [min, max] / abstained / wrong, percent.", ""]
+    lines += [*_per_task(models), "", "CPU seconds per stage, one process, mean [min, max] over the seeds.", ""]
+    lines += [*_times(results["cpu_s"]), "", "The RL runs' logs: means over the first and last fifth of the steps.", ""]
+    return "\n".join(lines + _curves(results["curves"]))
 
 
 def readme_block(text) -> str:
