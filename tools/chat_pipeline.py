@@ -74,7 +74,7 @@ def curve(log_path, part=5):
     }
 
 
-def one_seed(out, seed, base, questions, quick=False):
+def one_seed(out, seed, base, questions, quick=False, sft_ck=None):
     """Every stage and the grading for one seed: ({row: {"greedy", "sampled"}}, {stage: CPU s}, RL curves).
 
     ``quick``: two steps a stage and 20 RL questions (a smoke test of the pipeline, not numbers).
@@ -92,8 +92,9 @@ def one_seed(out, seed, base, questions, quick=False):
         cfg = TrainConfig(out_dir=str(out / "base"), sample_chars=0, progress=False, seed=seed, **small)
         timed("base", lambda: train(cfg, overwrite=True), times)
         base = str(out / "base" / "checkpoint")
-    s = str(out / "sft" / "checkpoint")
-    timed("sft", lambda: sft(SFTConfig(init_from=base, out_dir=str(out / "sft"), **quiet), **fresh), times)
+    s = sft_ck or str(out / "sft" / "checkpoint")
+    if sft_ck is None:
+        timed("sft", lambda: sft(SFTConfig(init_from=base, out_dir=str(out / "sft"), **quiet), **fresh), times)
     rm = RewardConfig(
         init_from=s, out_dir=str(out / "reward"), **{k: v for k, v in quiet.items() if k != "eval_questions"}
     )
@@ -120,7 +121,7 @@ def one_seed(out, seed, base, questions, quick=False):
     def grade_all():
         graded = {}
         for name, folder in MODELS.items():
-            model, tok, _ = load_policy(base if folder == "base" else out / folder / "checkpoint")
+            model, tok, _ = load_policy({"base": base, "sft": s}.get(folder, out / folder / "checkpoint"))
             model, tok = add_chat_tokens(model, tok)
             model.eval()
             greedy = accuracy(model, tok, questions)
@@ -142,6 +143,8 @@ def main():
     p.add_argument("--out", default="runs/chat", help="folder for every stage's checkpoint (one folder per seed)")
     p.add_argument("--base", default=None, help="one base checkpoint for every seed instead of training one per seed")
     p.add_argument("--base-cpu-s", type=float, default=None, help="with --base: the CPU seconds its training took")
+    p.add_argument("--sft", default=None, help="one SFT checkpoint for every seed (the seeds vary the stages after it)")
+    p.add_argument("--sft-cpu-s", type=float, default=None, help="with --sft: the CPU seconds its training took")
     p.add_argument("--seeds", type=int, nargs="+", default=[1337, 1338, 1339], help="one run of every stage per seed")
     p.add_argument("--quick", action="store_true", help="two steps a stage, 10 held-out questions: a smoke test")
     p.add_argument("--reuse", action="store_true", help="take a seed already done in --out (its seed.json) as it is")
@@ -156,10 +159,14 @@ def main():
         if args.reuse and done.exists():
             graded, times, seed_curves = json.loads(done.read_text()).values()
         else:
-            graded, times, seed_curves = one_seed(out / f"seed-{seed}", seed, args.base, questions, args.quick)
+            graded, times, seed_curves = one_seed(
+                out / f"seed-{seed}", seed, args.base, questions, args.quick, args.sft
+            )
             done.write_text(json.dumps({"graded": graded, "times": times, "curves": seed_curves}))
         for stage, c in seed_curves.items():
             curves.setdefault(stage, []).append(c)
+        if args.sft is not None and args.sft_cpu_s is not None:
+            times = {"sft (shared)": args.sft_cpu_s, **times}
         if args.base is not None and args.base_cpu_s is not None:
             times = {"base (shared)": args.base_cpu_s, **times}
         for name, g in graded.items():
@@ -175,6 +182,7 @@ def main():
         "k": K,
         "samples": SAMPLES,
         "base": "one base model shared by the seeds" if args.base else "one base model per seed",
+        "sft": "one SFT model shared by the seeds" if args.sft else "one SFT model per seed",
         "settings": {"rl-checker": CHECKER, "rl-abstain": ABSTAIN_RL, "dpo-abstain": ABSTAIN_DPO},
         "models": models,
         "cpu_s": cpu,
