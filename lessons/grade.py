@@ -201,7 +201,10 @@ def main(argv=None) -> int:
     except ValueError as e:
         p.error(str(e))
     scratch = _add_hidden(args.hidden) if args.hidden else []
-    opts = ["-q", "-p", "no:cacheprovider"] + (["--task", args.task] if args.task else [])
+    # one process: Boxed forks each test from here and the Scorer counts what this process collected
+    # (the course repository's addopts start pytest-xdist workers, which would run the tests unboxed)
+    opts = ["-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-o", "addopts=-ra"]
+    opts += ["--task", args.task] if args.task else []
     opts += ["--no-header", "--tb=no", "-q"] if args.quiet else ["--tb=short"]
     scorer = Scorer()
     code = pytest.ExitCode.INTERNAL_ERROR

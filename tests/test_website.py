@@ -72,8 +72,8 @@ def site(tmp_path_factory, request):
     executed = out / "executed"
     executed.mkdir()
     run = request.getfixturevalue("executed_notebook")  # fails here, naming the cell, if a notebook raises
-    for name in LESSONS:
-        nbformat.write(run(ROOT / "notebooks" / f"{name}.ipynb"), executed / f"{name}.ipynb")
+    for name, nb in zip(LESSONS, run.all([ROOT / "notebooks" / f"{name}.ipynb" for name in LESSONS])):
+        nbformat.write(nb, executed / f"{name}.ipynb")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "website" / "build.py"), "--out", str(out), "--executed", str(executed)],
         cwd=ROOT,
