@@ -264,37 +264,32 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 class GELU(Function):
     """Gaussian Error Linear Unit, y = x Phi(x).
 
-    ``approximate="tanh"`` (GPT-2's form): y = 0.5 x (1 + t), t = tanh(u), u = c (x + 0.044715 x^3),
-    c = sqrt(2/pi);  dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) u'(x),  u'(x) = c (1 + 3*0.044715 x^2),
-    which factors as dy/dx = 0.5 (1 + t) (1 + x u'(x) (1 - t)).
-    Only x is saved; the backward recomputes t (a vectorised tanh costs far less than keeping a
-    (B, T, 4C) array alive from the forward to the backward pass).
+    ``approximate="tanh"`` (GPT-2's form): y = x s with s = 0.5 (1 + tanh(u)),
+    u = c (x + 0.044715 x^3), c = sqrt(2/pi). Since dt/du = 1 - t^2 = 4 s (1 - s),
+    dy/dx = s + x s'(x) = s + 2 x u'(x) s (1 - s) = s (1 + 2 x u'(x) (1 - s)),
+    u'(x) = c (1 + 3*0.044715 x^2).
+    The forward saves s (B, T, 4C) next to x: the backward then needs no second tanh and makes
+    9 array passes instead of 16 (the forward makes 8), for one more activation kept alive.
 
     ``approximate="none"`` (exact): y = 0.5 x (1 + erf(x / sqrt 2));
     dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi).
     """
 
     @staticmethod
-    def _tanh_u(xp, x, x2):
-        """t = tanh(c (x + 0.044715 x^3)) from x and x^2, in one new buffer."""
-        t = x2 * 0.044715
-        t += 1.0
-        t *= x
-        t *= _SQRT_2_OVER_PI
-        return xp.tanh(t, out=t)
-
-    @staticmethod
     def forward(ctx, x, approximate="tanh"):
         xp = get_array_module(x)
         ctx.approximate = approximate
         if approximate == "tanh":
-            y = x * x
-            t = GELU._tanh_u(xp, x, y)
-            ctx.save_for_backward(x)
-            xp.add(t, 1.0, out=y)
-            y *= x
-            y *= 0.5
-            return y
+            # s = 0.5 (1 + tanh(x (c + c k x^2))), built in place in one new buffer
+            s = x * x
+            s *= _SQRT_2_OVER_PI * 0.044715
+            s += _SQRT_2_OVER_PI
+            s *= x
+            xp.tanh(s, out=s)
+            s += 1.0
+            s *= 0.5
+            ctx.save_for_backward(x, s)
+            return x * s
         if approximate != "none":
             raise ValueError(f"approximate must be 'tanh' or 'none', got {approximate!r}")
         cdf = 0.5 * (1.0 + _erf(xp, x / math.sqrt(2.0)))
@@ -305,19 +300,16 @@ class GELU(Function):
     def backward(ctx, g):
         xp = get_array_module(g)
         if ctx.approximate == "tanh":
-            (x,) = ctx.saved_tensors
+            x, s = ctx.saved_tensors  # read only: a retained graph may run backward again
+            # d = 2 x u'(x) = x (2c + 6ck x^2)
             d = x * x
-            t = GELU._tanh_u(xp, x, d)
-            # d = x u'(x) = x c (1 + 3k x^2), in the x^2 buffer
-            d *= 3 * 0.044715 * _SQRT_2_OVER_PI
-            d += _SQRT_2_OVER_PI
+            d *= 6 * 0.044715 * _SQRT_2_OVER_PI
+            d += 2 * _SQRT_2_OVER_PI
             d *= x
-            # dy/dx = 0.5 (1 + t) (1 + x u'(x) (1 - t))
-            d -= d * t
+            # dy/dx = s (1 + d (1 - s))
+            d *= xp.subtract(1.0, s, dtype=s.dtype)
             d += 1.0
-            t += 1.0
-            d *= t
-            d *= 0.5
+            d *= s
             d *= g
             return (d,)
         x, cdf = ctx.saved_tensors
