@@ -8,7 +8,7 @@ where a tensor is expected and become constants of the other input's dtype and d
 from __future__ import annotations
 
 from .backend import get_array_module
-from .ops.attention import ScaledDotProductAttention
+from .ops.attention import QKVAttention, ScaledDotProductAttention
 from .ops.chat_losses import DPOLoss, LogSigmoid, PPOClippedLoss, TokenLogprobs
 from .ops.dropout import Dropout
 from .ops.elementwise import GELU, Add, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sqrt, Sub, Tanh
@@ -200,6 +200,15 @@ def layer_norm(x, weight, bias=None, eps=1e-5):
 def scaled_dot_product_attention(q, k, v, causal=True, dropout_p=0.0, rng=None):
     """softmax(q k^T / sqrt(D) + causal mask) @ v for q (B, H, Tq, D), k/v (B, H, Tk, D)."""
     return ScaledDotProductAttention.apply(q, k, v, causal=causal, dropout_p=dropout_p, rng=rng)
+
+
+def qkv_attention(qkv, n_head, dropout_p=0.0, rng=None):
+    """Causal attention from packed qkv (B, T, 3C) with ``n_head`` heads -> (B, T, C), heads merged.
+
+    The same as splitting qkv into q, k, v (B, H, T, C/H), ``scaled_dot_product_attention`` and
+    merging the heads, as one op whose backward writes dq, dk, dv into one dqkv (B, T, 3C).
+    """
+    return QKVAttention.apply(qkv, n_head=n_head, dropout_p=dropout_p, rng=rng)
 
 
 # ----------------------------------------------------------------------- chat-tuning losses

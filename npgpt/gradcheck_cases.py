@@ -19,7 +19,7 @@ import numpy as np
 from . import functional as F
 from .autograd import Function
 from .backend import get_array_module
-from .ops.attention import ScaledDotProductAttention
+from .ops.attention import QKVAttention, ScaledDotProductAttention
 from .ops.chat_losses import DPOLoss, LogSigmoid, PPOClippedLoss, TokenLogprobs
 from .ops.dropout import Dropout
 from .ops.elementwise import GELU, Add, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sqrt, Sub, Tanh
@@ -417,6 +417,21 @@ def _attention_cases():
     ]
 
 
+def _qkv_attention_cases():
+    def tref(t, qkv, H):  # split the heads, PyTorch's attention, merge them back
+        B, T, C3 = qkv.shape
+        q, k, v = qkv.reshape(B, T, 3, H, C3 // (3 * H)).permute(2, 0, 3, 1, 4)
+        y = t.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return y.transpose(1, 2).reshape(B, T, C3 // 3)
+
+    qkv_attn = F.qkv_attention
+    return [
+        Case("(2,5,3*2*3) 2 heads", lambda a: qkv_attn(a, 2), inputs((2, 5, 18)), lambda t, a: tref(t, a, 2)),
+        Case("(1,4,3*3*2) 3 heads", lambda a: qkv_attn(a, 3), inputs((1, 4, 18)), lambda t, a: tref(t, a, 3)),
+        Case("dropout 0.2", lambda a: qkv_attn(a, 2, dropout_p=0.2, rng=3), inputs((1, 4, 12))),
+    ]
+
+
 def _dropout_cases():
     return [Case("p=0.3", lambda a: F.dropout(a, 0.3, True, rng=0), inputs((4, 5)))]
 
@@ -539,6 +554,7 @@ CASES: dict[type[Function], list[Case]] = {
     LayerNorm: _layer_norm_cases(),
     RoPE: _rope_cases(),
     ScaledDotProductAttention: _attention_cases(),
+    QKVAttention: _qkv_attention_cases(),
     TokenLogprobs: _token_logprobs_cases(),
     LogSigmoid: _log_sigmoid_cases(),
     DPOLoss: _dpo_cases(),

@@ -204,8 +204,16 @@ class CausalSelfAttention(Module):
             raise ValueError(f"CausalSelfAttention: expected x (B, T, {self.n_embd}), got {x.shape}")
         B, T, C = x.shape
         H, hs = self.n_head, C // self.n_head
+        drop = self.attn_dropout
+        dropout_p = drop.p if drop.active() else 0.0
+        rng = drop.generator(get_array_module(x.data)) if dropout_p else None
+        qkv = self.c_attn(x)  # (B, T, 3C)
+        if cache is None and self.rope is None and self.attention == "fused" and not self.record_attention:
+            # training's path: split the heads, attend and merge them back in one op (the same
+            # values as below; its backward writes one dqkv instead of summing three)
+            return self.resid_dropout(self.c_proj(F.qkv_attention(qkv, H, dropout_p, rng)))
         # (B, T, 3C) -> (B, T, 3, H, hs) -> (3, B, H, T, hs): q, k, v with the heads split off
-        qkv = self.c_attn(x).reshape(B, T, 3, H, hs).permute(2, 0, 3, 1, 4)
+        qkv = qkv.reshape(B, T, 3, H, hs).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]  # each (B, H, T, hs)
         if cache is None:  # a full forward (training): the tokens sit at positions 0 .. T-1
             q, k = self._rotate(q, 0), self._rotate(k, 0)
@@ -218,9 +226,6 @@ class CausalSelfAttention(Module):
         if self.record_attention:
             self.last_attention = last_query_attention(q.data, k.data)
 
-        drop = self.attn_dropout
-        dropout_p = drop.p if drop.active() else 0.0
-        rng = drop.generator(get_array_module(x.data)) if dropout_p else None
         if self.attention == "fused":
             y = F.scaled_dot_product_attention(q, k, v, causal=True, dropout_p=dropout_p, rng=rng)
         else:

@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Context, Function
 from ..backend import get_array_module
 from .dropout import dropout_mask
 
@@ -160,3 +160,44 @@ class ScaledDotProductAttention(Function):
         dk = ds.swapaxes(-1, -2) @ q if ctx.needs_input_grad[1] else None
         return dq, dk, dv
         ### END SOLUTION 7.3
+
+
+class QKVAttention(Function):
+    """The middle of a GPT attention layer as one op: heads split from qkv, causal attention, heads merged.
+
+    qkv (B, T, 3C) is the fused projection's output: q, k, v side by side, each C = H * hs wide.
+
+        q, k, v = split_heads(qkv)          3 x (B, H, T, hs)   views of qkv, no copy
+        O = ScaledDotProductAttention(q, k, v, causal)          (B, H, T, hs)
+        y = merge_heads(O)                  (B, T, C)           the heads side by side again
+
+    Backward: dO = dy split into heads; ``ScaledDotProductAttention.backward`` gives dq, dk, dv,
+    written straight into their places in one dqkv (B, T, 3C). The same computation composed
+    from reshape, transpose and three indexings (``nn.CausalSelfAttention`` with RoPE or a KV
+    cache) builds a zero-filled (B, T, 3C) gradient per indexing, sums the three and copies the
+    sum back through the transpose: seven passes over qkv's size where this makes one.
+    """
+
+    @staticmethod
+    def forward(ctx, qkv, n_head, dropout_p=0.0, rng=None):
+        B, T, C3 = qkv.shape
+        if C3 % (3 * n_head):
+            raise ValueError(f"qkv's last axis ({C3}) is not 3 * n_head ({n_head}) * head size")
+        heads = qkv.reshape(B, T, 3, n_head, C3 // (3 * n_head)).transpose(2, 0, 3, 1, 4)  # (3, B, H, T, hs)
+        # the attention op's own context, kept in saved_tensors so the walk frees it after use
+        inner = Context()
+        inner.needs_input_grad = (True, True, True)
+        out = ScaledDotProductAttention.forward(inner, heads[0], heads[1], heads[2], True, dropout_p, rng)
+        ctx.save_for_backward(inner)
+        return out.transpose(0, 2, 1, 3).reshape(B, T, C3 // 3)  # (B, T, H, hs) -> (B, T, C)
+
+    @staticmethod
+    def backward(ctx, g):
+        (inner,) = ctx.saved_tensors
+        q = inner.saved_tensors[0]
+        B, H, T, hs = q.shape
+        dq, dk, dv = ScaledDotProductAttention.backward(inner, g.reshape(B, T, H, hs).transpose(0, 2, 1, 3))
+        dqkv = get_array_module(g).empty((B, T, 3, H, hs), dtype=g.dtype)
+        heads = dqkv.transpose(2, 0, 3, 1, 4)  # (3, B, H, T, hs), a view of dqkv
+        heads[0], heads[1], heads[2] = dq, dk, dv
+        return (dqkv.reshape(B, T, 3 * H * hs),)
