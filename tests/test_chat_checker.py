@@ -243,6 +243,21 @@ def test_checker_settings_from_python_are_checked(tmp_path):
 
 
 # ----------------------------------------------------------------------------- the table
+def test_the_readme_table_is_what_the_results_file_renders():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert report.readme_block(readme) == report.render(report.load()).strip()
+
+
+def test_the_results_file_holds_every_model_and_seed_on_the_held_out_questions():
+    results = report.load()
+    assert results["questions"] == 250 and len(results["seeds"]) == 3
+    for name, m in results["models"].items():
+        assert len(m["greedy"]) == len(m["sampled"]) == 3, name
+        for a in m["greedy"]:
+            assert a["n"] == 250 and a["correct"] + a["abstained"] + a["wrong"] == pytest.approx(1, abs=1e-12)
+    assert all(len(t) == 3 for t in results["cpu_s"].values())
+
+
 def test_the_table_renders_mean_and_spread():
     assert report.spread([0.1, 0.2, 0.3]) == "20.0 [10.0, 30.0]"
     assert report.spread([0.25]) == "25.0"
@@ -262,3 +277,24 @@ def test_preference_loss_adds_the_chosen_replys_nll_per_token():
     assert preference_loss(npgpt.tensor(pc), npgpt.tensor(pr), rc, rr, lengths, 0.5).item() == pytest.approx(dpo)
     c, r = (npgpt.tensor(a, requires_grad=True) for a in (pc, pr))
     assert gradcheck(lambda a, b: preference_loss(a, b, rc, rr, lengths, 0.5, 0.3), [c, r]).ok
+
+
+def test_the_pipeline_runs_end_to_end_and_its_table_renders(sft_model, tmp_path):
+    """tools/chat_pipeline.py --quick (two steps a stage, 10 questions) on a tiny base model."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "chat"
+    argv = [sys.executable, str(ROOT / "tools" / "chat_pipeline.py"), "--quick", "--out", str(out), "--seeds", "1"]
+    argv += ["--base", str(sft_model / "base" / "checkpoint"), "--base-cpu-s", "1", "--write", str(tmp_path / "r.json")]
+    env = {"PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    results = report.load(tmp_path / "r.json")
+    assert list(results["models"]) == [
+        "base + template", "SFT", "SFT + RL (reward model)", "SFT + RL (checker)",
+        "SFT + DPO (abstention pairs)", "SFT + RL (checker +1/0/-1)",
+    ]  # fmt: skip
+    assert {"base (shared)", "sft", "reward", "rl", "rl-checker", "dpo-abstain", "rl-abstain"} <= set(results["cpu_s"])
+    table = report.render(results)
+    assert table in p.stdout and table.count("| SFT + RL (checker) |") == 2  # overall and per task
