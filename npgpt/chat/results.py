@@ -79,8 +79,10 @@ def _curves(curves) -> list:
     return rows
 
 
-def render(results) -> str:
-    """The Markdown tables of ``results`` (the dict ``tools/chat_pipeline.py`` writes)."""
+def render(results=None) -> str:
+    """The Markdown tables of ``results`` (the dict ``tools/chat_pipeline.py`` writes; by default
+    docs/chat_results.json, so a notebook shows the README's table with ``print(render())``)."""
+    results = load() if results is None else results
     models, k = results["models"], results["k"]
     n, seeds = results["questions"], results["seeds"]
     head = (
