@@ -81,6 +81,9 @@ def build_base(a: Assignment, work: Path, hidden: bool) -> tuple[Path, list]:
     for b in assignments:  # a capstone's diagnosis runs the earlier graders
         if is_capstone(a) and b.number < a.number and not (base / "lessons" / b.name).exists():
             shutil.copytree(b.folder, base / "lessons" / b.name, ignore=SKIP)
+    for b in assignments:  # the reference rules: the hidden tests compute with them
+        if (b.folder / "answers.py").exists() and (base / "lessons" / b.name).exists():
+            shutil.copy2(b.folder / "answers.py", base / "lessons" / b.name / "answers.py")
     hidden_tests = sorted((a.folder / "hidden").glob("test_*.py")) if hidden else []
     if hidden_tests:
         target = base / "lessons" / a.name / "_hidden"

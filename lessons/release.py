@@ -13,7 +13,8 @@ answers; ``notebooks/`` with the lesson notebook of the assignment, its exercise
 folded answers removed (``lessons.student_notebooks``); a README for students; a
 ``pyproject.toml`` whose install and test commands work on a
 fresh machine; and a GitHub Classroom autograding workflow. Instructor-only material (the meta
-tests, hidden tests, answers and rubrics, this tool) stays behind. Before it returns, the tool
+tests, hidden tests, the graders' reference rules in ``answers.py`` (the handout's graders read what they give on
+the public cases from ``expected.npz``), the rubrics, this tool) stays behind. Before it returns, the tool
 checks that no line of a stubbed solution is left anywhere in OUT.
 """
 
@@ -42,9 +43,12 @@ LESSON_FILES = [
     "handout.py",
     "boxed.py",
     "honesty.py",
+    "expected.py",
 ]
 ANSWER = re.compile(r"<!-- BEGIN ANSWER -->.*?<!-- END ANSWER -->\n?", re.S)
-SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "hidden", "plants.toml", ".ipynb_checkpoints")
+# answers.py: the reference rules the graders compare with (a handout's graders read their values
+# on the public cases from expected.npz instead; see lessons.expected)
+SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "hidden", "answers.py", "plants.toml", ".ipynb_checkpoints")
 # npgpt/reference is a PyTorch GPT: a complete answer to the block, attention and loss tasks
 LIBRARY_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "reference")
 

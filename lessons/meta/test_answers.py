@@ -1,0 +1,150 @@
+"""Graders ship expected values, never the rules they grade (nbgrader's and Gradescope's way).
+
+The reference rules a grader compares with live in ``lessons/aNN_topic/answers.py``, instructor-only;
+a handout's grader reads what they give on the public cases from ``expected.npz`` (``lessons.expected``).
+Every handout is released here and searched: no ``answers.py``, no function of one defined, named
+or copied (same body, or one of its telling lines) in any Python file, and each record present and
+current. That the handouts still grade (every task fails on its stub, full marks on the reference,
+every plant caught) is proven by test_release.py, test_grading.py and test_plants.py, whose handouts
+read the same records.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lessons import expected
+from lessons.assignments import LESSONS_DIR, REPO, load_assignments
+from lessons.release import release
+
+ANSWERED = expected.with_answers(LESSONS_DIR)
+ASSIGNMENTS = load_assignments()
+
+
+def _body(fn: ast.FunctionDef) -> str:
+    body = (
+        fn.body[1:]
+        if fn.body and isinstance(fn.body[0], ast.Expr) and isinstance(fn.body[0].value, ast.Constant)
+        else fn.body
+    )
+    return "\n".join(ast.dump(s) for s in body)
+
+
+def reference_functions() -> dict[str, tuple[str, str, list[str]]]:
+    """name -> (assignment, its body as a syntax tree dump, its telling source lines)."""
+    found = {}
+    for folder in ANSWERED:
+        source = (folder / "answers.py").read_text()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef):
+                lines = ast.get_source_segment(source, node).splitlines()[1:]
+                telling = [s.strip() for s in lines if len(s.strip()) >= 30 and not s.strip().startswith(("#", '"'))]
+                found[node.name] = (folder.name, _body(node), telling)
+    return found
+
+
+REFERENCES = reference_functions()
+
+
+def test_the_reference_rules_are_found():
+    assert ANSWERED, "no lessons/aNN_*/answers.py: where do the graders' reference rules live?"
+    assert len(REFERENCES) >= len(ANSWERED), "an answers.py defines no function"
+    for name in REFERENCES:
+        assert name.endswith(("_rule", "_reference", "_by_jacobian", "_by_hand")), (
+            f"answers function {name}: give it a name no library function has (…_reference), so a search finds it"
+        )
+
+
+def test_every_record_is_there_and_readable():
+    for folder in ANSWERED:
+        path = folder / expected.FILE
+        assert path.exists(), f"{path} is missing: run python -m lessons.expected {folder.name[:3]}"
+        table = expected.load(path)
+        assert table, f"{path} records nothing"
+
+
+def search(handout: Path) -> list[str]:
+    problems = [f"{p.relative_to(handout)} is handed out" for p in handout.rglob("answers.py")]
+    for path in sorted(handout.rglob("*.py")):
+        rel = path.relative_to(handout)
+        source = path.read_text()
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name in REFERENCES:
+                problems.append(f"{rel}:{node.lineno} defines {node.name}, a reference rule")
+            elif (
+                isinstance(node, ast.FunctionDef)
+                and node.body
+                and _body(node) in {b for _, b, _ in REFERENCES.values()}
+            ):
+                problems.append(f"{rel}:{node.lineno} {node.name} has the body of a reference rule")
+            elif (
+                isinstance(node, ast.Name)
+                and node.id in REFERENCES
+                or isinstance(node, ast.Attribute)
+                and node.attr in REFERENCES
+            ):
+                problems.append(f"{rel}:{node.lineno} names {getattr(node, 'id', None) or node.attr}, a reference rule")
+        for name, (_, _, telling) in REFERENCES.items():
+            problems += [f"{rel} holds a line of {name}: {line}" for line in telling if line in source]
+    return problems
+
+
+@pytest.mark.parametrize("name", [None] + [a.name for a in ASSIGNMENTS], ids=lambda n: n or "all")
+def test_no_handout_holds_a_reference_rule(name, tmp_path):
+    chosen = next((a for a in ASSIGNMENTS if a.name == name), None)
+    capstone = chosen is not None and any(t.cumulative for t in chosen.tasks.values())
+    handout = release(tmp_path / "h", name, only=set(chosen.tasks) if capstone else None)
+    problems = search(handout)
+    assert not problems, "\n".join(problems[:20])
+    for folder in ANSWERED:
+        if name is None or folder.name == name:
+            assert (handout / "lessons" / folder.name / expected.FILE).exists(), f"{folder.name}: no expected.npz"
+
+
+def test_the_search_finds_a_reference_rule_copied_into_a_handout(tmp_path):
+    """The search can fail: a grader that defines a reference rule again, under another name, is caught."""
+    handout = release(tmp_path / "h", ANSWERED[0].name)
+    grader = next((handout / "lessons" / ANSWERED[0].name).glob("test_*.py"))
+    source = (ANSWERED[0] / "answers.py").read_text()
+    fn = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef))
+    copy = ast.get_source_segment(source, fn).replace(f"def {fn.name}(", "def renamed(", 1)
+    grader.write_text(grader.read_text() + "\n\n" + copy + "\n")
+    assert any("renamed" in p for p in search(handout)), "a copied reference rule went unnoticed"
+
+
+def test_a_stale_record_fails_the_instructors_tests(tmp_path):
+    """Change what a reference gives: the assignment's public tests in this repository say the record is stale."""
+    folder = ANSWERED[0]
+    work = tmp_path / "repo"
+    (work / "lessons").mkdir(parents=True)
+    os.symlink(REPO / "npgpt", work / "npgpt")
+    for name in (
+        "__init__.py",
+        "conftest.py",
+        "grading.py",
+        "expected.py",
+        "assignments.py",
+        "regions.py",
+        "honesty.py",
+    ):
+        (work / "lessons" / name).write_text((LESSONS_DIR / name).read_text())
+    copy = work / "lessons" / folder.name
+    copy.mkdir()
+    for path in folder.iterdir():
+        if path.is_file():
+            copy.joinpath(path.name).write_bytes(path.read_bytes())
+    table = expected.load(copy / expected.FILE)
+    key = sorted(table)[0]
+    table[key] = "changed"
+    expected.save(copy / expected.FILE, table)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(work)}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"lessons/{folder.name}"]
+    done = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1 and "it is stale; run python -m lessons.expected" in done.stdout, done.stdout[-3000:]
