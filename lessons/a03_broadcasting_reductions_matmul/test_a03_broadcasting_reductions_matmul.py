@@ -16,16 +16,19 @@ import pytest
 
 import npgpt.ops.matmul as matmul_module
 import npgpt.ops.reduce as reduce_module
+from lessons.expected import Expected
 from lessons.grading import assert_close, call_backward, numerical_vjp
 from npgpt.ops.broadcast import unbroadcast
 from npgpt.ops.matmul import Linear, MatMul
 from npgpt.ops.reduce import Max, Mean, Sum
 
+expected = Expected(__file__)
 
-# ----------------------------------------------------------------------------- the grader's own rules
-def broadcast_vjp(grad, shape):
-    """dL/dx for x of ``shape`` broadcast to grad.shape, by central differences of ``np.broadcast_to``
-    (a linear map: exact to rounding), in grad's dtype."""
+
+# ----------------------------------------------------------------------------- the grader's helpers
+def unbroadcast_by_differences(grad, shape):
+    """Task 3.1's stand-in while 3.4 is graded: dL/dx for x of ``shape`` broadcast to grad.shape, by
+    central differences of ``np.broadcast_to`` (a linear map: exact to rounding), in grad's dtype."""
     x = np.zeros(shape)
     return numerical_vjp(lambda x: np.broadcast_to(x, grad.shape), x, grad.astype(np.float64)).astype(grad.dtype)
 
@@ -64,7 +67,8 @@ UNBROADCAST = [
 def test_unbroadcast_is_the_backward_of_broadcasting(grad_shape, shape):
     g = np.random.default_rng(0).standard_normal(grad_shape)
     got = unbroadcast(g.copy(), shape)
-    assert_close(got, broadcast_vjp(g, shape), f"unbroadcast(grad {grad_shape}, {shape})", rtol=1e-7, atol=1e-9)
+    want = expected("unbroadcast_reference", g, shape)
+    assert_close(got, want, f"unbroadcast(grad {grad_shape}, {shape})", rtol=1e-7, atol=1e-9)
 
 
 @pytest.mark.task("3.1", points=1)
@@ -168,12 +172,10 @@ TIES = [
 @pytest.mark.parametrize("keepdims", [False, True])
 @pytest.mark.parametrize("name, x, axis", TIES, ids=[t[0] for t in TIES])
 def test_max_splits_ties_evenly(monkeypatch, name, x, axis, keepdims):
-    axes = axes_of(axis, x.ndim)
     g = np.random.default_rng(6).standard_normal(np.max(x, axis=axis, keepdims=keepdims).shape)
-    mask = x == x.max(axis=axes, keepdims=True)
-    share = g.reshape(np.max(x, axis=axis, keepdims=True).shape) / mask.sum(axis=axes, keepdims=True)
+    want = expected("max_backward_rule", x, g, axis, keepdims)
     dx = max_backward(monkeypatch, x, g, axis, keepdims)
-    assert_close(dx, np.where(mask, share, 0.0), f"Max backward with ties ({name}): each of k maxima gets g / k")
+    assert_close(dx, want, f"Max backward with ties ({name}): each of k maxima gets g / k")
     np.testing.assert_allclose(
         dx.sum(), g.sum(), err_msg="the tied maxima must share g, not each take all of it", rtol=1e-12
     )
@@ -191,8 +193,8 @@ def test_max_keeps_float32(monkeypatch):
 # ----------------------------------------------------------------------------- 3.4 matmul
 @pytest.fixture
 def own_unbroadcast(monkeypatch):
-    """Task 3.4 is graded on its own: the grader's ``unbroadcast`` stands in for task 3.1's."""
-    monkeypatch.setattr(matmul_module, "unbroadcast", broadcast_vjp)
+    """Task 3.4 is graded on its own: unbroadcast by central differences stands in for task 3.1's."""
+    monkeypatch.setattr(matmul_module, "unbroadcast", unbroadcast_by_differences)
 
 
 MATMUL = [

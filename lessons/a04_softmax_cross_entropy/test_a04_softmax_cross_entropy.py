@@ -4,45 +4,30 @@
     python -m lessons.grade --assignment a04        # points per task
     pytest lessons/a04_softmax_cross_entropy --task 4.4
 
-The forwards are compared with the grader's own log-softmax, built on NumPy's ``logaddexp`` (which
+The forwards are compared with the instructor's log-softmax, built on NumPy's ``logaddexp`` (which
 your code may not call), on logits chosen to overflow or underflow a naive formula. Each backward is
-called directly on saved values computed here (``call_backward``), so it is graded even when 4.1 is
-not done, and compared with central finite differences, in float64, of the grader's own forward.
+called directly on saved values from that reference (``call_backward``), so it is graded even when
+4.1 is not done, and compared with central finite differences, in float64, of the reference forward.
+The forwards are task 4.1: a handout's grader reads their values, and those differences, on the
+public cases from ``expected.npz`` (``lessons.expected``).
 """
 
 import numpy as np
 import pytest
 
 import npgpt
-from lessons.grading import assert_close, call_backward, numerical_vjp
+from lessons.expected import Expected
+from lessons.grading import assert_close, call_backward
 from npgpt.ops.chat_losses import TokenLogprobs
 from npgpt.ops.softmax import CrossEntropy, LogSoftmax, Softmax
 
-
-# ----------------------------------------------------------------------------- the grader's own forwards
-def log_softmax_reference(x, axis):
-    return x - np.logaddexp.reduce(x, axis=axis, keepdims=True)
+expected = Expected(__file__)
 
 
-def softmax_reference(x, axis):
-    return np.exp(log_softmax_reference(x, axis))
-
-
-def token_logprobs_reference(z, targets, ignore_index):
-    """log softmax(z)[..., target] at every position, 0 where the target is ignore_index."""
-    t = np.asarray(targets)
-    keep = t != ignore_index
-    picked = np.take_along_axis(log_softmax_reference(z, -1), np.where(keep, t, 0)[..., None], axis=-1)[..., 0]
-    return picked * keep
-
-
-def cross_entropy_reference(z, targets, ignore_index):
-    """The mean over counted positions of -log softmax(z)[target]."""
-    t = np.asarray(targets)
-    keep = t != ignore_index
-    logp = log_softmax_reference(z, -1)
-    picked = np.take_along_axis(logp, np.where(keep, t, 0)[..., None], axis=-1)[..., 0]
-    return -(picked * keep).sum() / keep.sum()
+def reference(name, *args):
+    """What the instructor's log-softmax (NumPy's ``logaddexp``, which your code may not call) gives,
+    or the central differences in float64 of a forward built on it (``name`` ends in ``_vjp``)."""
+    return expected(f"{name}_reference", *args)
 
 
 # ----------------------------------------------------------------------------- 4.1 the forwards
@@ -63,7 +48,7 @@ LOGIT_IDS = [c[0] for c in LOGITS]
 def test_softmax_forward_is_stable(name, x, axis):
     y = Softmax.apply(npgpt.tensor(x), axis=axis).numpy()
     assert np.all(np.isfinite(y)), f"softmax of {name} logits is not finite: {y}"
-    assert_close(y, softmax_reference(x, axis), f"softmax ({name}, axis={axis})", rtol=1e-10, atol=1e-14)
+    assert_close(y, reference("softmax", x, axis), f"softmax ({name}, axis={axis})", rtol=1e-10, atol=1e-14)
 
 
 @pytest.mark.task("4.1", points=1)
@@ -71,7 +56,7 @@ def test_softmax_forward_is_stable(name, x, axis):
 def test_log_softmax_forward_is_stable(name, x, axis):
     y = LogSoftmax.apply(npgpt.tensor(x), axis=axis).numpy()
     assert np.all(np.isfinite(y)), f"log-softmax of {name} logits is not finite: {y}"
-    assert_close(y, log_softmax_reference(x, axis), f"log-softmax ({name}, axis={axis})", rtol=1e-12, atol=1e-12)
+    assert_close(y, reference("log_softmax", x, axis), f"log-softmax ({name}, axis={axis})", rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.task("4.1", points=0.5)
@@ -80,7 +65,7 @@ def test_token_logprobs_forward_is_stable():
     t = np.array([[0, 1], [2, -100]])
     y = TokenLogprobs.apply(npgpt.tensor(z), targets=t).numpy()
     assert np.all(np.isfinite(y)), f"TokenLogprobs of huge and tiny logits is not finite: {y}"
-    assert_close(y, token_logprobs_reference(z, t, -100), "TokenLogprobs forward (log p of each target)")
+    assert_close(y, reference("token_logprobs", z, t, -100), "TokenLogprobs forward (log p of each target)")
 
 
 @pytest.mark.task("4.1", points=1)  # whole points per task (Gradescope): 4.1 is worth 4
@@ -90,8 +75,8 @@ def test_forwards_keep_float32():
     ly = LogSoftmax.apply(npgpt.tensor(x), axis=-1).numpy()
     assert y.dtype == ly.dtype == np.float32, f"outputs must stay float32, got {y.dtype} and {ly.dtype}"
     x64 = x.astype(np.float64)
-    assert_close(y, softmax_reference(x64, -1).astype(np.float32), "float32 softmax", rtol=1e-5, atol=1e-7)
-    assert_close(ly, log_softmax_reference(x64, -1).astype(np.float32), "float32 log-softmax", rtol=1e-5, atol=1e-5)
+    assert_close(y, reference("softmax", x64, -1).astype(np.float32), "float32 softmax", rtol=1e-5, atol=1e-7)
+    assert_close(ly, reference("log_softmax", x64, -1).astype(np.float32), "float32 log-softmax", rtol=1e-5, atol=1e-5)
 
 
 # ----------------------------------------------------------------------------- 4.2 and 4.3 the backwards
@@ -109,37 +94,43 @@ def logits_and_g(shape, seed):
 @pytest.mark.parametrize("shape, axis", SHAPES, ids=SHAPE_IDS)
 def test_softmax_backward(shape, axis):
     x, g = logits_and_g(shape, 1)
-    (dx,) = call_backward(Softmax, (softmax_reference(x, axis),), g, (True,), axis=axis)
-    expected = numerical_vjp(lambda x: softmax_reference(x, axis), x, g)
-    assert_close(dx, expected, f"Softmax backward, x {shape}, axis={axis}", rtol=1e-6, atol=1e-9)
+    (dx,) = call_backward(Softmax, (reference("softmax", x, axis),), g, (True,), axis=axis)
+    assert_close(
+        dx, reference("softmax_vjp", x, g, axis), f"Softmax backward, x {shape}, axis={axis}", rtol=1e-6, atol=1e-9
+    )
 
 
 @pytest.mark.task("4.3", points=1.5)
 @pytest.mark.parametrize("shape, axis", SHAPES, ids=SHAPE_IDS)
 def test_log_softmax_backward(shape, axis):
     x, g = logits_and_g(shape, 2)
-    (dx,) = call_backward(LogSoftmax, (log_softmax_reference(x, axis),), g, (True,), axis=axis)
-    expected = numerical_vjp(lambda x: log_softmax_reference(x, axis), x, g)
-    assert_close(dx, expected, f"LogSoftmax backward, x {shape}, axis={axis}", rtol=1e-6, atol=1e-9)
+    (dx,) = call_backward(LogSoftmax, (reference("log_softmax", x, axis),), g, (True,), axis=axis)
+    assert_close(
+        dx,
+        reference("log_softmax_vjp", x, g, axis),
+        f"LogSoftmax backward, x {shape}, axis={axis}",
+        rtol=1e-6,
+        atol=1e-9,
+    )
 
 
 def float32_backward(op, saved_from):
     x, g = (v.astype(np.float32) for v in logits_and_g((3, 4), 3))
-    (dx,) = call_backward(op, (saved_from(x.astype(np.float64), -1).astype(np.float32),), g, (True,), axis=-1)
-    assert dx.dtype == np.float32, f"{op.__name__} backward must keep float32, got {dx.dtype}"
     x64, g64 = x.astype(np.float64), g.astype(np.float64)
-    expected = numerical_vjp(lambda x: saved_from(x, -1), x64, g64).astype(np.float32)
-    assert_close(dx, expected, f"{op.__name__} backward in float32", rtol=1e-4, atol=1e-5)
+    (dx,) = call_backward(op, (reference(saved_from, x64, -1).astype(np.float32),), g, (True,), axis=-1)
+    assert dx.dtype == np.float32, f"{op.__name__} backward must keep float32, got {dx.dtype}"
+    want = reference(f"{saved_from}_vjp", x64, g64, -1).astype(np.float32)
+    assert_close(dx, want, f"{op.__name__} backward in float32", rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.task("4.2", points=0.5)
 def test_softmax_backward_keeps_float32():
-    float32_backward(Softmax, softmax_reference)
+    float32_backward(Softmax, "softmax")
 
 
 @pytest.mark.task("4.3", points=0.5)
 def test_log_softmax_backward_keeps_float32():
-    float32_backward(LogSoftmax, log_softmax_reference)
+    float32_backward(LogSoftmax, "log_softmax")
 
 
 # ----------------------------------------------------------------------------- 4.4 cross-entropy
@@ -157,7 +148,12 @@ def cross_entropy_backward(z, targets, ignore_index, g):
     """CrossEntropy.backward on what its forward saves, computed here: p (N, C), t (N,), valid (N,), n."""
     t = np.asarray(targets).reshape(-1)
     valid = t != ignore_index
-    saved = (softmax_reference(z.reshape(-1, z.shape[-1]), -1), np.where(valid, t, 0), valid, valid.sum())
+    saved = (
+        reference("softmax", z.reshape(-1, z.shape[-1]), -1).astype(z.dtype),
+        np.where(valid, t, 0),
+        valid,
+        valid.sum(),
+    )
     return call_backward(CrossEntropy, saved, np.asarray(g, dtype=z.dtype), (True,), shape=z.shape)[0]
 
 
@@ -167,8 +163,13 @@ def test_cross_entropy_backward(name, shape, targets, ignore_index):
     z = 2 * np.random.default_rng(4).standard_normal(shape)
     g = np.asarray(2.5)  # an upstream gradient other than 1
     dz = cross_entropy_backward(z, targets, ignore_index, g)
-    expected = numerical_vjp(lambda z: cross_entropy_reference(z, targets, ignore_index), z, g)
-    assert_close(dz, expected, f"CrossEntropy backward ({name}), g = 2.5", rtol=1e-6, atol=1e-9)
+    assert_close(
+        dz,
+        reference("cross_entropy_vjp", z, targets, ignore_index, g),
+        f"CrossEntropy backward ({name}), g = 2.5",
+        rtol=1e-6,
+        atol=1e-9,
+    )
 
 
 @pytest.mark.task("4.4", points=0.5)
@@ -187,8 +188,8 @@ def test_cross_entropy_backward_keeps_float32():
     t = [0, 3, -100]
     dz = cross_entropy_backward(z.astype(np.float32), t, -100, 1.0)
     assert dz.dtype == np.float32, f"CrossEntropy backward must keep float32, got {dz.dtype}"
-    expected = numerical_vjp(lambda z: cross_entropy_reference(z, t, -100), z, np.asarray(1.0))
-    assert_close(dz, expected.astype(np.float32), "CrossEntropy backward in float32", rtol=1e-4, atol=1e-6)
+    want = reference("cross_entropy_vjp", z, t, -100, np.asarray(1.0))
+    assert_close(dz, want.astype(np.float32), "CrossEntropy backward in float32", rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.task("4.4", points=1)
@@ -199,7 +200,12 @@ def test_token_logprobs_backward(shape, targets):
     t = np.asarray(targets)
     g = rng.standard_normal(t.shape)  # one upstream gradient per position
     valid = t != -100
-    saved = (log_softmax_reference(z, -1), np.where(valid, t, 0), valid)
+    saved = (reference("log_softmax", z, -1), np.where(valid, t, 0), valid)
     (dz,) = call_backward(TokenLogprobs, saved, g, (True,))
-    expected = numerical_vjp(lambda z: token_logprobs_reference(z, t, -100), z, g)
-    assert_close(dz, expected, f"TokenLogprobs backward, logits {shape}", rtol=1e-6, atol=1e-9)
+    assert_close(
+        dz,
+        reference("token_logprobs_vjp", z, t, -100, g),
+        f"TokenLogprobs backward, logits {shape}",
+        rtol=1e-6,
+        atol=1e-9,
+    )

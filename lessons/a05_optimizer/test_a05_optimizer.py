@@ -3,8 +3,9 @@
     python -m lessons.grade --assignment a05        # points per task
     pytest lessons/a05_optimizer --task 5.1         # one task, pytest's report
 
-Each task is compared with the grader's own NumPy copy of the rule (written out below, the way the
-papers and PyTorch's documentation state it), never with another task's code: the AdamW tests set
+Each task is compared with what the instructor's NumPy copy of the rule (the way the papers and
+PyTorch's documentation state it) gives on the same case, recorded in ``expected.npz`` for a
+handout (``lessons.expected``), never with another task's code: the AdamW tests set
 the learning rate by hand, the schedule tests call only the schedule, the clipping tests build
 their gradients themselves.
 """
@@ -14,8 +15,11 @@ import math
 import numpy as np
 import pytest
 
+from lessons.expected import Expected
 from lessons.grading import assert_close
 from npgpt.optim import AdamW, CosineWarmup, clip_grad_norm_
+
+expected = Expected(__file__)
 
 
 class P:
@@ -26,22 +30,6 @@ class P:
 
 
 # ----------------------------------------------------------------------------- 5.1 AdamW
-def adamw_reference(ps, grads_per_step, lr, betas, eps, wd):
-    """Loshchilov & Hutter's AdamW as torch states it, step by step in float64 (the grader's copy)."""
-    b1, b2 = betas
-    ps = [p.copy() for p in ps]
-    m = [np.zeros_like(p) for p in ps]
-    v = [np.zeros_like(p) for p in ps]
-    for t, grads in enumerate(grads_per_step, start=1):
-        for i, g in enumerate(grads):
-            ps[i] = ps[i] * (1 - lr * wd)
-            m[i] = b1 * m[i] + (1 - b1) * g
-            v[i] = b2 * v[i] + (1 - b2) * g * g
-            mhat, vhat = m[i] / (1 - b1**t), v[i] / (1 - b2**t)
-            ps[i] = ps[i] - lr * mhat / (np.sqrt(vhat) + eps)
-    return ps, m, v
-
-
 def run_adamw(ps, grads_per_step, **hyper):
     params = [P(p.copy()) for p in ps]
     opt = AdamW(params, **hyper)
@@ -73,7 +61,9 @@ def problem(seed=0, shapes=((3, 4), (5,)), steps=6):
 def test_adamw_matches_the_rule_over_several_steps(hyper):
     ps, grads = problem()
     params, opt = run_adamw(ps, grads, **hyper)
-    want, m, v = adamw_reference(ps, grads, hyper["lr"], hyper["betas"], hyper["eps"], hyper["weight_decay"])
+    want, m, v = expected(
+        "adamw_reference", ps, grads, hyper["lr"], hyper["betas"], hyper["eps"], hyper["weight_decay"]
+    )
     for i, p in enumerate(params):
         assert_close(opt.state[i]["exp_avg"], m[i], f"first moment m of parameter {i} after {len(grads)} steps")
         assert_close(opt.state[i]["exp_avg_sq"], v[i], f"second moment v of parameter {i} after {len(grads)} steps")
@@ -112,21 +102,13 @@ def test_adamw_works_in_place_and_keeps_float32():
 
 
 # ----------------------------------------------------------------------------- 5.2 the schedule
-def schedule_reference(step, max_lr, warmup, max_steps, min_lr):
-    if step < warmup:
-        return max_lr * (step + 1) / warmup
-    if step > max_steps:
-        return min_lr
-    r = (step - warmup) / (max_steps - warmup)
-    return min_lr + 0.5 * (1 + math.cos(math.pi * r)) * (max_lr - min_lr)
-
-
 @pytest.mark.task("5.2", points=2)
 def test_warmup_is_linear_and_reaches_max_lr():
     sched = CosineWarmup(max_lr=6e-4, warmup_steps=10, max_steps=100, min_lr=6e-5)
     got = [sched(s) for s in range(10)]
     assert got[0] > 0, "the first step must not have a learning rate of 0 (it would be wasted)"
-    assert_close(got, [6e-4 * (s + 1) / 10 for s in range(10)], "lr during warmup (steps 0..9)")
+    want = [expected("schedule_reference", s, 6e-4, 10, 100, 6e-5) for s in range(10)]
+    assert_close(got, want, "lr during warmup (steps 0..9)")
 
 
 @pytest.mark.task("5.2", points=3)
@@ -135,7 +117,7 @@ def test_cosine_decay_after_warmup(warmup, max_steps, min_lr):
     sched = CosineWarmup(max_lr=1e-3, warmup_steps=warmup, max_steps=max_steps, min_lr=min_lr)
     steps = range(warmup, max_steps + 5)
     got = [sched(s) for s in steps]
-    want = [schedule_reference(s, 1e-3, warmup, max_steps, min_lr) for s in steps]
+    want = [expected("schedule_reference", s, 1e-3, warmup, max_steps, min_lr) for s in steps]
     assert_close(got, want, f"lr for steps {warmup}..{max_steps + 4} (warmup {warmup}, max_steps {max_steps})")
     assert all(isinstance(x, float) for x in got), "the learning rate must be a Python float"
 
@@ -164,13 +146,11 @@ def params_with(grads):
 @pytest.mark.parametrize("max_norm", [1.0, 0.05])
 def test_large_gradients_are_scaled_to_max_norm(max_norm):
     grads = grads_of(10.0)
-    before = [g.copy() for g in grads]
-    norm = math.sqrt(sum(float((g * g).sum()) for g in before))
+    norm, want = expected("clip_reference", [g.copy() for g in grads], max_norm)
     total = clip_grad_norm_(params_with(grads), max_norm)
     assert_close(total, norm, "the returned total norm (before clipping)")
-    coef = max_norm / (norm + 1e-6)
-    for i, (g, b) in enumerate(zip(grads, before)):
-        assert_close(g, b * coef, f"gradient {i} after clipping (one common factor for all)", rtol=1e-12)
+    for i, (g, w) in enumerate(zip(grads, want)):
+        assert_close(g, w, f"gradient {i} after clipping (one common factor for all)", rtol=1e-12)
 
 
 @pytest.mark.task("5.3", points=1)
@@ -179,7 +159,7 @@ def test_small_gradients_and_missing_ones_are_left_alone():
     before = [g.copy() for g in grads]
     ps = params_with(grads) + [P(np.ones(3))]  # a parameter without a gradient is skipped
     total = clip_grad_norm_(ps, 1.0)
-    assert_close(total, math.sqrt(sum(float((g * g).sum()) for g in before)), "the total norm")
+    assert_close(total, expected("clip_reference", before, 1.0)[0], "the total norm")
     for i, (g, b) in enumerate(zip(grads, before)):
         assert_close(g, b, f"gradient {i}, whose global norm is below max_norm, must not change", rtol=0, atol=0)
 
