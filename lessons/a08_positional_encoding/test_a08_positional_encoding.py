@@ -3,37 +3,31 @@
     python -m lessons.grade --assignment a08        # points per task
     pytest lessons/a08_positional_encoding --task 8.3
 
-Every task is compared with the grader's own NumPy copy of the rule. The RoPE forward and backward
+Every task is compared with what the instructor's NumPy copy of the rule gives on the same case
+(recorded in ``expected.npz`` for a handout: ``lessons.expected``). The RoPE forward and backward
 get tables built here (not by task 8.2), and the backward is called on them directly and compared
-with central finite differences of the grader's forward.
+with central finite differences of the reference forward.
 """
 
 import numpy as np
 import pytest
 
 import npgpt
-from lessons.grading import assert_close, call_backward, numerical_vjp
+from lessons.expected import Expected
+from lessons.grading import assert_close, call_backward
 from npgpt.nn.positional import apply_rope_composed, sinusoidal_table
 from npgpt.ops.rope import RoPE, rope_tables
 
+expected = Expected(__file__)
+
 
 # ----------------------------------------------------------------------------- 8.1 sinusoidal
-def sinusoidal_reference(T, C):
-    pe = np.zeros((T, C))
-    for pos in range(T):
-        for j in range(C):
-            i2 = j - j % 2  # the even feature of j's pair
-            angle = pos / 10000 ** (i2 / C)
-            pe[pos, j] = np.sin(angle) if j % 2 == 0 else np.cos(angle)
-    return pe
-
-
 @pytest.mark.task("8.1", points=3)
 @pytest.mark.parametrize("T,C", [(9, 8), (5, 7), (3, 2)])
 def test_sinusoidal_table_matches_the_paper(T, C):
     pe = sinusoidal_table(T, C)
     assert np.asarray(pe).shape == (T, C), f"table shape {np.asarray(pe).shape}, expected ({T}, {C})"
-    assert_close(pe, sinusoidal_reference(T, C), f"sinusoidal table ({T}, {C})")
+    assert_close(pe, expected("sinusoidal_reference", T, C), f"sinusoidal table ({T}, {C})")
 
 
 @pytest.mark.task("8.1", points=1)
@@ -45,21 +39,11 @@ def test_sinusoidal_parity_and_slowest_frequency():
 
 
 # ----------------------------------------------------------------------------- 8.2 RoPE tables
-def rope_reference(T, D, base=10000.0, offset=0):
-    cos, sin = np.zeros((T, D)), np.zeros((T, D))
-    for t in range(T):
-        for j in range(D):
-            i = j % (D // 2)  # features i and i + D/2 share an angle
-            a = (offset + t) * base ** (-2 * i / D)
-            cos[t, j], sin[t, j] = np.cos(a), np.sin(a)
-    return cos, sin
-
-
 @pytest.mark.task("8.2", points=3)
 @pytest.mark.parametrize("T,D,base,offset", [(5, 8, 10000.0, 0), (4, 6, 100.0, 7), (1, 2, 10000.0, 3)])
 def test_rope_tables(T, D, base, offset):
     cos, sin = rope_tables(T, D, base=base, offset=offset, dtype=np.float64)
-    want_cos, want_sin = rope_reference(T, D, base, offset)
+    want_cos, want_sin = expected("rope_reference", T, D, base, offset)
     assert_close(cos, want_cos, f"cos table (T={T}, D={D}, base={base}, offset={offset})")
     assert_close(sin, want_sin, f"sin table (T={T}, D={D}, base={base}, offset={offset})")
 
@@ -68,18 +52,10 @@ def test_rope_tables(T, D, base, offset):
 def test_rope_tables_dtype():
     cos, sin = rope_tables(3, 4, dtype=np.float32)
     assert cos.dtype == np.float32 and sin.dtype == np.float32, f"tables must be float32, got {cos.dtype}"
-    assert_close(cos, rope_reference(3, 4)[0].astype(np.float32), "float32 cos table", rtol=1e-6, atol=1e-7)
+    assert_close(cos, expected("rope_reference", 3, 4)[0].astype(np.float32), "float32 cos table", rtol=1e-6, atol=1e-7)
 
 
 # ----------------------------------------------------------------------------- 8.3 RoPE forward
-def rotate_pairs(x, cos, sin):
-    """Each pair (x_i, x_{i + D/2}) turned by its angle, written as a 2-D rotation (the grader's copy)."""
-    h = x.shape[-1] // 2
-    c, s = cos[..., :h], sin[..., :h]
-    lo, hi = x[..., :h], x[..., h:]
-    return np.concatenate([lo * c - hi * s, hi * c + lo * s], axis=-1)
-
-
 def tables(T, D, seed=0):
     a = np.random.default_rng(seed).uniform(-3, 3, (T, D // 2))  # any angles, not task 8.2's
     a = np.concatenate([a, a], axis=-1)
@@ -92,7 +68,7 @@ def test_rope_forward_rotates_each_pair(shape):
     x = np.random.default_rng(1).standard_normal(shape)
     cos, sin = tables(*shape[-2:])
     y = RoPE.apply(npgpt.tensor(x), cos=cos, sin=sin).numpy()
-    assert_close(y, rotate_pairs(x, cos, sin), f"RoPE(x) for x of shape {shape}")
+    assert_close(y, expected("rotate_pairs_reference", x, cos, sin), f"RoPE(x) for x of shape {shape}")
 
 
 @pytest.mark.task("8.3", points=1)
@@ -100,14 +76,14 @@ def test_composed_rope_gives_the_same_numbers():
     x = np.random.default_rng(2).standard_normal((2, 2, 3, 6))
     cos, sin = tables(3, 6, seed=3)
     y = apply_rope_composed(npgpt.tensor(x), cos, sin).numpy()
-    assert_close(y, rotate_pairs(x, cos, sin), "apply_rope_composed(x)")
+    assert_close(y, expected("rotate_pairs_reference", x, cos, sin), "apply_rope_composed(x)")
 
 
 @pytest.mark.task("8.3", points=1)
 def test_rope_scores_depend_only_on_the_distance():
     rng = np.random.default_rng(4)
     q, k = rng.standard_normal(8), rng.standard_normal(8)
-    cos, sin = rope_reference(12, 8)
+    cos, sin = expected("rope_reference", 12, 8)
 
     def score(m, n):
         qm = RoPE.apply(npgpt.tensor(np.tile(q, (12, 1))), cos=cos, sin=sin).numpy()[m]
@@ -125,5 +101,4 @@ def test_rope_backward_matches_finite_differences(shape):
     x, g = rng.standard_normal(shape), rng.standard_normal(shape)
     cos, sin = tables(*shape[-2:], seed=6)
     (dx,) = call_backward(RoPE, (cos, sin), g, needs_input_grad=(True,))
-    expected = numerical_vjp(lambda x: rotate_pairs(x, cos, sin), x, g)
-    assert_close(dx, expected, f"dx for x of shape {shape}", rtol=1e-6, atol=1e-8)
+    assert_close(dx, expected("rope_vjp_reference", x, g, cos, sin), f"dx for x of shape {shape}", rtol=1e-6, atol=1e-8)
