@@ -5,7 +5,9 @@
 
 Task 9.1 is the block's wiring, so it is graded on the wiring alone: the block's four sublayers
 are replaced by the grader's stand-ins (each a different map written here in NumPy, with its own
-backward), which record what they read. A mistake in an earlier assignment (LayerNorm, attention)
+backward), which record what they read, and the output is compared with what the instructor's
+arrangement gives with the same stand-ins (recorded in ``expected.npz`` for a handout:
+``lessons.expected``). A mistake in an earlier assignment (LayerNorm, attention)
 or the KV cache of assignment 11 cannot cost 9.1 its points. The count is compared with GPT-2
 small's published 124,439,808 and with the parameters the library actually allocates.
 """
@@ -14,12 +16,15 @@ import numpy as np
 import pytest
 
 import npgpt
-from lessons.grading import assert_close, numerical_vjp
+from lessons.expected import Expected
+from lessons.grading import assert_close
 from npgpt.autograd import Function
 from npgpt.nn import GPT, GPTConfig
 from npgpt.nn.block import Block
 from npgpt.nn.config import parameter_count
 from npgpt.nn.module import Module
+
+expected = Expected(__file__)
 
 
 # ----------------------------------------------------------------------------- 9.1 the block
@@ -36,10 +41,6 @@ class Sublayer(Function):
     def backward(ctx, g):
         w, y = ctx.saved_tensors
         return ((g * (1 - y * y)) @ w.T,)
-
-
-def sublayer(x, w):
-    return np.tanh(x @ w)
 
 
 class StandIn(Module):
@@ -72,11 +73,8 @@ def stand_in_block():
     return blk
 
 
-def block_of_stand_ins(x):
-    """What the block must compute with the stand-ins: the grader's copy of the arrangement."""
-    w = {name: StandIn(name, C, seed).w for name, seed in (("ln_1", 1), ("attn", 2), ("ln_2", 3), ("mlp", 4))}
-    h = x + sublayer(sublayer(x, w["ln_1"]), w["attn"])
-    return h + sublayer(sublayer(h, w["ln_2"]), w["mlp"])
+def stand_in_weights():
+    return {name: StandIn(name, C, seed).w for name, seed in (("ln_1", 1), ("attn", 2), ("ln_2", 3), ("mlp", 4))}
 
 
 def what_was_read(blk):
@@ -94,7 +92,13 @@ def test_block_forward_wires_the_sublayers(shape):
     for m in (blk.ln_1, blk.attn, blk.ln_2, blk.mlp):
         assert len(m.read) == 1, f"each sublayer must be called once per forward: {what_was_read(blk)}"
     assert_close(blk.ln_1.read[0], x, "what ln_1 reads (the block's input x)", rtol=1e-12, atol=1e-12)
-    assert_close(y, block_of_stand_ins(x), f"Block(x) for x of shape {shape}", rtol=1e-10, atol=1e-12)
+    assert_close(
+        y,
+        expected("pre_ln_block_reference", x, stand_in_weights()),
+        f"Block(x) for x of shape {shape}",
+        rtol=1e-10,
+        atol=1e-12,
+    )
 
 
 @pytest.mark.task("9.1", points=1)
@@ -114,7 +118,8 @@ def test_block_gradient_reaches_the_input():
     xt = npgpt.tensor(x, requires_grad=True)
     blk(xt).backward(g)
     assert xt.grad is not None, "x got no gradient through Block.forward (the graph is broken)"
-    assert_close(xt.grad, numerical_vjp(block_of_stand_ins, x, g), "dL/dx through the block", rtol=1e-6, atol=1e-8)
+    want = expected("pre_ln_block_vjp_reference", x, g, stand_in_weights())
+    assert_close(xt.grad, want, "dL/dx through the block", rtol=1e-6, atol=1e-8)
 
 
 # ----------------------------------------------------------------------------- 9.2 parameter count

@@ -3,8 +3,8 @@
     python -m lessons.grade --assignment a11        # points per task
     pytest lessons/a11_sampling --task 11.2         # one task, pytest's report
 
-Each filter and the draw is called on its own with logits built here and compared with the
-grader's own NumPy rule; the KV cache is checked against the full forward pass of a tiny float64
+Each filter and the draw is called on its own with logits built here and compared with what the
+instructor's NumPy rule gives on them (recorded in ``expected.npz`` for a handout: ``lessons.expected``); the KV cache is checked against the full forward pass of a tiny float64
 GPT (the cache must change nothing but the speed).
 """
 
@@ -13,18 +13,16 @@ import pytest
 
 import npgpt
 import npgpt.ops.attention as attention
+from lessons.expected import Expected
 from lessons.grading import assert_close
 from npgpt.nn import GPT, GPTConfig
 from npgpt.sampling import draw, top_k_filter, top_p_filter
 
+expected = Expected(__file__)
+
 
 def logits(shape=(3, 10), seed=0):
     return np.random.default_rng(seed).standard_normal(shape) * 2
-
-
-def softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 # ----------------------------------------------------------------------------- 11.1 top-k
@@ -33,10 +31,9 @@ def softmax(z):
 def test_top_k_keeps_the_k_largest(k):
     z = logits()
     got = top_k_filter(z.copy(), k)
+    want = expected("top_k_reference", z, k)
     for b in range(z.shape[0]):
-        keep = set(np.argsort(-z[b])[:k])
-        want = np.array([z[b, i] if i in keep else -np.inf for i in range(z.shape[1])])
-        assert_close(got[b], want, f"row {b} with k={k} (kept logits unchanged, the rest -inf)")
+        assert_close(got[b], want[b], f"row {b} with k={k} (kept logits unchanged, the rest -inf)")
 
 
 @pytest.mark.task("11.1", points=1)
@@ -49,18 +46,6 @@ def test_top_k_keeps_ties_and_dtype():
 
 
 # ----------------------------------------------------------------------------- 11.2 top-p
-def nucleus_reference(z, p):
-    """Keep the most likely tokens until their probability reaches p (the grader's copy)."""
-    out = np.full_like(z, -np.inf)
-    for b in range(z.shape[0]):
-        probs = softmax(z[b])
-        order = np.argsort(-probs)
-        before = np.cumsum(probs[order]) - probs[order]
-        keep = order[(before < p - 1e-12) | (np.arange(len(order)) == 0)]
-        out[b, keep] = z[b, keep]
-    return out
-
-
 @pytest.mark.task("11.2", points=3)
 @pytest.mark.parametrize("top_p,kept", [(0.8, 2), (0.81, 3), (0.1, 1), (1e-16, 1), (0.97, 4)])
 def test_top_p_on_known_probabilities(top_p, kept):
@@ -77,7 +62,9 @@ def test_top_p_on_known_probabilities(top_p, kept):
 @pytest.mark.parametrize("top_p", [0.3, 0.9])
 def test_top_p_matches_the_rule_on_random_rows(top_p):
     z = logits((4, 12), seed=2)
-    assert_close(top_p_filter(z.copy(), top_p), nucleus_reference(z, top_p), f"top_p={top_p} on random rows")
+    assert_close(
+        top_p_filter(z.copy(), top_p), expected("nucleus_reference", z, top_p), f"top_p={top_p} on random rows"
+    )
 
 
 # ----------------------------------------------------------------------------- 11.3 the draw
@@ -86,9 +73,8 @@ def test_draw_inverts_the_cumulative_distribution():
     z = logits((2, 6), seed=3)
     u = np.linspace(0, 1, 101, endpoint=False)
     for b in range(2):
-        cdf = np.cumsum(softmax(z[b]))
         got = np.array([int(draw(z[b : b + 1], np.array([[x]]))[0]) for x in u])
-        want = np.minimum(np.searchsorted(cdf, u, side="right"), 5)
+        want = expected("inverse_cdf_reference", z[b], u)
         assert np.array_equal(got, want), f"row {b}: ids for u = 0, 0.01, ..., 0.99\n got  {got}\n want {want}"
 
 
@@ -112,9 +98,9 @@ def test_draw_frequencies_follow_softmax():
 # ----------------------------------------------------------------------------- 11.4 the KV cache
 @pytest.fixture
 def grader_mask(monkeypatch):
-    """Task 7.1's causal mask replaced by the grader's own (query i at position i + Tk - Tq), so
-    that a wrong mask (all -inf rows give NaN in both runs) cannot hide or cost 10.4's points."""
-    monkeypatch.setattr(attention, "causal_mask", lambda Tq, Tk: np.arange(Tk) > np.arange(Tq)[:, None] + Tk - Tq)
+    """Task 7.1's causal mask replaced by the reference's masks (as recorded), so that a wrong mask
+    (all -inf rows give NaN in both runs) cannot hide or cost 11.4's points."""
+    monkeypatch.setattr(attention, "causal_mask", lambda Tq, Tk: expected("causal_mask_rule", Tq, Tk))
     monkeypatch.setattr(attention, "_CACHE", {})
 
 
