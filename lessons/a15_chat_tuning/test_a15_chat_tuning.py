@@ -4,21 +4,24 @@
     python -m lessons.grade --assignment a15
     pytest lessons/a15_chat_tuning --task 15.2
 
-Each task is compared with the grader's own copy of the rule; 15.2 gets its examples from the grader,
+Each task is compared with what the instructor's copy of the rule gives on the same case (recorded
+in ``expected.npz`` for a handout: ``lessons.expected``); 15.2 gets its examples from the grader,
 not from the template, and 15.4 gets z from the grader, so one mistake costs one task's points.
 """
 
 import numpy as np
 import pytest
 
-from lessons.grading import assert_close, call_backward, numerical_vjp
-from npgpt.chat.data import IGNORE_INDEX, pad_batch
+from lessons.expected import Expected
+from lessons.grading import assert_close, call_backward
+from npgpt.chat.data import pad_batch
 from npgpt.chat.template import CHAT_TOKENS, render
 from npgpt.functional import cross_entropy
 from npgpt.ops.chat_losses import DPOLoss
 from npgpt.tensor import tensor
 from npgpt.tokenizers import CharTokenizer
 
+expected = Expected(__file__)
 TOK = CharTokenizer.from_text("abcdefghijklmnopqrstuvwxyz ?!.").with_special_tokens(list(CHAT_TOKENS))
 CONVERSATIONS = [
     [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello!"}],
@@ -33,23 +36,13 @@ CONVERSATIONS = [
 ]
 
 
-def mask_reference(messages):
-    """The grader's copy: learn the assistant's content and its <|end|>, nothing else."""
-    out = []
-    for m in messages:
-        n = len(TOK.encode(m["content"]))
-        learn = m["role"] == "assistant"
-        out += [False] + [learn] * n + [learn]
-    return out
-
-
 @pytest.mark.task("15.1", points=4)
 @pytest.mark.parametrize("k", range(len(CONVERSATIONS)))
 def test_mask_marks_the_answers_and_their_end(k):
     ids, mask = render(CONVERSATIONS[k], TOK)
     assert len(mask) == len(ids), f"one mask entry per id: {len(mask)} entries for {len(ids)} ids"
-    expected = mask_reference(CONVERSATIONS[k])
-    assert [bool(m) for m in mask] == expected, f"mask {mask} for conversation {k}, expected {expected}"
+    want = expected("mask_reference", CONVERSATIONS[k])
+    assert [bool(m) for m in mask] == want, f"mask {mask} for conversation {k}, expected {want}"
 
 
 @pytest.mark.task("15.1", points=1)
@@ -67,22 +60,12 @@ def examples():
     ]
 
 
-def targets_reference(exs):
-    T = max(len(i) for i, _ in exs) - 1
-    y = np.full((len(exs), T), IGNORE_INDEX)
-    for b, (ids, mask) in enumerate(exs):
-        for t in range(len(ids) - 1):  # input ids[t] predicts ids[t + 1]
-            if mask[t + 1]:
-                y[b, t] = ids[t + 1]
-    return y
-
-
 @pytest.mark.task("15.2", points=4)
 def test_targets_are_the_next_learned_tokens():
     x, y = pad_batch(examples())
-    expected = targets_reference(examples())
-    assert y.shape == expected.shape, f"y has shape {y.shape}, expected {expected.shape}"
-    assert np.array_equal(y, expected), f"y =\n{y}\nexpected\n{expected}"
+    want = expected("targets_reference", examples())
+    assert y.shape == want.shape, f"y has shape {y.shape}, expected {want.shape}"
+    assert np.array_equal(y, want), f"y =\n{y}\nexpected\n{want}"
 
 
 @pytest.mark.task("15.2", points=2)
@@ -90,15 +73,9 @@ def test_the_sft_loss_counts_only_the_answer():
     x, y = pad_batch(examples())
     logits = np.random.default_rng(0).standard_normal((*x.shape, 10))
     loss = cross_entropy(tensor(logits), y).item()
-    z = logits - logits.max(-1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
-    picked = [logp[b, t, y[b, t]] for b, t in zip(*np.nonzero(y != IGNORE_INDEX))]
-    assert_close(loss, -np.mean(picked), "the SFT loss: mean -log p over the answer tokens only")
-
-
-def dpo_reference(pc, pr, rc, rr, beta):
-    margin = (pc - rc) - (pr - rr)
-    return np.mean(np.logaddexp(0.0, -beta * margin))  # -log sigmoid(beta * margin), stable
+    assert_close(
+        loss, expected("sft_loss_reference", logits, y), "the SFT loss: mean -log p over the answer tokens only"
+    )
 
 
 def logps(seed, B=6, scale=4.0):
@@ -111,7 +88,7 @@ def logps(seed, B=6, scale=4.0):
 def test_dpo_loss_matches_the_formula(beta):
     args = logps(1)
     loss = DPOLoss.apply(*map(tensor, args), beta=beta).item()
-    assert_close(loss, dpo_reference(*args, beta), f"DPO loss with beta={beta}")
+    assert_close(loss, expected("dpo_reference", *args, beta), f"DPO loss with beta={beta}")
 
 
 @pytest.mark.task("15.3", points=1)
@@ -119,21 +96,16 @@ def test_dpo_loss_is_stable_for_large_margins():
     pc, pr, rc, rr = (np.array([400.0, -400.0]), np.zeros(2), np.zeros(2), np.zeros(2))
     loss = DPOLoss.apply(*map(tensor, (pc, pr, rc, rr)), beta=1.0).item()
     assert np.isfinite(loss), "a margin of +-400 must not overflow"
-    assert_close(loss, dpo_reference(pc, pr, rc, rr, 1.0), "DPO loss at margins +-400")
+    assert_close(loss, expected("dpo_reference", pc, pr, rc, rr, 1.0), "DPO loss at margins +-400")
 
 
 @pytest.mark.task("15.4", points=4)
 @pytest.mark.parametrize("beta", [0.1, 0.5])
 def test_dpo_backward_matches_finite_differences(beta):
     args = logps(2)
-    z = beta * (args[0] - args[2] - args[1] + args[3])
+    z = expected("dpo_saved_reference", *args, beta)
     g = 0.7
     grads = call_backward(DPOLoss, (z,), np.asarray(g), needs_input_grad=(True,) * 4, beta=beta)
     for k, name in enumerate(["dpc", "dpr", "drc", "drr"]):
-
-        def f(v, k=k):
-            a = list(args)
-            a[k] = v
-            return dpo_reference(*a, beta)
-
-        assert_close(grads[k], numerical_vjp(f, args[k], g), f"{name} (beta={beta})", rtol=1e-6, atol=1e-9)
+        want = expected("dpo_vjp_reference", args, k, g, beta)
+        assert_close(grads[k], want, f"{name} (beta={beta})", rtol=1e-6, atol=1e-9)
