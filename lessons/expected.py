@@ -52,7 +52,7 @@ class Expected:
             return self._recorded(key, name, args)
         value = reference(*args)
         if os.environ.get(RECORD):
-            _recorded.setdefault(self.folder, {})[key] = value
+            _recorded.setdefault(self.folder, {})[key] = _copy(value)  # the test may change what it gets
         elif test is not None and not test.startswith("hidden/"):
             self._check_current(key, name, value)
         return value

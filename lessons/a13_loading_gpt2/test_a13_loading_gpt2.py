@@ -6,7 +6,8 @@
 No file, torch or transformers is needed: the grader writes GPT-2 checkpoints itself, as the dict of
 NumPy arrays that ``safetensors.numpy.load_file`` returns, in HuggingFace's naming (both layouts in
 circulation) for tiny configs with random values, and compares what the student's code returns
-with the state dict it started from (its own copy of the mapping). Sizes are chosen so that no
+with the state dict it started from (the instructor's own copy of the mapping, whose checkpoints are
+recorded in ``expected.npz`` for a handout: ``lessons.expected``). Sizes are chosen so that no
 two of V, T, C, 3C, 4C are equal: a weight in the wrong orientation cannot pass by accident. The
 two tasks are separate functions: 13.1's tests build their GPTConfig directly, never through 13.2.
 """
@@ -14,10 +15,11 @@ two tasks are separate functions: 13.1's tests build their GPTConfig directly, n
 import numpy as np
 import pytest
 
+from lessons.expected import Expected
 from npgpt.nn import GPTConfig
 from npgpt.nn import hf as H
 
-CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+expected = Expected(__file__)
 CFG = dict(vocab_size=11, block_size=7, n_layer=2, n_head=2, n_embd=6)
 
 
@@ -41,40 +43,13 @@ def refusal(fn, *args, what):
 
 
 # ----------------------------------------------------------------------------- 13.1 the state dict
-def npgpt_shapes(config):
-    """npgpt's name -> shape for a GPT-2 config (the grader's own count: (out, in) Linear weights)."""
-    C, V, T = config.n_embd, config.vocab_size, config.block_size
-    shapes = {"transformer.wte.weight": (V, C), "transformer.wpe.weight": (T, C)}
-    for i in range(config.n_layer):
-        p = f"transformer.h.{i}."
-        for ln in ("ln_1", "ln_2"):
-            shapes[p + ln + ".weight"] = shapes[p + ln + ".bias"] = (C,)
-        shapes[p + "attn.c_attn.weight"], shapes[p + "attn.c_attn.bias"] = (3 * C, C), (3 * C,)
-        shapes[p + "attn.c_proj.weight"], shapes[p + "attn.c_proj.bias"] = (C, C), (C,)
-        shapes[p + "mlp.c_fc.weight"], shapes[p + "mlp.c_fc.bias"] = (4 * C, C), (4 * C,)
-        shapes[p + "mlp.c_proj.weight"], shapes[p + "mlp.c_proj.bias"] = (C, 4 * C), (C,)
-    shapes["transformer.ln_f.weight"] = shapes["transformer.ln_f.bias"] = (C,)
-    return shapes
-
-
 def checkpoint(config, seed=0, dtype=np.float32, prefix="transformer.", extras=False):
-    """(weights as a GPT-2 file holds them, the npgpt state dict they must become).
+    """(weights as a GPT-2 file holds them, the npgpt state dict they must become), for ``config``
+    (CFG with its n_layer), as the instructor's own copy of the mapping makes them.
 
     ``prefix``: "transformer." (save_pretrained) or "" (the hub's original files); ``extras``: add
     the old causal-mask buffers of each block and a copy of the tied head, as the hub's files do."""
-    rng = np.random.default_rng(seed)
-    state = {k: rng.standard_normal(s).astype(dtype) for k, s in npgpt_shapes(config).items()}
-    weights = {}
-    for name, a in state.items():
-        hf_name = prefix + name.removeprefix("transformer.")
-        weights[hf_name] = np.ascontiguousarray(a.T) if name.endswith(CONV1D) else a.copy()  # Conv1D: (in, out)
-    if extras:
-        T = config.block_size
-        for i in range(config.n_layer):
-            weights[f"{prefix}h.{i}.attn.bias"] = np.tril(np.ones((T, T), dtype))[None, None]
-            weights[f"{prefix}h.{i}.attn.masked_bias"] = np.array(-1e4, dtype)
-        weights["lm_head.weight"] = state["transformer.wte.weight"].copy()
-    return weights, state
+    return expected("checkpoint_reference", config.n_layer, seed, np.dtype(dtype).name, prefix, extras)
 
 
 def assert_same_state(got, want, what):
