@@ -14,6 +14,6 @@ def unbroadcast_reference(grad, shape):
 def max_backward_rule(x, g, axis, keepdims):
     """Each of the k tied maxima of a group gets g / k, the others 0."""
     axes = tuple(range(x.ndim)) if axis is None else (axis,) if isinstance(axis, int) else axis
-    mask = x == x.max(axis=axes, keepdims=True)
+    mask = x == np.max(x, axis=axes, keepdims=True)
     share = g.reshape(np.max(x, axis=axis, keepdims=True).shape) / mask.sum(axis=axes, keepdims=True)
     return np.where(mask, share, 0.0)

@@ -30,7 +30,7 @@ def checkpoint_reference(n_layer, seed, dtype, prefix, extras):
 
     ``prefix``: "transformer." (save_pretrained) or "" (the hub's original files); ``extras``: add
     the old causal-mask buffers of each block and a copy of the tied head, as the hub's files do."""
-    config = GPTConfig(**{**CFG, "n_layer": n_layer})
+    config = GPTConfig(**(CFG | {"n_layer": n_layer}))
     rng = np.random.default_rng(seed)
     state = {k: rng.standard_normal(s).astype(dtype) for k, s in npgpt_shapes_reference(config).items()}
     weights = {}
