@@ -211,8 +211,8 @@ def main(argv=None) -> int:
     try:
         code = pytest.main([*paths, *opts, *extra], plugins=[scorer, Boxed(args.time_limit or TIME_LIMIT)])
     finally:
-        for folder in scratch:
-            shutil.rmtree(folder, ignore_errors=True)
+        for path in scratch:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
         _write(args, scorer)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not scorer.cases:
         return 2
@@ -232,19 +232,25 @@ def _write(args, scorer: Scorer) -> None:
 
 
 def _add_hidden(folder: Path) -> list[Path]:
-    """Copy instructor-only tests next to the graders (``aNN_topic/_hidden/``); returns what to remove.
+    """Copy instructor-only tests next to the graders (``aNN_topic/_hidden/``), with the reference
+    rules they compute with (``answers.py``); returns what to remove.
 
     Only the assignments this handout holds get theirs (a handout holds one assignment's graders)."""
     made = []
     for test in sorted(Path(folder).glob("a[0-9][0-9]_*/hidden/test_*.py")):
-        if not (LESSONS_DIR / test.parent.parent.name).is_dir():
+        here = LESSONS_DIR / test.parent.parent.name
+        if not here.is_dir():
             continue
-        target = LESSONS_DIR / test.parent.parent.name / "_hidden"
+        target = here / "_hidden"
         if not target.exists():
             target.mkdir()
             (target / "__init__.py").touch()
             made.append(target)
         shutil.copy2(test, target / test.name)
+        answers = test.parent.parent / "answers.py"
+        if answers.exists() and not (here / "answers.py").exists():
+            shutil.copy2(answers, here / "answers.py")
+            made.append(here / "answers.py")
     return made
 
 

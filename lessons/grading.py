@@ -2,7 +2,9 @@
 
 Each task is graded on its own: a grader computes a backward's inputs itself and calls it with
 ``call_backward``, and gets the expected gradient from ``numerical_vjp`` (central differences of
-its own NumPy forward, in float64), never from npgpt's gradcheck or another task's code.
+a NumPy forward in float64), never from npgpt's gradcheck or another task's code. Where the rule or
+the forward is itself a task, the expected value comes from the instructor's reference through
+``lessons.expected`` (recorded for a handout), so no grader carries an answer.
 """
 
 from __future__ import annotations
