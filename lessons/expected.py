@@ -228,7 +228,8 @@ def record(folder: Path) -> int:
     env = {**os.environ, RECORD: "1", "PYTHONPATH": str(repo)}
     (folder / FILE).unlink(missing_ok=True)
     tests = [str(p) for p in sorted(folder.glob("test_*.py"))]
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *tests]
+    # one process (no addopts: pytest-xdist's workers would each hold a part of the record)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "-x", *tests]
     done = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         print(done.stdout[-3000:], done.stderr[-2000:], file=sys.stderr)
