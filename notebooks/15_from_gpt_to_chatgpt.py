@@ -52,13 +52,14 @@ import numpy as np
 
 import npgpt
 import npgpt.functional as F
-from npgpt.chat.data import IGNORE_INDEX, load_conversations, pad_batch, shipped
+from npgpt.chat.data import IGNORE_INDEX, load_conversations, pad_batch, read_questions, shipped
 from npgpt.chat.dpo import DPOConfig, dpo
 from npgpt.chat.evaluate import accuracy, load_questions, reply_texts
-from npgpt.chat.model import add_chat_tokens, load_policy
+from npgpt.chat.model import add_chat_tokens, load_policy, load_reward_model
 from npgpt.chat.reward import RewardConfig, train_reward
-from npgpt.chat.rl import RLConfig, rl
+from npgpt.chat.rl import RLConfig, rl, rollout
 from npgpt.chat.sft import SFTConfig, sft
+from npgpt.chat.tasks import grade
 from npgpt.chat.template import render, render_text
 from npgpt.train import TrainConfig, train
 
@@ -243,29 +244,179 @@ print(f"reward model: pairwise accuracy on held-out pairs {rm_res['pairwise_accu
 #
 # **Why the KL penalty.** The reward model is only trustworthy near the answers it was trained
 # on. A policy that maximises the reward alone drifts to answers the reward model overrates
-# ("reward hacking"). So each token pays $\beta \log \frac{\pi(y_t)}{\pi_\text{SFT}(y_t)}$: the
-# objective is $E[r] - \beta\,\mathrm{KL}(\pi \,\|\, \pi_\text{SFT})$.
+# ("reward hacking"). So each token pays $\beta \log \frac{\pi(y_t)}{\pi_\text{SFT}(y_t)}$
+# (`kl_coef` is $\beta$): the objective is $E[r] - \beta\,\mathrm{KL}(\pi \,\|\, \pi_\text{SFT})$.
+# In the code (`kl_penalized_advantages`) the token at $t$ gets the advantage
+#
+# $$A_t = (s - \bar s_{-i}) - \beta \sum_{u \ge t} \big(\log \pi(y_u) - \log \pi_\text{SFT}(y_u)\big),$$
+#
+# the reply's score minus its leave-one-out baseline, minus the KL still to come in the reply.
+#
+# **Why in the reward, and not as a loss term.** The replies were sampled from $\pi$. Differentiate
+# the sampled log-ratio $\log \pi(y) - \log \pi_\text{SFT}(y)$ on those fixed samples and its gradient
+# is $\nabla \log \pi(y)$, whose expectation under $\pi$ is $\sum_y \nabla \pi(y) = \nabla 1 = 0$: as a loss
+# term it would pull nowhere on average. The KL's true gradient has the score-function form
+# $E_\pi[\log \frac{\pi}{\pi_\text{SFT}} \nabla \log \pi]$: the log-ratio *weights* $\nabla \log \pi$,
+# exactly as a reward does. So it goes in with the reward (InstructGPT, Ziegler et al. and Stiennon
+# et al. do the same), per token, so that each token answers for the drift it and the tokens after it cause.
+#
+# ### Reward hacking, shown
+#
+# The same RL twice from the same SFT model, with the same seed, learning rate and prompts: once
+# with `kl_coef=0` (**penalty off**), once with `kl_coef=3` (**penalty on**). The learning rate
+# (1e-3) is ten times the `npgpt rl` default, so that the drift happens in the 20 steps a notebook
+# can afford; a step that large needs a penalty that large to hold it (the default 0.2 is sized for
+# the default 1e-4). Each run logs, per step, the mean reward of its 16 sampled replies, their
+# KL to the SFT model (nats per reply: the sum over a reply's tokens of
+# $\log \pi(y_t) - \log \pi_\text{SFT}(y_t)$, averaged over the replies), and the fraction of them
+# that `tasks.grade` calls correct.
+#
+# **Predict, then run.** Which of the three curves will the penalty change most?
 
 # %%
-rl_res = rl(
-    RLConfig(
-        init_from=str(sft_ck),
-        reward_model=str(work / "reward" / "checkpoint"),
-        out_dir=str(work / "rl"),
-        max_steps=12,
-        progress=False,
-        eval_questions=0,
-    ),
-    log=quiet,
-)
-log = [json.loads(line) for line in (work / "rl" / "log.jsonl").read_text().splitlines()]
-fig, axes = plt.subplots(1, 3, figsize=(12, 2.5))
-for ax, key in zip(axes, ["reward", "kl", "accuracy"]):
-    ax.plot([r["step"] for r in log], [r[key] for r in log], marker="o")
-    ax.set_title(key)
+rm_ck = work / "reward" / "checkpoint"
+rl_runs = {}
+for run, kl_coef in [("penalty off", 0.0), ("penalty on", 3.0)]:
+    rl(
+        RLConfig(
+            init_from=str(sft_ck),
+            reward_model=str(rm_ck),
+            data=str(shipped("chat_train")),  # prompts: the SFT questions (the answers are not used)
+            out_dir=str(work / run.replace(" ", "_")),
+            max_steps=20,
+            lr=1e-3,
+            kl_coef=kl_coef,
+            seed=1,
+            progress=False,
+            eval_questions=0,
+        ),
+        log=quiet,
+    )
+    rl_runs[run] = [json.loads(line) for line in (work / run.replace(" ", "_") / "log.jsonl").read_text().splitlines()]
+
+fig, axes = plt.subplots(1, 3, figsize=(13, 3))
+titles = {
+    "reward": "mean reward-model score",
+    "kl": "KL to SFT (nats per reply)",
+    "accuracy": "checked accuracy (sampled)",
+}
+for ax, (key, title) in zip(axes, titles.items()):
+    for run, rows in rl_runs.items():
+        ax.plot([r["step"] for r in rows], [r[key] for r in rows], marker="o", label=run)
+    ax.set_title(title)
     ax.set_xlabel("RL step")
+axes[1].set_yscale("symlog", linthresh=1.0)
+axes[0].legend()
 plt.tight_layout()
 plt.show()
+for run, rows in rl_runs.items():  # step 1 (the SFT model) -> the mean of the last 5 steps
+    print(f"{run:12}", ", ".join(f"{k} {rows[0][k]:.2f} -> {np.mean([r[k] for r in rows[-5:]]):.2f}" for k in titles))
+
+# %% [markdown]
+# The KL changed most: with the penalty off it climbs to ten nats and more per reply, with it on it
+# stays at a few, while the two rewards climb together at first. Each point is 16 replies to 4
+# prompts of one length (often one task), so the curves are noisy; the measurement below is on
+# fixed held-out questions. **What does the reward model overrate?** Sample replies to 63 held-out
+# questions from the SFT model and from both RL models (temperature 1, the same seed), and score
+# each with the reward model. `rollout` is the function an RL step samples and scores with.
+
+# %%
+rm, _ = load_reward_model(rm_ck)
+rm.eval()
+end_id = chat_tok.special_tokens["<|end|>"]
+held, asked = [], {}  # (prompt ids, task, gold answer) as rollout takes them; prompt ids -> question
+for _, (task, msgs, gold) in read_questions(shipped("chat_val"))[::4]:  # 63 questions, all five tasks
+    held.append((render(msgs, chat_tok, add_generation_prompt=True)[0], task, gold))
+    asked[tuple(held[-1][0])] = msgs[-1]["content"]
+probe = RLConfig(samples=2)  # two replies per question, temperature 1, at most 40 tokens
+
+
+def sample_and_score(policy):
+    """One dict per reply sampled from ``policy``: question, answer, reply, score, KL to SFT, correct, stopped.
+
+    The score is the reward RL sees: the reward model's, minus the penalty if the reply never stopped.
+    """
+    rng, rows, by_len = np.random.default_rng(0), [], {}
+    for item in held:
+        by_len.setdefault(len(item[0]), []).append(item)  # equal-length prompts sample as one batch
+    for items in by_len.values():
+        x, targets, mask, logp, ref_logp, scores, *_ = rollout(policy, sft_model, rm, chat_tok, items, probe, rng)
+        kl = ((logp - ref_logp) * mask).sum(axis=1)  # nats per reply
+        for b in range(len(x)):
+            ids, task, answer = items[b // probe.samples]
+            reply_ids = list(targets[b][mask[b]])
+            stopped = reply_ids[-1] == end_id
+            reply = chat_tok.decode(reply_ids[:-1] if stopped else reply_ids)
+            correct = grade(task, reply, answer, stopped)[0]
+            rows.append(dict(question=asked[tuple(ids)], answer=answer, reply=reply, score=float(scores[b])))
+            rows[-1].update(kl=float(kl[b]), correct=correct, stopped=stopped)
+    return rows
+
+
+def gold_scores():
+    """The reward model's score of each held-out question's correct answer."""
+    out = []
+    for ids, _, gold in held:
+        full = np.array([ids + chat_tok.encode(gold) + [end_id]])
+        out.append(rm(full, np.array([full.shape[1] - 1])).item())
+    return np.array(out)
+
+
+policies = {"SFT": sft_model}
+for run in rl_runs:
+    policies[run], _, _ = load_policy(work / run.replace(" ", "_") / "checkpoint")
+    policies[run].eval()
+samples = {name: sample_and_score(p) for name, p in policies.items()}
+gold = gold_scores()
+mean = lambda rows, key: np.mean([r[key] for r in rows])  # noqa: E731
+print(f"{'replies of':12} {'RM score':>9} {'KL to SFT':>10} {'correct':>8}")
+print(f"{'gold answers':12} {gold.mean():>+9.2f} {'':>10} {1:>8.0%}")
+for name, rows in samples.items():
+    print(f"{name:12} {mean(rows, 'score'):>+9.2f} {mean(rows, 'kl'):>10.2f} {mean(rows, 'correct'):>8.0%}")
+shown = {}  # the first reply to the first question of each task
+for i, r in enumerate(samples["SFT"]):
+    shown.setdefault(r["question"].split(":")[0].split("?")[0], i)
+for i in shown.values():
+    print(f"\n{samples['SFT'][i]['question']!r} (correct: {samples['SFT'][i]['answer']!r})")
+    for name, rows in samples.items():
+        print(f"  {name:12} {rows[i]['score']:+.2f}  {rows[i]['reply']!r}")
+
+# %% [markdown]
+# With the penalty off, the policy left the SFT model far behind (over ten nats per reply: a reply
+# is $e^{\text{KL}}$ times likelier under the policy than under SFT) and found text the reward model
+# scores **above the correct answers**: capital letters, full stops and pieces of names, whatever
+# the question. Look at the reward model's data (`prefs_train.jsonl`): in the *capitals* pairs the
+# chosen answer is the line in capitals and the rejected one the same line as written, and the
+# speakers' names are in capitals too. Nothing in the pairs separates "capitals because the
+# question asked for them" from "capitals", so the reward model learned the cheaper rule. Check
+# it: the same SFT reply, scored as written and in capitals.
+
+
+# %%
+def rm_score(question, reply):
+    ids = render([{"role": "user", "content": question}], chat_tok, add_generation_prompt=True)[0]
+    ids = ids + chat_tok.encode(reply) + [end_id]
+    return rm(np.array([ids]), np.array([len(ids) - 1])).item()
+
+
+lower = [r for r in samples["SFT"] if r["stopped"] and r["reply"] != r["reply"].upper()]
+shouted = np.array([rm_score(r["question"], r["reply"].upper()) - rm_score(r["question"], r["reply"]) for r in lower])
+print(
+    f"{len(lower)} SFT replies with lower-case letters (that ended their turn): in capitals the reward model scores them "
+    f"{shouted.mean():+.2f} higher on average, higher in {np.mean(shouted > 0):.0%} of them"
+)
+for reply in ["Hamlet", "HAMLET"]:
+    print(f"'Which play? To be, or not to be' -> {reply!r}: {rm_score('Which play? To be, or not to be', reply):+.2f}")
+
+# %% [markdown]
+# RL searches for exactly such text: a feature the reward model pays for that the right answer does
+# not need. With the penalty on, the policy stays within a few nats of SFT, its replies are still
+# answers of the right shape, and its score rose only as far as the reward model can be trusted.
+# The accuracy table in section 7 grades both models' greedy answers.
+#
+# The same happens at scale: Stiennon et al. (2020) optimised summaries against a learned reward
+# with a small penalty and got summaries the reward model loved and people did not; Gao et al.
+# (2023) measured how the true quality first rises, then falls, as the KL to the start grows.
 
 # %% [markdown]
 # ## 6. DPO: the same objective, one loss
@@ -347,9 +498,20 @@ for scale in (1.0, 1000.0):  # ordinary log-probabilities, then ones that overfl
 # This model is tiny and briefly trained: SFT teaches it the *format* almost at once (answer in the
 # right shape, then stop), while the answers themselves come slowly (copying a word or a line in
 # capitals needs attention heads that find the right position; naming the play needs knowledge the
-# small base model barely has). The README's table is the same measurement on the default-size
-# models (`python tools/chat_pipeline.py`): there SFT copies the first word right 60% of the time,
-# and RL and DPO, for reasons the README explains, add nothing on these checkable questions.
+# small base model barely has).
+#
+# The steps after SFT can only add what their signal carries. RL against the reward model learns
+# what the reward model knows, mistakes included: with the penalty off it optimised those mistakes
+# and lost the answers (section 5); with it on, it stays near SFT, and a small reward model that
+# ranks four pairs in five right has little to add to a model already trained on the right answers.
+# DPO here learns from pairs whose chosen answer is the one SFT was shown, so it says little that
+# SFT did not. Both buy something when the signal holds what the demonstrations cannot: a reward a
+# program checks, or a preference no single demonstration expresses, such as answering "I don't
+# know" when this model would be wrong (ChatGPT making things up less than GPT-3). The README's
+# table, from `python tools/chat_pipeline.py` on the default-size models, measures both.
+#
+# <!-- issue 24: the pipeline's numbers (SFT, RL on the reward model, RL on the checker, DPO on
+# abstention pairs; correct / abstained / wrong) go here, from the same run as the README's table. -->
 
 # %%
 questions = load_questions(shipped("chat_val"), 100)
@@ -357,7 +519,8 @@ table = {}
 for name, ck in [
     ("base + template", base_ck),
     ("SFT", sft_ck),
-    ("SFT + RL", work / "rl" / "checkpoint"),
+    ("SFT + RL, no KL", work / "penalty_off" / "checkpoint"),
+    ("SFT + RL, KL", work / "penalty_on" / "checkpoint"),
     ("SFT + DPO", work / "dpo" / "checkpoint"),
 ]:
     m, t, _ = load_policy(ck)
@@ -429,6 +592,21 @@ assert table["SFT"]["format"] >= 0.8 and table["base + template"]["format"] <= 0
 assert table["SFT"]["correct"] > table["base + template"]["correct"], table
 assert rm_res["pairwise_accuracy"] > 0.6, rm_res
 assert np.allclose(la[0, :-3], lb[0, :-3])
+# reward hacking (section 5), on the 126 held-out replies of each model. A mean's noise is its
+# standard error, std / sqrt(n): the rise must be several of them, not a lucky draw.
+score = {name: np.array([r["score"] for r in rows]) for name, rows in samples.items()}
+kl_to_sft = {name: mean(rows, "kl") for name, rows in samples.items()}
+rise = score["penalty off"] - score["SFT"]  # paired: row i is a reply to the same question in each
+assert rise.mean() > 4 * rise.std() / np.sqrt(len(rise)), rise  # the reward climbed, 4 standard errors
+assert score["penalty off"].mean() > gold.mean(), (
+    score["penalty off"].mean(),
+    gold.mean(),
+)  # above the right answers: overrated
+assert shouted.mean() > 4 * shouted.std() / np.sqrt(len(shouted)), shouted  # capitals overrated
+assert kl_to_sft["SFT"] == 0 and kl_to_sft["penalty off"] > 4 * kl_to_sft["penalty on"], kl_to_sft
+assert rl_runs["penalty off"][0]["kl"] == 0 and rl_runs["penalty off"][-1]["kl"] > 1, rl_runs  # the KL climbed
+off, on = table["SFT + RL, no KL"], table["SFT + RL, KL"]
+assert off["correct"] < on["correct"] and off["format"] < on["format"], (off, on)  # the answers were lost
 print(f"all checks passed in {time.time() - start:.0f} s")
 
 # %% [markdown]
@@ -457,13 +635,20 @@ print(f"all checks passed in {time.time() - start:.0f} s")
 #
 # </details>
 #
-# 3. Set `kl_coef=0` and run more RL steps. What happens to the KL column, and to accuracy?
+# 3. In section 5, with the penalty off, the reward model scored the policy's replies above the
+#    correct answers. How can a reply that answers nothing outscore the right answer? What data
+#    would teach the reward model to score those replies low, and why does the KL penalty make
+#    that data unnecessary?
 #
 # <details><summary>Hint</summary>
 #
-# Nothing pulls the policy back to the SFT model any more: watch the KL grow from step to step. The
-# reward can keep rising while accuracy does not follow: the policy finds answers the reward model
-# scores too high, away from the answers it was trained on.
+# The reward model was trained only on pairs of SFT-like replies (a right answer against a
+# plausible wrong one); a score is a fit to those, and on text unlike any of them it is an
+# extrapolation nothing checked. RL then searches for the replies where that extrapolation is
+# highest. Comparisons of the *policy's own* new replies would correct it (InstructGPT and later
+# work collected fresh comparisons of the current policy's samples and retrained the reward model,
+# "iterated" RLHF). The penalty instead keeps the policy where the reward model's data was: within
+# a few nats of SFT, its replies are the kind the reward model has seen.
 #
 # </details>
 #
@@ -497,6 +682,21 @@ print(f"all checks passed in {time.time() - start:.0f} s")
 # it knows nothing of the reply; at the reply's `<|end|>` it has read the prompt and the whole reply.
 #
 # </details>
+#
+# 7. The penalty-off run reached tens of nats of KL per reply. What does a KL of 20 nats say about
+#    how the SFT model would have rated the policy's replies? And why did section 5 need
+#    `kl_coef=3` at a learning rate of 1e-3, when `npgpt rl`'s defaults are 0.2 at 1e-4?
+#
+# <details><summary>Hint</summary>
+#
+# The KL is the average of $\log \pi(y) - \log \pi_\text{SFT}(y)$ over the policy's replies: at 20
+# nats a typical reply is $e^{20} \approx 5 \times 10^8$ times likelier under the policy than under
+# SFT, text the SFT model would practically never write. AdamW moves each weight by up to about
+# `lr` per step whatever the gradient's size, so a larger step drifts further on noise alone; the penalty
+# only changes the gradient's direction, and it must outweigh the reward's pull (and the noise)
+# by enough to turn the policy back. Measure it: run section 5 with `kl_coef=0.2`.
+#
+# </details>
 
 # %%
 import shutil
@@ -517,6 +717,9 @@ shutil.rmtree(work)  # the checkpoints of this notebook's runs
 #   2020, *Learning to summarize from human feedback*: the recipe on language models, with the KL
 #   penalty to the supervised model. <https://arxiv.org/abs/1909.08593>,
 #   <https://arxiv.org/abs/2009.01325>
+# - Gao, Schulman and Hilton, 2023, *Scaling Laws for Reward Model Overoptimization*: the true
+#   quality first rises, then falls, as a policy optimises a learned reward further from its start
+#   (section 5's reward hacking, measured). <https://arxiv.org/abs/2210.10760>
 # - Schulman et al., 2017, *Proximal Policy Optimization Algorithms*: the clipped objective.
 #   <https://arxiv.org/abs/1707.06347>
 # - Ahmadian et al., 2024, *Back to Basics: Revisiting REINFORCE Style Optimization for Learning from
