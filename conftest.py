@@ -41,6 +41,7 @@ except ImportError:  # the test extra is not installed: notebooks are not run
 
 # set for the xdist workers (by the controller, which starts them with its environment): a worker
 # whose NumPy also started a BLAS thread per core would share each core between several threads
+# (tests/test_induction.py + test_nn_gpt.py on 2 workers: 30 CPU-s with one thread each, 114 with two)
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
