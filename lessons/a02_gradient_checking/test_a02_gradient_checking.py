@@ -6,9 +6,9 @@
 
 Each task is graded on its own. ``numerical_gradient`` is compared with exact gradients of
 functions whose derivative is known; ``relative_error`` and ``verdict`` with values worked out
-here. ``check_gradients`` runs with the grader's own finite differences and relative error swapped
-in for yours, on ops defined below in plain NumPy (correct ones, and ones with a planted bug whose
-relative error the grader works out from the exact gradients).
+here. ``check_gradients`` runs with the grader's own pieces swapped in for yours (``GradersPieces``:
+the exact gradients of ops defined below in plain NumPy, and the relative errors the instructor's
+reference gives for them, recorded), on correct ops and ones with a planted bug.
 """
 
 import math
@@ -18,7 +18,10 @@ import pytest
 
 import npgpt
 from lessons.a02_gradient_checking import checker
-from npgpt.autograd import Function
+from lessons.expected import Expected
+from npgpt.autograd import Function, no_grad
+
+expected = Expected(__file__)
 
 
 def tensor(shape, seed, requires_grad=True):
@@ -84,15 +87,6 @@ def test_numerical_gradient_restores_and_perturbs_the_array_it_was_given():
 
 
 # ------------------------------------------------------------------------ 2.2 relative_error
-def rel_by_hand(a, n, floor=1e-6):
-    """The largest per-entry relative error, entry by entry in Python (the grader's own copy)."""
-    worst = 0.0
-    for x, y in zip(np.ravel(a).tolist(), np.ravel(n).tolist()):
-        big = max(abs(x), abs(y))
-        worst = max(worst, abs(x - y) / big if big > floor else 0.0)
-    return worst
-
-
 REL_CASES = {
     "equal": ([1.0, -2.0], [1.0, -2.0], 0.0),
     "tiny-difference": ([1.0, 2.0], [1.0 + 1e-9, 2.0], 1e-9 / (1 + 1e-9)),
@@ -111,7 +105,7 @@ REL_CASES = {
 def test_relative_error(name):
     a, n, want = REL_CASES[name]
     a, n = np.asarray(a, dtype=np.float64), np.asarray(n, dtype=np.float64)
-    want = rel_by_hand(a, n) if want is None else want
+    want = expected("relative_error_by_hand", a, n) if want is None else want
     got = checker.relative_error(a, n)
     assert isinstance(got, float), f"return a Python float, got {type(got).__name__}"
     assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-15), f"{name}: relative error {got}, expected {want}"
@@ -126,7 +120,7 @@ def test_relative_error_floor_is_an_argument_and_small_entries_still_count_above
     n = a * (1 + 1e-3 * rng.standard_normal((4, 5)))
     for floor in (1e-6, 1e-3, 1.0):
         got = checker.relative_error(a, n, floor=floor)
-        want = rel_by_hand(a, n, floor)
+        want = expected("relative_error_by_hand", a, n, floor)
         assert math.isclose(got, want, rel_tol=1e-9), f"floor={floor}: relative error {got}, expected {want}"
 
 
@@ -157,25 +151,81 @@ def test_verdict(rel):
 
 
 # ------------------------------------------------------------------------ 2.4 check_gradients
-def _central(f, x, eps=1e-6):
-    """The grader's finite differences (swapped in for yours while 2.4 is graded)."""
-    out = np.zeros(x.shape)
-    for i in np.ndindex(x.shape):
-        keep = float(x[i])
-        x[i] = keep + eps
-        up = f(x)
-        x[i] = keep - eps
-        down = f(x)
-        x[i] = keep
-        out[i] = (up - down) / (2 * eps)
-    return out
+class GradersPieces:
+    """While 2.4 is graded, ``numerical_gradient`` and ``relative_error`` are the grader's: neither
+    computes a finite difference or the rule of 2.2, so neither is a task's answer.
+
+    The numerical gradient is the exact one (``true(u, *arrays)``, the closed form of each op below),
+    after the stand-in checks that the function it was given is sum(u * fn(*inputs)) at the inputs and
+    reads the array it was given (one entry moved, then put back). The relative error is looked up:
+    0 for the exact gradient, the recorded value for the gradient a planted bug's backward returns,
+    and any other pair is refused, naming what check_gradients got wrong.
+    """
+
+    def __init__(self, fn, inputs, true, returned=None, want=None):
+        self.fn, self.arrays = fn, [t.data.copy() for t in inputs]
+        with no_grad():
+            out_shape = fn(*inputs).shape
+        self.u = np.random.default_rng(0).standard_normal(out_shape)  # the upstream gradient of the contract
+        self.true = true(self.u, *self.arrays)
+        self.returned = None if returned is None else returned(self.u, *self.arrays)
+        self.want, self.given = want, {}
+
+    def loss(self, arrays) -> float:
+        with no_grad():
+            return float((self.fn(*[npgpt.tensor(a) for a in arrays]).data * self.u).sum())
+
+    def numerical_gradient(self, f, x, eps=1e-6):
+        k = next((k for k, a in enumerate(self.arrays) if a.shape == x.shape and np.array_equal(a, x)), None)
+        assert k is not None, f"check_gradients asked for the numerical gradient of an array {x.shape} that is no input"
+        arrays = [a.copy() for a in self.arrays]
+        got, want = f(x), self.loss(arrays)
+        assert math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-12), (
+            f"input {k}: the function handed to numerical_gradient gives {got!r} at the inputs, "
+            f"but the loss sum(u * fn(*inputs)) with the contract's u is {want!r}"
+        )
+        keep = x.flat[0].item()
+        x.flat[0] = keep + 0.5
+        arrays[k].flat[0] = keep + 0.5
+        moved, want = f(x), self.loss(arrays)
+        x.flat[0] = keep
+        assert math.isclose(moved, want, rel_tol=1e-12, abs_tol=1e-12), (
+            f"input {k}: the function handed to numerical_gradient does not follow the array it is given "
+            f"(one entry moved by 0.5: {moved!r}, expected {want!r}); it must evaluate fn on the perturbed input"
+        )
+        grad = self.true[k].copy()
+        self.given[id(grad)] = k
+        return grad
+
+    def relative_error(self, a, n, floor=1e-6):
+        if id(a) in self.given and id(n) not in self.given:  # given the other way round: the error is symmetric
+            a, n = n, a
+        k = self.given.get(id(n))
+        if k is None:  # a copy of what numerical_gradient returned
+            k = next((k for k, t in enumerate(self.true) if t.shape == np.shape(n) and np.array_equal(t, n)), None)
+        assert k is not None, "check_gradients handed relative_error no gradient that numerical_gradient returned"
+        analytic = np.asarray(a, dtype=np.float64)
+        if analytic.shape == self.true[k].shape and np.allclose(analytic, self.true[k], rtol=1e-12, atol=1e-14):
+            return 0.0
+        if self.returned is not None and np.allclose(analytic, self.returned[k], rtol=1e-12, atol=1e-14):
+            return self.want[k]
+        raise AssertionError(
+            f"input {k}: check_gradients handed relative_error an analytic gradient that is not what backward "
+            "gives for the upstream gradient u of the contract (was an old .grad counted? is u the contract's?)"
+        )
 
 
 @pytest.fixture
 def graders_own_pieces(monkeypatch):
-    """check_gradients is graded on its own: the grader's numerical gradient and relative error."""
-    monkeypatch.setattr(checker, "numerical_gradient", _central)
-    monkeypatch.setattr(checker, "relative_error", lambda a, n, floor=1e-6: rel_by_hand(a, n, floor))
+    """``install(fn, inputs, true, ...)``: check_gradients graded on its own, with the grader's pieces."""
+
+    def install(fn, inputs, true, returned=None, want=None):
+        pieces = GradersPieces(fn, inputs, true, returned, want)
+        monkeypatch.setattr(checker, "numerical_gradient", pieces.numerical_gradient)
+        monkeypatch.setattr(checker, "relative_error", pieces.relative_error)
+        return pieces
+
+    return install
 
 
 class Square(Function):
@@ -229,21 +279,35 @@ class Sin(Function):
         return (g * np.cos(x),)
 
 
+def damped_grads(u, a, b):
+    return [u / (1 + b * b), -2 * u * a * b / (1 + b * b) ** 2]
+
+
+# op, its inputs, and the exact gradient of sum(u * op(*inputs)) with respect to each input
 CORRECT = {
-    "square": (Square.apply, lambda: [tensor((3, 4), 1)]),
-    "product": (Product.apply, lambda: [tensor((2, 3), 1), tensor((2, 3), 2)]),
-    "damped": (Damped.apply, lambda: [tensor((2, 3), 1), tensor((2, 3), 2)]),
-    "sin": (Sin.apply, lambda: [tensor((2, 5), 3)]),
-    "constant-input": (Product.apply, lambda: [tensor((3,), 8), tensor((3,), 9, requires_grad=False)]),
-    "unused-input": (lambda a, b: Square.apply(a), lambda: [tensor((2, 2), 10), tensor((3,), 11)]),
+    "square": (Square.apply, lambda: [tensor((3, 4), 1)], lambda u, x: [2 * u * x]),
+    "product": (Product.apply, lambda: [tensor((2, 3), 1), tensor((2, 3), 2)], lambda u, a, b: [u * b, u * a]),
+    "damped": (Damped.apply, lambda: [tensor((2, 3), 1), tensor((2, 3), 2)], damped_grads),
+    "sin": (Sin.apply, lambda: [tensor((2, 5), 3)], lambda u, x: [u * np.cos(x)]),
+    "constant-input": (
+        Product.apply,
+        lambda: [tensor((3,), 8), tensor((3,), 9, requires_grad=False)],
+        lambda u, a, b: [u * b, u * a],
+    ),
+    "unused-input": (
+        lambda a, b: Square.apply(a),
+        lambda: [tensor((2, 2), 10), tensor((3,), 11)],
+        lambda u, a, b: [2 * u * a, np.zeros_like(b)],
+    ),
 }
 
 
 @pytest.mark.task("2.4", points=2)
 @pytest.mark.parametrize("name", list(CORRECT))
 def test_check_gradients_passes_correct_ops(graders_own_pieces, name):
-    fn, make = CORRECT[name]
+    fn, make, true = CORRECT[name]
     inputs = make()
+    graders_own_pieces(fn, inputs, true)
     errs = checker.check_gradients(fn, inputs)
     n_checked = sum(t.requires_grad for t in inputs)
     assert len(errs) == n_checked, f"one relative error per input that requires grad ({n_checked}), got {errs}"
@@ -296,8 +360,8 @@ BUGGY = {
     "damped-swapped": (
         DampedSwapped.apply,
         [(3, 3), (3, 3)],
-        lambda u, a, b: [-2 * u * a * b / (1 + b * b) ** 2, u / (1 + b * b)],
-        lambda u, a, b: [u / (1 + b * b), -2 * u * a * b / (1 + b * b) ** 2],
+        lambda u, a, b: damped_grads(u, a, b)[::-1],
+        damped_grads,
     ),
 }
 
@@ -307,10 +371,8 @@ BUGGY = {
 def test_check_gradients_measures_planted_bugs(graders_own_pieces, name):
     fn, shapes, returned, true = BUGGY[name]
     inputs = [tensor(s, seed=k + 1) for k, s in enumerate(shapes)]
-    arrays = [t.data.copy() for t in inputs]
-    out_shape = fn(*inputs).shape
-    u = np.random.default_rng(0).standard_normal(out_shape)  # the upstream gradient of the contract
-    want = [rel_by_hand(r, t) for r, t in zip(returned(u, *arrays), true(u, *arrays))]
+    pieces = graders_own_pieces(fn, inputs, true, returned)
+    pieces.want = want = [expected("relative_error_by_hand", r, t) for r, t in zip(pieces.returned, pieces.true)]
     errs = checker.check_gradients(fn, inputs)
     assert len(errs) == len(inputs), f"one relative error per input, got {errs}"
     assert max(errs) > 1e-2, f"{name}: your check reports {max(errs):.2e}, but this backward is wrong ({want})"
@@ -324,6 +386,7 @@ def test_check_gradients_measures_planted_bugs(graders_own_pieces, name):
 @pytest.mark.task("2.4", points=1)
 def test_check_gradients_ignores_stale_grads_and_leaves_the_inputs_unchanged(graders_own_pieces):
     a, b = tensor((2, 3), 12), tensor((2, 3), 13)
+    graders_own_pieces(Damped.apply, [a, b], damped_grads)
     before = [a.data.copy(), b.data.copy()]
     a.grad, b.grad = np.ones((2, 3)), np.full((2, 3), -2.0)  # left over from an earlier backward
     for attempt in (1, 2):

@@ -8,8 +8,8 @@ the parameters and its own gradients, talking through a communicator with the me
 ``npgpt.distributed.Communicator`` (``all_reduce_``, ``reduce_scatter``, ``all_gather_``, ...) that
 also records every call, so the grader sees how much each rank sent. The answer to compare with
 is computed here in one process: the mean of the ranks' gradients (the gradient of the whole
-batch) and the optimizer's rule applied to it. Tasks 17.2 and 17.3 use the grader's own flat
-layout (``GraderLayout``), so a mistake in 17.1 costs 17.1's points only.
+batch) and the optimizer's rule applied to it. Tasks 17.2 and 17.3 run on ``RecordedLayout`` (the
+instructor's offsets and padding, recorded), so a mistake in 17.1 costs 17.1's points only.
 """
 
 import math
@@ -18,10 +18,12 @@ import threading
 import numpy as np
 import pytest
 
+from lessons.expected import Expected
 from lessons.grading import assert_close
 from npgpt.distributed import data_parallel, flat_buffer, zero
 from npgpt.optim import SGD
 
+expected = Expected(__file__)
 WAIT = 20.0  # seconds a rank waits for the others in a collective before the test fails
 
 
@@ -129,29 +131,28 @@ class FakeComm:
 
 
 # ----------------------------------------------------------------------------- the grader's layout
-class GraderLayout:
-    """The grader's own flat layout (the interface of FlatLayout): 15.2 and 15.3 run on it."""
+class RecordedLayout:
+    """The layout 17.2 and 17.3 run on (the interface of FlatLayout), so a mistake in 17.1 costs 17.1's
+    points only. Where each parameter sits (offsets, numel, padded) is the instructor's, recorded for
+    the shapes these tests use; the copies in and out are what the contract of 17.1 says, at those
+    places."""
 
     def __init__(self, params, multiple_of=1):
         self.params = list(params)
         self.dtype, self.xp = self.params[0].data.dtype, np
         self.shapes = [p.data.shape for p in self.params]
         self.sizes = [p.data.size for p in self.params]
-        self.offsets = [int(o) for o in np.concatenate([[0], np.cumsum(self.sizes)[:-1]])]
-        self.numel = int(sum(self.sizes))
-        self.padded = -(-self.numel // multiple_of) * multiple_of
+        self.offsets, self.numel, self.padded = expected("flat_layout_rule", self.shapes, multiple_of)
 
     def zeros(self, size=None):
         return np.zeros(self.padded if size is None else size, dtype=self.dtype)
 
     def view(self, buf, i):
-        lo = self.offsets[i]
-        return buf[lo : lo + self.sizes[i]].reshape(self.shapes[i])
+        return buf[self.offsets[i] : self.offsets[i] + self.sizes[i]].reshape(self.shapes[i])
 
     def pack_grads(self, buf):
         for i, param in enumerate(self.params):
-            part = self.view(buf, i)
-            part[...] = 0 if param.grad is None else param.grad
+            np.copyto(self.view(buf, i), 0 if param.grad is None else param.grad)
         return buf
 
     def pack_data(self, buf):
@@ -166,8 +167,8 @@ class GraderLayout:
 
 @pytest.fixture
 def grader_layout(monkeypatch):
-    monkeypatch.setattr(data_parallel, "FlatLayout", GraderLayout)
-    monkeypatch.setattr(zero, "FlatLayout", GraderLayout)
+    monkeypatch.setattr(data_parallel, "FlatLayout", RecordedLayout)
+    monkeypatch.setattr(zero, "FlatLayout", RecordedLayout)
 
 
 SHAPES = [(3, 4), (5,), (), (2, 3, 2), (1, 7)]  # 12 + 5 + 1 + 12 + 7 = 37 numbers, a prime
