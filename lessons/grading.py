@@ -1,8 +1,8 @@
 """Helpers the assignment graders (``lessons/aNN_*/test_aNN_*.py``) share; handed out with them.
 
 Each task is graded on its own: a grader computes a backward's inputs itself and calls it with
-``call_backward``, and gets the expected gradient from ``numerical_vjp`` (central differences of
-a NumPy forward in float64), never from npgpt's gradcheck or another task's code. Where the rule or
+``call_backward``, and gets the expected gradient from ``lessons.finite_differences.numerical_vjp``
+(central differences of a NumPy forward in float64), never from npgpt's gradcheck or another task's code. Where the rule or
 the forward is itself a task, the expected value comes from the instructor's reference through
 ``lessons.expected`` (recorded for a handout), so no grader carries an answer.
 """
@@ -30,18 +30,3 @@ def call_backward(fn_cls, saved, g, needs_input_grad, **attrs):
     for k, v in attrs.items():
         setattr(ctx, k, v)
     return fn_cls.backward(ctx, g)
-
-
-def numerical_vjp(f, x, g, h=1e-6):
-    """sum(g * df/dx) by central differences in float64: the gradient of <g, f(x)> with respect to x."""
-    x = np.array(x, dtype=np.float64)
-    out = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + h
-        up = np.sum(g * f(x))
-        x[i] = old - h
-        down = np.sum(g * f(x))
-        x[i] = old
-        out[i] = (up - down) / (2 * h)
-    return out

@@ -72,6 +72,7 @@ MODULES = {
     "lessons",
     "conftest",
     "grading",
+    "finite_differences",
     "torch",
     "tensorflow",
     "jax",

@@ -42,6 +42,7 @@ TOOLS = {
     "assignments.py",
     "conftest.py",
     "grading.py",
+    "finite_differences.py",
     "plants.py",
     "boxed.py",
     "honesty.py",

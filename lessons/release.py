@@ -45,6 +45,8 @@ LESSON_FILES = [
     "honesty.py",
     "expected.py",
 ]
+# central differences, the answer of task 2.1: handed out only where 2.1 is no stub or a grader needs them
+FINITE_DIFFERENCES, FINITE_DIFFERENCES_TASK = "finite_differences.py", "2.1"
 ANSWER = re.compile(r"<!-- BEGIN ANSWER -->.*?<!-- END ANSWER -->\n?", re.S)
 # answers.py: the reference rules the graders compare with (a handout's graders read their values
 # on the public cases from expected.npz instead; see lessons.expected)
@@ -109,6 +111,9 @@ def copy_sources(out: Path, assignment: Assignment | None, assignments: list[Ass
     for a in assignments:
         if assignment is None or a.number == assignment.number:
             shutil.copytree(a.folder, out / "lessons" / a.name, ignore=SKIP)
+    graders = (p.read_text() for p in (out / "lessons").glob("a[0-9][0-9]_*/**/*.py"))
+    if FINITE_DIFFERENCES_TASK not in stubbed or any("lessons.finite_differences" in text for text in graders):
+        shutil.copy2(REPO / "lessons" / FINITE_DIFFERENCES, out / "lessons" / FINITE_DIFFERENCES)
     for path in sorted(out.rglob("*.py")):
         rel = str(path.relative_to(out))
         if rel.startswith("lessons/") and path.name in TOOLS:

@@ -20,7 +20,8 @@ import pytest
 
 from lessons.a01_autograd.chain_rule import neuron_backward
 from lessons.a01_autograd.scalar import Scalar
-from lessons.grading import assert_close, call_backward, numerical_vjp
+from lessons.finite_differences import numerical_vjp
+from lessons.grading import assert_close, call_backward
 from npgpt.ops.elementwise import Div, Exp, Mul, Tanh
 
 

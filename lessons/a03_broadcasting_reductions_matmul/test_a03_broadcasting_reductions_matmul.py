@@ -17,7 +17,8 @@ import pytest
 import npgpt.ops.matmul as matmul_module
 import npgpt.ops.reduce as reduce_module
 from lessons.expected import Expected
-from lessons.grading import assert_close, call_backward, numerical_vjp
+from lessons.finite_differences import numerical_vjp
+from lessons.grading import assert_close, call_backward
 from npgpt.ops.broadcast import unbroadcast
 from npgpt.ops.matmul import Linear, MatMul
 from npgpt.ops.reduce import Max, Mean, Sum

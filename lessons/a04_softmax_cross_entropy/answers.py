@@ -7,7 +7,7 @@ forwards, in float64) are recorded too.
 
 import numpy as np
 
-from lessons.grading import numerical_vjp
+from lessons.finite_differences import numerical_vjp
 
 
 def log_softmax_reference(x, axis):

@@ -7,7 +7,7 @@ float64) are recorded too.
 
 import numpy as np
 
-from lessons.grading import numerical_vjp
+from lessons.finite_differences import numerical_vjp
 
 
 def layernorm_reference(x, gamma, beta, eps):

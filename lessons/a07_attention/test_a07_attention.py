@@ -18,7 +18,8 @@ import pytest
 
 import npgpt.ops.attention as attention
 from lessons.expected import Expected
-from lessons.grading import assert_close, call_backward, numerical_vjp
+from lessons.finite_differences import numerical_vjp
+from lessons.grading import assert_close, call_backward
 from npgpt.ops.attention import ScaledDotProductAttention, causal_mask, softmax_backward
 
 expected = Expected(__file__)

@@ -3,7 +3,7 @@ they give on the public cases from ``expected.npz``; see ``lessons.expected``)."
 
 import numpy as np
 
-from lessons.grading import numerical_vjp
+from lessons.finite_differences import numerical_vjp
 
 
 def pre_ln_block_reference(x, w):

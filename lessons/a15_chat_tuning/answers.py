@@ -7,7 +7,7 @@ float64) are recorded too.
 
 import numpy as np
 
-from lessons.grading import numerical_vjp
+from lessons.finite_differences import numerical_vjp
 from npgpt.chat.data import IGNORE_INDEX
 from npgpt.chat.template import CHAT_TOKENS
 from npgpt.tokenizers import CharTokenizer

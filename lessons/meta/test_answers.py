@@ -38,22 +38,36 @@ def _body(fn: ast.FunctionDef) -> str:
 def reference_functions() -> dict[str, tuple[str, str, list[str]]]:
     """name -> (assignment, its body as a syntax tree dump, its telling source lines: long, and not
     anywhere in the library outside the regions, like ``rng = np.random.default_rng(seed)``)."""
+    found = {}
+    for folder in ANSWERED:
+        found |= functions_in(folder / "answers.py", folder.name)
+    return found
+
+
+def functions_in(path: Path, assignment: str) -> dict[str, tuple[str, str, list[str]]]:
     library = [p for p in sorted((REPO / "npgpt").rglob("*.py")) if "reference" not in p.parts]
     common = "\n".join(_outside_regions(p) for p in library)
     found = {}
-    for folder in ANSWERED:
-        source = (folder / "answers.py").read_text()
-        for node in ast.parse(source).body:  # the top-level functions (a nested one is part of its body)
-            if isinstance(node, ast.FunctionDef):
-                body = node.body[1:] if _has_docstring(node) else node.body
-                lines = [line for stmt in body for line in ast.get_source_segment(source, stmt).splitlines()]
-                telling = [s.strip() for s in lines if len(s.strip()) >= 30 and not s.strip().startswith(("#", '"'))]
-                telling = [line for line in telling if line not in common]
-                found[node.name] = (folder.name, _body(node), telling)
+    source = path.read_text()
+    for node in ast.parse(source).body:  # the top-level functions (a nested one is part of its body)
+        if isinstance(node, ast.FunctionDef):
+            body = node.body[1:] if _has_docstring(node) else node.body
+            lines = [line for stmt in body for line in ast.get_source_segment(source, stmt).splitlines()]
+            telling = [s.strip() for s in lines if len(s.strip()) >= 30 and not s.strip().startswith(("#", '"'))]
+            telling = [line for line in telling if line not in common]
+            found[node.name] = (assignment, _body(node), telling)
     return found
 
 
 REFERENCES = reference_functions()
+# what a grader once swapped in while a later task was graded, and was an earlier task's answer:
+# the grader's central differences (task 2.1's answer, in lessons/finite_differences.py: a02's
+# graders do not need them), its relative error (2.2's), its flat layout (17.1's)
+STAND_INS = {
+    "a02_gradient_checking": {"numerical_vjp", "_central", "rel_by_hand", "finite_differences"},
+    "a17_data_parallel": {"GraderLayout"},
+}
+CENTRAL_DIFFERENCES = functions_in(LESSONS_DIR / "finite_differences.py", "a02_gradient_checking")
 
 
 def test_the_reference_rules_are_found():
@@ -73,10 +87,12 @@ def test_every_record_is_there_and_readable():
         assert table, f"{path} records nothing"
 
 
-def search(handout: Path, first: int = 0) -> list[str]:
+def search(handout: Path, first: int = 0, stand_ins=(), extra=None) -> list[str]:
     """What in ``handout`` holds a reference rule of assignment ``first`` or later (the earlier ones'
-    regions are filled in a handout: with the student's own code, or the reference)."""
-    references = {k: v for k, v in REFERENCES.items() if int(v[0][1:3]) >= first}
+    regions are filled in a handout: with the student's own code, or the reference), one of the
+    ``extra`` functions, or names one of ``stand_ins``."""
+    references = {k: v for k, v in (REFERENCES | (extra or {})).items() if int(v[0][1:3]) >= first}
+    stand_ins = set(stand_ins)
     problems = [f"{p.relative_to(handout)} is handed out" for p in handout.rglob("answers.py")]
     for path in sorted(handout.rglob("*.py")):
         rel = path.relative_to(handout)
@@ -85,6 +101,14 @@ def search(handout: Path, first: int = 0) -> list[str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef) and node.name in references:
                 problems.append(f"{rel}:{node.lineno} defines {node.name}, a reference rule")
+            elif isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in stand_ins:
+                problems.append(f"{rel}:{node.lineno} defines {node.name}, a stand-in that answers a task")
+            elif (
+                isinstance(node, ast.Name | ast.Attribute | ast.alias)
+                and (getattr(node, "id", None) or getattr(node, "attr", None) or node.name).rpartition(".")[2]
+                in stand_ins
+            ):
+                problems.append(f"{rel}:{node.lineno} names a stand-in that answers a task")
             elif (
                 isinstance(node, ast.FunctionDef)
                 and node.body
@@ -109,7 +133,10 @@ def test_no_handout_holds_a_reference_rule(name, tmp_path):
     capstone = chosen is not None and any(t.cumulative for t in chosen.tasks.values())
     # a capstone is released with --from: stubs from it on, the earlier regions the student's (here the reference)
     handout = release(tmp_path / "h", name, only=handed_out(chosen, ASSIGNMENTS) if capstone else None)
-    problems = search(handout, chosen.number if chosen else 0)
+    stand_ins = STAND_INS.get(name, ())
+    extra = CENTRAL_DIFFERENCES if name == "a02_gradient_checking" else None
+    problems = search(handout, chosen.number if chosen else 0, stand_ins, extra)
+    problems += [f"{p.relative_to(handout)} is handed out" for p in handout.rglob("finite_differences.py") if extra]
     assert not problems, "\n".join(problems[:20])
     for folder in ANSWERED:
         if name is None or folder.name == name:
@@ -127,6 +154,17 @@ def test_the_search_finds_a_reference_rule_copied_into_a_handout(tmp_path):
     assert any("renamed" in p for p in search(handout)), "a copied reference rule went unnoticed"
 
 
+def test_the_search_finds_the_graders_central_differences_in_the_a02_handout(tmp_path):
+    """Central differences are 2.1's answer: the a02 handout's search finds them, pasted under another name."""
+    handout = release(tmp_path / "h", "a02_gradient_checking")
+    assert not (handout / "lessons" / "finite_differences.py").exists(), "a02's handout carries central differences"
+    grader = next((handout / "lessons" / "a02_gradient_checking").glob("test_*.py"))
+    source = (LESSONS_DIR / "finite_differences.py").read_text()
+    grader.write_text(grader.read_text() + "\n\n" + source.replace("def numerical_vjp(", "def renamed(") + "\n")
+    problems = search(handout, 2, STAND_INS["a02_gradient_checking"], CENTRAL_DIFFERENCES)
+    assert any("renamed" in p for p in problems), "pasted central differences went unnoticed"
+
+
 def test_a_stale_record_fails_the_instructors_tests(tmp_path):
     """Change what a reference gives: the assignment's public tests in this repository say the record is stale."""
     folder = ANSWERED[0]
@@ -137,6 +175,7 @@ def test_a_stale_record_fails_the_instructors_tests(tmp_path):
         "__init__.py",
         "conftest.py",
         "grading.py",
+        "finite_differences.py",
         "expected.py",
         "assignments.py",
         "regions.py",

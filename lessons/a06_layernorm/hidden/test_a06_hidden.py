@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import npgpt
-from lessons.grading import assert_close, call_backward, numerical_vjp
+from lessons.finite_differences import numerical_vjp
+from lessons.grading import assert_close, call_backward
 from npgpt.ops.layernorm import LayerNorm
 
 
