@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lessons import grade
-from lessons.assignments import Assignment, find_assignment, load_assignments
+from lessons.assignments import LESSONS_DIR, Assignment, find_assignment, load_assignments
 from lessons.gradescope import write_zip
 from lessons.honesty import check_region
 from lessons.regions import Region, RegionError, find_regions, rewrite, scan
-from lessons.release import SKIP, handed_out, release
+from lessons.release import FINITE_DIFFERENCES, SKIP, handed_out, release
 
 CAPSTONE_TIME_LIMIT = 900.0  # the capstone trains a model: minutes on a laptop
 SESSION = {"start_new_session": True} if hasattr(os, "killpg") else {}
@@ -84,6 +84,9 @@ def build_base(a: Assignment, work: Path, hidden: bool) -> tuple[Path, list]:
     for b in assignments:  # the reference rules: the hidden tests compute with them
         if (b.folder / "answers.py").exists() and (base / "lessons" / b.name).exists():
             shutil.copy2(b.folder / "answers.py", base / "lessons" / b.name / "answers.py")
+    # the earlier graders and the reference rules may check with central differences (instructor-side copy)
+    if not (base / "lessons" / FINITE_DIFFERENCES).exists():
+        shutil.copy2(LESSONS_DIR / FINITE_DIFFERENCES, base / "lessons" / FINITE_DIFFERENCES)
     hidden_tests = sorted((a.folder / "hidden").glob("test_*.py")) if hidden else []
     if hidden_tests:
         target = base / "lessons" / a.name / "_hidden"
