@@ -143,12 +143,13 @@ class RecordedLayout:
         self.shapes = [p.data.shape for p in self.params]
         self.sizes = [p.data.size for p in self.params]
         self.offsets, self.numel, self.padded = expected("flat_layout_rule", self.shapes, multiple_of)
+        self.stops = self.offsets[1:] + [self.numel]  # parameter i ends where parameter i + 1 begins
 
     def zeros(self, size=None):
         return np.zeros(self.padded if size is None else size, dtype=self.dtype)
 
     def view(self, buf, i):
-        return buf[self.offsets[i] : self.offsets[i] + self.sizes[i]].reshape(self.shapes[i])
+        return buf[self.offsets[i] : self.stops[i]].reshape(self.shapes[i])
 
     def pack_grads(self, buf):
         for i, param in enumerate(self.params):
