@@ -102,7 +102,7 @@ def server(site):
     httpd.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # closed with this file: another file's sync_playwright() may follow in this worker
 def browser():
     try:
         from playwright.sync_api import sync_playwright
