@@ -101,7 +101,9 @@ class RLConfig:
     out_dir: str = setting("runs/rl", "folder for the checkpoint and log.jsonl")
     max_steps: int = setting(60, "RL steps (sample, score, update)", POSITIVE_INT)
     prompts: int = setting(4, "prompts per step", POSITIVE_INT)
-    samples: int = setting(4, "replies sampled per prompt (the baseline is the mean of the others)", POSITIVE_INT)
+    samples: int = setting(
+        4, "replies sampled per prompt (the baseline is the mean of the others; 1: no baseline)", POSITIVE_INT
+    )
     max_new_tokens: int = setting(40, "longest reply", POSITIVE_INT)
     temperature: float = setting(1.0, "sampling temperature of the replies", POSITIVE)
     kl_coef: float = setting(0.2, "reward paid per nat of log(pi / pi_sft), per token", NON_NEGATIVE)
@@ -123,6 +125,7 @@ def kl_penalized_advantages(scores, logp, ref_logp, mask, kl_coef, samples):
 
     scores (B,), with the ``samples`` replies to one prompt in consecutive rows; logp, ref_logp,
     mask (B, T). Baseline of a reply = mean score of the other replies to its prompt (leave one out).
+    With one reply per prompt there are no others: the baseline is 0 (plain REINFORCE).
     """
     kl = (logp - ref_logp) * mask  # per-token log(pi / pi_sft) on the reply's tokens
     kl_to_go = np.flip(np.cumsum(np.flip(kl, axis=1), axis=1), axis=1)  # sum over u >= t
