@@ -10,7 +10,8 @@ own math functions, and chained over whole expressions by forward accumulation (
 the recorded graph itself, without your backward). ``backward`` (1.2) runs on graphs the grader
 builds with the ``Scalar`` constructor, with local gradients of its choosing. The tensor backwards
 (1.3, 1.4) are called directly on arrays the grader computed and compared with central
-differences in float64 for a random upstream gradient.
+differences in float64 for a random upstream gradient: the instructor's ``answers.py`` computes
+them, recorded in ``expected.npz`` for a handout (see ``lessons.expected``).
 """
 
 import math
@@ -20,9 +21,11 @@ import pytest
 
 from lessons.a01_autograd.chain_rule import neuron_backward
 from lessons.a01_autograd.scalar import Scalar
-from lessons.finite_differences import numerical_vjp
+from lessons.expected import Expected
 from lessons.grading import assert_close, call_backward
 from npgpt.ops.elementwise import Div, Exp, Mul, Tanh
+
+expected = Expected(__file__)
 
 
 def central(f, values, i, h=1e-6):
@@ -275,8 +278,9 @@ def _denominator(shape, seed):
 def test_mul_backward(shape):
     a, b, g = _arrays(shape, 1, 3)
     ga, gb = call_backward(Mul, (a, b), g, (True, True))
-    assert_close(ga, numerical_vjp(lambda a: a * b, a, g), f"Mul: dL/da for shape {shape}", rtol=1e-6, atol=1e-8)
-    assert_close(gb, numerical_vjp(lambda b: a * b, b, g), f"Mul: dL/db for shape {shape}", rtol=1e-6, atol=1e-8)
+    want_a, want_b = expected("mul_vjp_reference", a, b, g)
+    assert_close(ga, want_a, f"Mul: dL/da for shape {shape}", rtol=1e-6, atol=1e-8)
+    assert_close(gb, want_b, f"Mul: dL/db for shape {shape}", rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.task("1.3", points=1)
@@ -285,8 +289,9 @@ def test_div_backward(shape):
     a, g = _arrays(shape, 2, 2)
     b = _denominator(shape, 3)
     ga, gb = call_backward(Div, (b, a / b), g, (True, True), shape_a=a.shape)
-    assert_close(ga, numerical_vjp(lambda a: a / b, a, g), f"Div: dL/da for shape {shape}", rtol=1e-6, atol=1e-8)
-    assert_close(gb, numerical_vjp(lambda b: a / b, b, g), f"Div: dL/db for shape {shape}", rtol=1e-6, atol=1e-8)
+    want_a, want_b = expected("div_vjp_reference", a, b, g)
+    assert_close(ga, want_a, f"Div: dL/da for shape {shape}", rtol=1e-6, atol=1e-8)
+    assert_close(gb, want_b, f"Div: dL/db for shape {shape}", rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.task("1.3", points=1)
@@ -319,7 +324,7 @@ def test_unary_backward(op, shape):
     x, g = _arrays(shape, 5, 2)
     x = 1.5 * x  # tanh well into its curve, where 1 - y and 1 - y^2 differ
     (dx,) = call_backward(fn, (f(x),), g, (True,))
-    assert_close(dx, numerical_vjp(f, x, g), f"{op}: dL/dx for shape {shape}", rtol=1e-6, atol=1e-8)
+    assert_close(dx, expected("unary_vjp_reference", op, x, g), f"{op}: dL/dx for shape {shape}", rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.task("1.4", points=1)
@@ -329,7 +334,8 @@ def test_unary_backward_keeps_float32(op):
     x, g = (v.astype(np.float32) for v in _arrays((3, 4), 6, 2))
     (dx,) = call_backward(fn, (f(x),), g, (True,))
     assert dx.dtype == np.float32, f"{op}: dx must keep the input's dtype float32, got {dx.dtype}"
-    assert_close(dx, numerical_vjp(f, x.astype(np.float64), g), f"{op}: dL/dx in float32", rtol=1e-4, atol=1e-5)
+    want = expected("unary_vjp_reference", op, x.astype(np.float64), g)
+    assert_close(dx, want, f"{op}: dL/dx in float32", rtol=1e-4, atol=1e-5)
 
 
 # ------------------------------------------------------------------------------------ 1.5 by hand
@@ -342,6 +348,6 @@ def test_neuron_backward_by_hand(n):
     got = neuron_backward(x, w, b, g)
     assert len(got) == 3, "return (dx, dw, db)"
     dx, dw, db = got
-    assert_close(dx, numerical_vjp(lambda x: np.tanh(w * x + b), x, g), "neuron_backward: dx", rtol=1e-6, atol=1e-8)
-    assert_close(dw, numerical_vjp(lambda w: np.tanh(w * x + b), w, g), "neuron_backward: dw", rtol=1e-6, atol=1e-8)
-    assert_close(db, numerical_vjp(lambda b: np.tanh(w * x + b), b, g), "neuron_backward: db", rtol=1e-6, atol=1e-8)
+    want = expected("neuron_vjp_reference", x, w, b, g)
+    for what, grad, ref in zip(("dx", "dw", "db"), (dx, dw, db), want):
+        assert_close(grad, ref, f"neuron_backward: {what}", rtol=1e-6, atol=1e-8)
