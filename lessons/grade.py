@@ -233,7 +233,8 @@ def _write(args, scorer: Scorer) -> None:
 
 def _add_hidden(folder: Path) -> list[Path]:
     """Copy instructor-only tests next to the graders (``aNN_topic/_hidden/``), with the reference
-    rules they compute with (``answers.py``); returns what to remove.
+    rules they compute with (``answers.py``, and ``finite_differences.py`` if the handout lacks it);
+    returns what to remove.
 
     Only the assignments this handout holds get theirs (a handout holds one assignment's graders)."""
     made = []
@@ -251,6 +252,11 @@ def _add_hidden(folder: Path) -> list[Path]:
         if answers.exists() and not (here / "answers.py").exists():
             shutil.copy2(answers, here / "answers.py")
             made.append(here / "answers.py")
+    # the reference rules may compute with central differences, which a handout where 2.1 is a stub lacks
+    tool = Path(folder) / "finite_differences.py"
+    if made and tool.exists() and not (LESSONS_DIR / tool.name).exists():
+        shutil.copy2(tool, LESSONS_DIR / tool.name)
+        made.append(LESSONS_DIR / tool.name)
     return made
 
 

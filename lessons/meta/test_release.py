@@ -177,6 +177,7 @@ def test_hidden_tests_run_only_at_grading_time_and_answers_stay_behind(tmp_path)
     hidden_names = {
         line.split("(")[0][4:] for line in hidden[0].read_text().splitlines() if line.startswith("def test_")
     }
+    handed = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.py"))
     for solved in (False, True):
         if solved:
             fill_with_reference(folder)
@@ -189,6 +190,8 @@ def test_hidden_tests_run_only_at_grading_time_and_answers_stay_behind(tmp_path)
         assert all(t["visibility"] == "after_published" for t in ran)
         assert all((t["score"] == t["max_score"]) == solved for t in ran)
     assert not list(folder.rglob("_hidden")), "grading left the hidden tests in the handout"
+    left = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.py")) != handed
+    assert not left and not list(folder.rglob("answers.py")), "grading left the reference rules in the handout"
 
 
 def test_calling_a_forbidden_library_function_is_cheating(tmp_path):
