@@ -194,6 +194,7 @@ def rollout(policy, ref, rm, tok, items, cfg, rng):
     end = chat_token_ids(tok)[END]
     prompts = np.array([ids for ids, _, _ in items for _ in range(cfg.samples)], dtype=np.int64)
     P = prompts.shape[1]
+    policy.eval()  # sample and score as the chat model will: no dropout
     with no_grad():
         reply, lengths, stopped = sample_batch(policy, prompts, cfg.max_new_tokens, end, cfg.temperature, rng=rng)
         if cfg.idk_mix > 0:
@@ -240,10 +241,9 @@ def rl(cfg: RLConfig, log=print, resume=False, overwrite=False):
     path = shipped("chat_rl") if cfg.data == "shipped" else cfg.data
     buckets = _prompt_buckets(read_questions(path), tok, policy.config.block_size, path)
     questions = val_questions(cfg, tok)  # checked now, not after training
-    for m in (policy, ref, rm) if rm is not None else (policy, ref):
+    for m in (m for m in (policy, ref, rm) if m is not None):
         m.to(cfg.device)
-        m.eval()
-    policy.train()
+        m.eval()  # the policy samples and scores in eval mode; only its update trains (step)
     lengths = sorted(buckets)
     weights = np.array([len(buckets[n]) for n in lengths], dtype=float)
     rng = np.random.default_rng(cfg.seed)
